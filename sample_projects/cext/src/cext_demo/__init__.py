@@ -1,0 +1,1 @@
+"""Sample package with a C extension module, ``cext_demo._fast``."""

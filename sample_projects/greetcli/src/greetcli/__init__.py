@@ -1,0 +1,1 @@
+"""Command line greeter built on greetlib, with pluggable styles."""

@@ -1,0 +1,1 @@
+"""A tiny application used to show how exearchive builds a runnable archive."""

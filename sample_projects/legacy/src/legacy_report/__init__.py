@@ -1,0 +1,1 @@
+"""Prints a small report from a CSV file shipped as package data."""

@@ -1,0 +1,1 @@
+"""The acme.app part of the acme namespace package."""

@@ -1,0 +1,128 @@
+"""The archive step: a built wheel in, an executable archive out.
+
+resolve (pip) -> stage (installer) -> read what was staged -> choose the entry
+point -> compile bytecode -> write payload -> write archive.  The backend's
+``build_wheel`` and the ``exearchive`` command both call :func:`build_archive`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from packaging.tags import Tag
+from packaging.utils import parse_wheel_filename
+
+from .. import __version__
+from . import _entry, _pack, _resolve, _stage, _staged, _zip
+from ._config import Config
+from ._errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+def build_archive(wheel: Path, config: Config, outdir: Path) -> Path:
+    """Build the archive for ``wheel`` into ``outdir``; return its path."""
+    _check_shebang(config)
+    name, version, _build, _tags = parse_wheel_filename(wheel.name)
+    with tempfile.TemporaryDirectory(prefix="exearchive-") as temp:
+        work = Path(temp)
+        wheels = _resolve.resolve(wheel, config.extras, work / "wheels")
+        root = _stage.stage(wheels, work / "stage", requested=name)
+        staged = _staged.read(root, wheels)
+        entry = _entry.choose(staged, name, config.entry_point, config.where("entry-point"))
+        pyc_tags = []
+        if config.compile:
+            tag = _pack.compile_site(root)
+            if tag:
+                pyc_tags.append(tag)
+        payload = _pack.write_payload(root, work / "payload.zip", _zip.build_date())
+        manifest = _manifest(staged, name, str(version), entry, payload, pyc_tags, config)
+        target = outdir / archive_name(wheel.name, staged)
+        _pack.write_archive(target, config.python, manifest, payload, __version__)
+    logger.info(
+        "built %s (%d files, %.1f MB; entry point %s)",
+        target.name,
+        payload.files,
+        target.stat().st_size / 1e6,
+        entry.name or entry.spec,
+    )
+    return target
+
+
+def _manifest(
+    staged: _staged.Staged,
+    project: str,
+    version: str,
+    entry: _entry.EntryPoint,
+    payload: _pack.Payload,
+    pyc_tags: list[str],
+    config: Config,
+) -> dict[str, Any]:
+    dist = staged.find(project)
+    return {
+        "format": _pack.FORMAT,
+        "id": _pack.content_id(payload),
+        "name": dist.name if dist else project,
+        "version": version,
+        "entry_point": entry.spec,
+        "entry_point_name": entry.name,
+        "scripts": staged.scripts(),
+        "pth": staged.pth_files,
+        "pyc": pyc_tags,
+        "needs": _staged.needs(staged, config.extras, project),
+        "distributions": [
+            {"name": d.name, "version": d.version, "wheel": d.wheel} for d in staged.distributions
+        ],
+        "payload": {
+            "member": _pack.PAYLOAD,
+            "sha256": payload.sha256,
+            "size": payload.size,
+            "files": payload.files,
+            "unpacked_size": payload.unpacked,
+        },
+        "built_with": f"exearchive {__version__}",
+    }
+
+
+def archive_name(wheel_name: str, staged: _staged.Staged) -> str:
+    """``{name}-{version}.pyz``, plus ``-{interpreter}-{platform}`` when the payload holds native code."""
+    parts = wheel_name[: -len(".whl")].split("-")
+    base = f"{parts[0]}-{parts[1]}"
+    native = [Tag(*t.split("-")) for d in staged.distributions if not d.pure for t in d.tags]
+    if not native:
+        return f"{base}.pyz"
+    return f"{base}-{_interpreter_tag(native)}-{_platform_tag(native)}.pyz"
+
+
+def _interpreter_tag(tags: list[Tag]) -> str:
+    specific = sorted({t.interpreter for t in tags if t.abi not in ("none", "abi3")})
+    if specific:
+        return specific[-1]
+    return sorted({t.interpreter for t in tags})[-1]
+
+
+def _platform_tag(tags: list[Tag]) -> str:
+    platforms = {t.platform for t in tags if t.platform != "any"}
+    if not platforms:
+        return "any"
+    plain = sorted(p for p in platforms if not p.startswith(("manylinux", "musllinux")))
+    if plain:
+        return plain[-1]
+
+    def glibc(platform: str) -> tuple[int, int]:
+        match = re.match(r"(?:many|musl)linux_(\d+)_(\d+)_", platform)
+        return (int(match[1]), int(match[2])) if match else (0, 0)
+
+    return max(platforms, key=lambda p: (glibc(p), p))
+
+
+def _check_shebang(config: Config) -> None:
+    where = config.where("python")
+    if not config.python.startswith("/"):
+        raise ConfigError(f"{where} = {config.python!r} must be an absolute path such as /usr/bin/python3 or '/usr/bin/env python3'")
+    if len(config.python) > 125 or "\n" in config.python:
+        raise ConfigError(f"{where} = {config.python!r} is too long for a shebang line (at most 125 characters)")

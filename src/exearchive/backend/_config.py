@@ -1,0 +1,158 @@
+"""The ``[tool.exearchive]`` table and its ``-C exearchive.<key>=...`` overrides.
+
+Every key has one type.  Values from pyproject.toml are TOML values; values
+from config settings are strings (a repeated ``-C`` gives a list).  A wrong key
+or value is a :class:`ConfigError` naming the key, where it came from, and for
+a likely typo the key that was meant.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+PREFIX = "exearchive."
+DEFAULT_PYTHON = "/usr/bin/env python3"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The archive step's settings, after defaults and overrides."""
+
+    enabled: bool = True
+    """Build the archive at all."""
+    enabled_explicitly: bool = False
+    """``enabled`` was set by the user (not the default)."""
+    entry_point: str | None = None
+    """Console script name, ``module:function`` or ``module``; None: the project's only script."""
+    outdir: str | None = None
+    """Where the archive goes; relative to the wheel directory; None: the wheel directory."""
+    python: str = DEFAULT_PYTHON
+    """The interpreter in the archive's shebang line."""
+    extras: tuple[str, ...] = ()
+    """Extras of the project to include."""
+    compile: bool = True
+    """Ship bytecode for the build interpreter in the payload."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """For messages: where each set key came from."""
+
+    def where(self, key: str) -> str:
+        """How to name ``key`` in a message: ``[tool.exearchive] key`` or ``-C exearchive.key``."""
+        source = self.sources.get(key, "[tool.exearchive]")
+        return source if source.startswith("-C") else f"{source} {key}"
+
+
+_BOOL = "a boolean (true or false)"
+_STR = "a string"
+_LIST = "a list of strings"
+
+# key -> (Config attribute, type description)
+_KEYS: dict[str, tuple[str, str]] = {
+    "enabled": ("enabled", _BOOL),
+    "entry-point": ("entry_point", _STR),
+    "outdir": ("outdir", _STR),
+    "python": ("python", _STR),
+    "extras": ("extras", _LIST),
+    "compile": ("compile", _BOOL),
+}
+
+
+def load(project_dir: Path, settings: Mapping[str, Any] | None) -> Config:
+    """Read pyproject.toml's ``[tool.exearchive]`` and apply ``-C exearchive.*`` overrides."""
+    table = read_table(project_dir / "pyproject.toml")
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for key, value in table.items():
+        values[_attr(key, "[tool.exearchive]")] = _convert(key, value, f"[tool.exearchive] {key}")
+        sources[key] = "[tool.exearchive]"
+    for key, value in ours(settings).items():
+        where = f"-C {PREFIX}{key}"
+        values[_attr(key, "-C " + PREFIX)] = _convert(key, value, where)
+        sources[key] = where
+    if "enabled" in sources:
+        values["enabled_explicitly"] = True
+    return Config(**values, sources=sources)
+
+
+def read_table(pyproject: Path) -> dict[str, Any]:
+    """The ``[tool.exearchive]`` table of a pyproject.toml (empty if absent)."""
+    try:
+        with pyproject.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"cannot read {pyproject}: {error}") from None
+    table = data.get("tool", {}).get("exearchive", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"[tool.exearchive] in {pyproject} must be a table, not {type(table).__name__}")
+    return table
+
+
+def ours(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ``exearchive.*`` config settings, without the prefix.
+
+    A key whose prefix looks like a misspelt ``exearchive.`` is an error, so
+    that a typo does not silently reach setuptools.
+    """
+    result: dict[str, Any] = {}
+    for key, value in (settings or {}).items():
+        if key.startswith(PREFIX):
+            result[key[len(PREFIX) :]] = value
+            continue
+        head = key.partition(".")[0].lstrip("-")
+        if head != key and difflib.SequenceMatcher(None, head.lower(), PREFIX[:-1]).ratio() >= 0.8:
+            raise ConfigError(f"config setting {key!r} is not an exearchive setting; did you mean {PREFIX}{key.partition('.')[2]!r}?")
+    return result
+
+
+def theirs(settings: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The config settings meant for setuptools (everything but ``exearchive.*``)."""
+    if settings is None:
+        return None
+    return {k: v for k, v in settings.items() if not k.startswith(PREFIX)}
+
+
+def _attr(key: str, where: str) -> str:
+    if key in _KEYS:
+        return _KEYS[key][0]
+    hint = ""
+    normalized = key.replace("_", "-").lower()
+    if normalized in _KEYS:
+        hint = f"; did you mean {normalized!r}?"
+    else:
+        close = difflib.get_close_matches(normalized, list(_KEYS), n=1, cutoff=0.6)
+        if close:
+            hint = f"; did you mean {close[0]!r}?"
+    known = ", ".join(sorted(_KEYS))
+    raise ConfigError(f"unknown key {key!r} in {where}{hint or f' (known keys: {known})'}")
+
+
+def _convert(key: str, value: Any, where: str) -> Any:
+    kind = _KEYS[key][1]
+    if kind == _BOOL:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+    elif kind == _STR:
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    elif kind == _LIST:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            items = [part.strip() for v in value for part in v.split(",")]
+            return tuple(item for item in items if item)
+    raise ConfigError(f"{where} must be {kind}, not {value!r}")

@@ -1,0 +1,108 @@
+"""Choose and check the archive's entry point against the staged tree.
+
+The ``entry-point`` key may name a console script of any staged distribution,
+``module:function`` or ``module`` (run like ``python -m``).  Without it, the
+project's only console script is used.  Whatever it names must exist in the
+staged tree; otherwise the build stops naming the key and the choices.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._errors import ConfigError
+from ._staged import Staged
+
+_SPEC = re.compile(r"^\s*(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?(\[.*\])?\s*$")
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """What the archive runs by default."""
+
+    spec: str
+    """``module:attr`` or ``module``."""
+    name: str | None
+    """The console script name, when it is one."""
+
+
+def choose(staged: Staged, project: str, configured: str | None, source: str) -> EntryPoint:
+    """The entry point: ``configured`` (from ``source``) or the project's only script."""
+    scripts = staged.scripts()
+    if configured is None:
+        dist = staged.find(project)
+        own = sorted(dist.console_scripts) if dist else []
+        if len(own) == 1:
+            return EntryPoint(scripts[own[0]], own[0])
+        if not own:
+            others = f" (console scripts of its dependencies: {', '.join(scripts)})" if scripts else ""
+            raise ConfigError(
+                f"{project} declares no [project.scripts] entry{others}; "
+                "set [tool.exearchive] entry-point to a script name, 'module:function' or 'module'"
+            )
+        raise ConfigError(
+            f"{project} declares several console scripts ({', '.join(own)}); "
+            f"choose one with [tool.exearchive] entry-point = {own[0]!r}"
+        )
+    if configured in scripts:
+        return EntryPoint(scripts[configured], configured)
+    match = _SPEC.match(configured)
+    if not match:
+        raise ConfigError(
+            f"{source} = {configured!r} is not a console script name, 'module:function' or 'module'"
+        )
+    module, attr = match["module"], match["attr"]
+    problem = _check_module(staged.site, module, attr)
+    if problem:
+        choices = f"; console scripts in the archive: {', '.join(scripts)}" if scripts else ""
+        raise ConfigError(f"{source} = {configured!r}: {problem}{choices}")
+    return EntryPoint(f"{module}:{attr}" if attr else module, None)
+
+
+def _check_module(site: Path, module: str, attr: str | None) -> str | None:
+    """Why ``module`` (and ``attr`` in it) cannot be run from ``site``, or None."""
+    parts = module.split(".")
+    base = site.joinpath(*parts)
+    package = base.is_dir()
+    candidates = [base / "__init__.py"] if package else [base.with_suffix(".py")]
+    source = next((c for c in candidates if c.is_file()), None)
+    native = list(base.parent.glob(parts[-1] + ".*.so")) + list(base.parent.glob(parts[-1] + ".*.pyd"))
+    if source is None and not package and not native:
+        return f"there is no module {module!r} in the archive"
+    if attr is None:
+        if package and not (base / "__main__.py").is_file():
+            return f"package {module!r} has no __main__.py, so it cannot be run as a module"
+        return None
+    if source is not None:
+        first = attr.split(".")[0]
+        names = _top_level_names(source)
+        if names is not None and first not in names:
+            return f"module {module!r} defines no {first!r} at top level"
+    return None
+
+
+def _top_level_names(path: Path) -> set[str] | None:
+    """Names bound in a module (best effort); None when that cannot be known."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError, OSError):
+        return None
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                names.add((alias.asname or alias.name).split(".")[0])
+                if alias.name == "*":
+                    return None
+        elif isinstance(node, ast.Global):
+            names.update(node.names)
+    if "__getattr__" in names:
+        return None
+    return names

@@ -1,0 +1,160 @@
+"""Write the payload and the archive, deterministically and atomically.
+
+The archive is ``#!<python>`` followed by a zip holding ``__main__.py`` (the
+manifest and a call into the launcher), the launcher package
+``_exearchive_runtime``, ``__exearchive__/manifest.json`` and
+``__exearchive__/payload.zip`` — the staging tree as a zip of its own, stored
+uncompressed so the launcher can stream it from the archive.  The content id
+is the SHA-256 of the payload's bytes.  The archive is written to a temporary
+file beside the target and renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import json
+import logging
+import os
+import py_compile
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import _zip
+from ._errors import ExearchiveError
+from ._stage import SITE
+
+logger = logging.getLogger(__name__)
+
+PAYLOAD = "__exearchive__/payload.zip"
+MANIFEST = "__exearchive__/manifest.json"
+RUNTIME = "_exearchive_runtime"
+FORMAT = 1
+_ID_LENGTH = 32  # hex digits of the SHA-256 kept as the content id
+
+_MAIN = '''\
+# Made by exearchive {version}: run it with "python ARCHIVE [ARGS]" or "./ARCHIVE [ARGS]".
+# Set EXEARCHIVE_TOOLS=1 and run it with "info" to see what it holds.
+MANIFEST = {manifest}
+if __name__ == "__main__":
+    from {runtime}._boot import main
+
+    main(MANIFEST, __loader__)
+'''
+
+
+@dataclass(frozen=True)
+class Payload:
+    """The written payload zip."""
+
+    path: Path
+    sha256: str
+    size: int
+    files: int
+    unpacked: int
+
+
+def compile_site(root: Path) -> str | None:
+    """Compile the tree's sources for this interpreter as unchecked-hash pycs.
+
+    Returns the cache tag the bytecode is for (``cpython-311``), or None when
+    this interpreter writes no bytecode.  Code objects name the file by its
+    path inside the payload, so the bytes do not depend on the build directory;
+    importlib puts the real path in when it loads them.
+    """
+    tag = sys.implementation.cache_tag
+    if tag is None:
+        return None
+    site = root / SITE
+    for source in sorted(site.rglob("*.py")):
+        relative = source.relative_to(root).as_posix()
+        target = Path(importlib.util.cache_from_source(str(source)))
+        try:
+            py_compile.compile(
+                str(source),
+                cfile=str(target),
+                dfile=relative,
+                doraise=True,
+                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+            )
+        except py_compile.PyCompileError as error:
+            logger.debug("not compiling %s: %s", relative, error.msg)
+    return tag
+
+
+def _walk(root: Path) -> Iterator[tuple[str, Path]]:
+    """Every file under ``root`` as (posix name, path), in a stable sorted order."""
+    for directory, dirs, files in os.walk(root):
+        dirs.sort()
+        base = Path(directory)
+        for name in sorted(files):
+            path = base / name
+            if path.is_symlink():
+                raise ExearchiveError(f"the staging tree holds a symbolic link {path.relative_to(root)}; links are not packed")
+            yield path.relative_to(root).as_posix(), path
+
+
+def write_payload(root: Path, target: Path, date: _zip.DateTime) -> Payload:
+    """Zip the staging tree into ``target``; return its hash and counts."""
+    files = 0
+    unpacked = 0
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, path in _walk(root):
+            unpacked += _zip.add_file(archive, name, path, date)
+            files += 1
+    digest = hashlib.sha256()
+    with target.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return Payload(target, digest.hexdigest(), target.stat().st_size, files, unpacked)
+
+
+def content_id(payload: Payload) -> str:
+    """The cache key: the payload's hash, shortened."""
+    return payload.sha256[:_ID_LENGTH]
+
+
+def _runtime_files() -> list[tuple[str, bytes]]:
+    package = importlib.resources.files("exearchive.runtime")
+    members = []
+    for item in sorted(package.iterdir(), key=lambda p: p.name):
+        if item.name.endswith(".py"):
+            members.append((f"{RUNTIME}/{item.name}", item.read_bytes()))
+    return members
+
+
+def main_source(manifest: dict[str, Any], version: str) -> str:
+    """The archive's ``__main__.py``: the manifest as a literal and a call into the launcher."""
+    canonical = json.loads(json.dumps(manifest, sort_keys=True))
+    return _MAIN.format(version=version, manifest=repr(canonical), runtime=RUNTIME)
+
+
+def write_archive(target: Path, shebang: str, manifest: dict[str, Any], payload: Payload, version: str) -> Path:
+    """Write the archive to ``target`` atomically (temp file + rename); return ``target``."""
+    date = _zip.build_date()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(f"#!{shebang}\n".encode())
+            with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                _zip.add_bytes(archive, "__main__.py", main_source(manifest, version).encode(), date)
+                for name, data in _runtime_files():
+                    _zip.add_bytes(archive, name, data, date)
+                text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+                _zip.add_bytes(archive, MANIFEST, text.encode(), date)
+                _zip.add_file(archive, PAYLOAD, payload.path, date, compress=False)
+            out.flush()
+            os.fsync(out.fileno())
+        temp.chmod(0o755)
+        temp.replace(target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return target

@@ -1,0 +1,112 @@
+"""Install wheels with ``installer`` into one staging tree.
+
+The tree is laid out like the archive's payload::
+
+    site-packages/   purelib and platlib of every wheel
+    bin/             console scripts and the wheels' scripts
+    data/            the wheels' data files (what a venv puts under its prefix)
+    include/<dist>/  the wheels' headers
+
+Each wheel's RECORD is checked against its contents first.  A file written by
+two wheels stops the staging, naming both — unless both wrote the same bytes
+(pkgutil-style namespace ``__init__.py`` files do), which is allowed.  PEP 420
+namespace packages merge because they are only directories.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from installer import install
+from packaging.utils import canonicalize_name
+from installer.destinations import SchemeDictionaryDestination
+from installer.exceptions import InstallerError
+from installer.records import Hash, RecordEntry
+from installer.sources import WheelFile
+from installer.utils import Scheme
+
+from ._errors import StagingError
+
+logger = logging.getLogger(__name__)
+
+SITE = "site-packages"
+_CHUNK = 1024 * 1024
+
+
+@dataclass
+class _Destination(SchemeDictionaryDestination):
+    """A destination that knows which wheel wrote which file."""
+
+    owners: dict[Path, str] = field(default_factory=dict)
+    current: str = ""
+
+    def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
+        try:
+            target = self._path_with_destdir(scheme, path)
+        except ValueError:
+            raise StagingError(f"{self.current} tries to write {path!r} outside the staging tree") from None
+        if target.exists():
+            return self._collision(target, path, stream)
+        record = super().write_to_fs(scheme, path, stream, is_executable)
+        self.owners[target] = self.current
+        return record
+
+    def _collision(self, target: Path, path: str, stream: BinaryIO) -> RecordEntry:
+        new = hashlib.sha256()
+        size = 0
+        for chunk in iter(lambda: stream.read(_CHUNK), b""):
+            new.update(chunk)
+            size += len(chunk)
+        old = hashlib.sha256()
+        with target.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(_CHUNK), b""):
+                old.update(chunk)
+        owner = self.owners.get(target, "another wheel")
+        if new.digest() != old.digest():
+            raise StagingError(f"{owner} and {self.current} both install {path!r} with different contents")
+        logger.debug("%s and %s both install identical %s", owner, self.current, path)
+        digest = Hash("sha256", _urlsafe(new.digest()))
+        return RecordEntry(path, digest, size)
+
+
+def _urlsafe(digest: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def stage(wheels: Iterable[Path], root: Path, requested: str | None = None) -> Path:
+    """Install ``wheels`` into ``root``; return ``root``.
+
+    ``requested`` names the project the user asked for; its dist-info gets a
+    ``REQUESTED`` file as pip would write.
+    """
+    schemes = {
+        "purelib": str(root / SITE),
+        "platlib": str(root / SITE),
+        "scripts": str(root / "bin"),
+        "data": str(root / "data"),
+        "headers": str(root / "include"),
+    }
+    destination = _Destination(schemes, interpreter="python", script_kind="posix")
+    for wheel in sorted(wheels, key=lambda p: p.name.lower()):
+        destination.current = wheel.name
+        logger.debug("staging %s", wheel.name)
+        try:
+            with WheelFile.open(wheel) as source:
+                source.validate_record()
+                metadata = {"INSTALLER": b"exearchive\n"}
+                if requested is not None and canonicalize_name(source.distribution) == canonicalize_name(requested):
+                    metadata["REQUESTED"] = b""
+                destination.scheme_dict["headers"] = str(root / "include" / source.distribution)
+                install(source, destination, additional_metadata=metadata)
+        except StagingError:
+            raise
+        except (InstallerError, ValueError, OSError) as error:
+            raise StagingError(f"cannot stage {wheel.name}: {error}") from None
+    return root

@@ -1,0 +1,145 @@
+"""What a staging tree holds: distributions, scripts, and what they need.
+
+Reads the ``*.dist-info`` directories that ``installer`` wrote, with
+``importlib.metadata``, and the wheel tags of the wheels they came from.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.markers import default_environment
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from ._stage import SITE
+
+# Marker variables whose value depends on the interpreter or the platform.
+_ENV_VARIABLES = tuple(sorted(k for k in default_environment() if k != "extra"))
+_EXTRA = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
+
+
+@dataclass
+class Distribution:
+    """One staged distribution."""
+
+    name: str
+    version: str
+    requires_python: str | None
+    requires: list[str]
+    console_scripts: dict[str, str]
+    tags: list[str]
+    pure: bool
+    wheel: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+@dataclass
+class Staged:
+    """The staging tree and what is in it."""
+
+    root: Path
+    distributions: list[Distribution]
+    pth_files: list[str] = field(default_factory=list)
+
+    @property
+    def site(self) -> Path:
+        return self.root / SITE
+
+    def find(self, name: str) -> Distribution | None:
+        wanted = canonicalize_name(name)
+        for dist in self.distributions:
+            if canonicalize_name(dist.name) == wanted:
+                return dist
+        return None
+
+    def scripts(self) -> dict[str, str]:
+        """Console scripts of every staged distribution: name -> ``module:attr``."""
+        result: dict[str, str] = {}
+        for dist in self.distributions:
+            result.update(dist.console_scripts)
+        return dict(sorted(result.items()))
+
+
+def read(root: Path, wheels: Iterable[Path]) -> Staged:
+    """Describe the staging tree at ``root``, staged from ``wheels``."""
+    by_project = {canonicalize_name(parse_wheel_filename(w.name)[0]): w for w in wheels}
+    site = root / SITE
+    distributions = []
+    for info in sorted(site.glob("*.dist-info")):
+        meta = importlib.metadata.PathDistribution(info)
+        name = meta.metadata["Name"]
+        wheel = by_project.get(canonicalize_name(name))
+        tags = sorted(str(t) for t in parse_wheel_filename(wheel.name)[3]) if wheel else []
+        scripts = {
+            ep.name: ep.value for ep in meta.entry_points if ep.group in ("console_scripts", "gui_scripts")
+        }
+        distributions.append(
+            Distribution(
+                name=name,
+                version=meta.version,
+                requires_python=meta.metadata.get("Requires-Python"),
+                requires=list(meta.requires or []),
+                console_scripts=scripts,
+                tags=tags,
+                pure=all(t.endswith("-none-any") for t in tags),
+                wheel=wheel.name if wheel else "",
+            )
+        )
+    pth = sorted(p.name for p in site.glob("*.pth") if not p.name.startswith("."))
+    return Staged(root, distributions, pth)
+
+
+def needs(staged: Staged, extras: Iterable[str], project: str) -> dict[str, object]:
+    """What an interpreter must provide to run the staged tree (the manifest's ``needs``)."""
+    result: dict[str, object] = {}
+    requires_python = [
+        {"spec": d.requires_python, "by": d.label} for d in staged.distributions if d.requires_python
+    ]
+    if requires_python:
+        result["requires_python"] = requires_python
+    native = [{"dist": d.label, "tags": d.tags} for d in staged.distributions if not d.pure]
+    if native:
+        result["native"] = native
+    used = _marker_variables(staged, extras, project)
+    if used:
+        env = default_environment()
+        result["environment"] = {k: env[k] for k in sorted(used)}  # type: ignore[literal-required]
+    return result
+
+
+def _marker_variables(staged: Staged, extras: Iterable[str], project: str) -> set[str]:
+    """Marker variables that decided which dependencies were installed.
+
+    A requirement guarded by ``extra == "x"`` counts only when extra ``x`` of
+    its distribution was requested (by the user for the project, or by
+    another staged distribution's requirement).
+    """
+    requested: dict[str, set[str]] = {canonicalize_name(project): set(extras)}
+    parsed: list[tuple[str, Requirement]] = []
+    for dist in staged.distributions:
+        for line in dist.requires:
+            try:
+                req = Requirement(line)
+            except InvalidRequirement:
+                continue
+            parsed.append((canonicalize_name(dist.name), req))
+            if req.extras:
+                requested.setdefault(canonicalize_name(req.name), set()).update(req.extras)
+    used: set[str] = set()
+    for owner, req in parsed:
+        if req.marker is None:
+            continue
+        text = str(req.marker)
+        wanted_extras = _EXTRA.findall(text)
+        if wanted_extras and not set(wanted_extras) & requested.get(owner, set()):
+            continue
+        used.update(v for v in _ENV_VARIABLES if re.search(rf"\b{v}\b", text))
+    return used

@@ -1,0 +1,318 @@
+"""Warm path of the exearchive launcher.
+
+Protocol
+--------
+Every archive is a shebang line followed by a zip whose members are:
+
+``__main__.py``
+    generated at build time; holds ``MANIFEST``, a dict literal, and calls
+    ``_exearchive_runtime._boot.main(MANIFEST, __loader__)``.
+``_exearchive_runtime/*.py``
+    this package.
+``__exearchive__/manifest.json``
+    the same manifest as JSON, for tools that do not execute the archive.
+``__exearchive__/payload.zip``
+    the payload, a zip stored (not compressed) inside the archive, so the
+    archive's own central directory stays small and constant-size; zipimport
+    never indexes the payload.
+
+The manifest keys this module reads: ``format`` (int), ``id`` (content id: the
+payload's hash; the cache key), ``name``, ``version``, ``entry_point``
+(``module:attr`` or ``module``), ``scripts`` (console script name ->
+``module:attr``), ``pth`` (names of ``.pth`` files at the top of
+``site-packages``), ``needs`` (what the interpreter must provide; checked by
+``_compat``).
+
+Cache layout (``ROOT`` is ``EXEARCHIVE_ROOT`` or the platform cache dir)::
+
+    ROOT/                          0700, owned by the user (or root), not
+                                   writable by group or others
+    ROOT/<id>/                     one extracted payload, published by rename
+    ROOT/<id>/.exearchive/complete completion record, written before publishing;
+                                   running processes hold a shared flock on it
+    ROOT/<id>/.exearchive/ready-<interpreter key>
+                                   this interpreter passed the compatibility
+                                   check and the entry has bytecode for it;
+                                   its mtime is the entry's last use
+    ROOT/.locks/<id>.lock          extraction lock
+    ROOT/.tmp-<id>-<pid>-<rand>/   extraction in progress (or left by a killed
+                                   start; removed by the next cold start)
+
+The warm path costs: one ``stat`` of the root, one ``open`` + ``flock`` of the
+completion record, one ``stat`` of the ready marker, ``sys.path`` setup.  It
+never reads the payload and imports nothing but ``os``, ``sys`` and ``fcntl``.
+"""
+
+import os
+import sys
+
+FORMAT = 1
+STATE_DIR = ".exearchive"
+COMPLETE = "complete"
+READY = "ready-"
+_TOUCH_AFTER = 3600.0  # refresh the last-use time at most once an hour
+_TRUE = ("1", "true", "yes", "on")
+
+
+class LauncherError(Exception):
+    """A problem the launcher reports as one line and a non-zero exit."""
+
+    def __init__(self, message, code=1):
+        Exception.__init__(self, message)
+        self.code = code
+
+
+def interpreter_key():
+    """Name this interpreter for ready markers: bytecode and check results."""
+    impl = sys.implementation
+    tag = impl.cache_tag or impl.name
+    version = "%d.%d.%d" % sys.version_info[:3]
+    return "%s%s-%s-%s" % (tag, getattr(sys, "abiflags", ""), version, sys.platform)
+
+
+def default_root(env):
+    """The cache root: ``EXEARCHIVE_ROOT`` or the platform's cache directory."""
+    root = env.get("EXEARCHIVE_ROOT")
+    if root:
+        return os.path.abspath(root), True
+    if sys.platform == "win32":
+        base = env.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
+    elif sys.platform == "darwin":
+        base = os.path.expanduser("~/Library/Caches")
+    else:
+        base = env.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, "exearchive"), False
+
+
+def unsafe_reason(st):
+    """Why a directory with this ``stat`` result must not hold a cache, or None."""
+    if not hasattr(os, "geteuid"):
+        return None
+    if st.st_uid not in (os.geteuid(), 0):
+        return "it is owned by another user (uid %d)" % st.st_uid
+    if st.st_mode & 0o022:
+        return "others can write to it (mode %o)" % (st.st_mode & 0o777)
+    return None
+
+
+class _Trace:
+    """``EXEARCHIVE_VERBOSE=1``: say what the launcher does and when."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+        if enabled:
+            import time
+
+            self._clock = time.perf_counter
+            self._start = self._clock()
+
+    def __call__(self, message):
+        if self.enabled:
+            ms = (self._clock() - self._start) * 1000.0
+            sys.stderr.write("exearchive: [%8.2f ms] %s\n" % (ms, message))
+
+
+def main(manifest, loader):
+    """Run the archive: find or make its cache entry, set up, run the app."""
+    env = os.environ
+    trace = _Trace(env.get("EXEARCHIVE_VERBOSE", "") in _TRUE)
+    archive = os.path.abspath(getattr(loader, "archive", None) or sys.argv[0])
+    try:
+        if env.get("EXEARCHIVE_TOOLS", "") in _TRUE:
+            from . import _tools
+
+            sys.exit(_tools.main(manifest, archive, env, trace))
+        entry = open_entry(manifest, archive, env, trace)
+    except LauncherError as error:
+        sys.stderr.write("%s: error: %s\n" % (os.path.basename(sys.argv[0]), error))
+        sys.exit(error.code)
+    setup_paths(entry, manifest, archive, env)
+    trace("sys.path ready")
+    if env.get("EXEARCHIVE_INTERPRETER", "") in _TRUE:
+        from . import _interpreter
+
+        trace("interpreter mode")
+        _interpreter.run(sys.argv[1:])
+        return
+    spec = choose_entry_point(manifest, env)
+    trace("running %s" % spec)
+    run_entry_point(spec)
+
+
+def open_entry(manifest, archive, env, trace):
+    """The path of a usable cache entry for this archive, made if need be."""
+    root, explicit = default_root(env)
+    entry = os.path.join(root, manifest["id"])
+    state = os.path.join(entry, STATE_DIR)
+    try:
+        reason = unsafe_reason(os.stat(root))
+    except OSError:
+        reason = "missing"
+    if reason is None:
+        try:
+            fd = os.open(os.path.join(state, COMPLETE), os.O_RDONLY)
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            _hold_use_lock(fd)
+            try:
+                st = os.stat(os.path.join(state, READY + interpreter_key()))
+            except OSError:
+                st = None
+            if st is not None:
+                _touch(st, state, trace)
+                trace("warm: %s" % entry)
+                return entry
+            os.close(fd)
+    trace("cold: %s (%s)" % (entry, "root " + reason if reason else "not ready"))
+    from . import _extract
+
+    return _extract.prepare(manifest, archive, root, explicit, env, trace)
+
+
+def _hold_use_lock(fd):
+    """Hold a shared lock on the completion record while this process runs.
+
+    ``cache prune`` takes the exclusive lock before removing an entry, so an
+    entry in use is never removed.  The descriptor is deliberately kept open
+    (it is not inherited by child processes).
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: files in use cannot be removed anyway
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        pass  # pruning holds it right now, or flock is unsupported here
+
+
+def _touch(st, state, trace):
+    """Refresh the entry's last-use time, at most once an hour, if writable."""
+    import time
+
+    now = time.time()
+    if now - st.st_mtime > _TOUCH_AFTER:
+        try:
+            os.utime(os.path.join(state, READY + interpreter_key()), (now, now))
+        except OSError:
+            trace("cannot record last use (read-only cache)")
+
+
+def setup_paths(entry, manifest, archive, env):
+    """Make ``sys.path`` the archive's environment, for this process and its children."""
+    site_dir = os.path.join(entry, "site-packages")
+    path = sys.path
+    if path and os.path.abspath(path[0]) == archive:
+        del path[0]
+    inherit = env.get("EXEARCHIVE_INHERIT_PATH", "") in _TRUE
+    if inherit:
+        index = _first_site_index(path)
+    else:
+        _strip_host(path, env)
+        index = len(path)
+    path.insert(index, site_dir)
+    for name in manifest.get("pth", ()):
+        _process_pth(site_dir, name)
+    old = env.get("PYTHONPATH") if inherit else None
+    env["PYTHONPATH"] = site_dir + (os.pathsep + old if old else "")
+    env["EXEARCHIVE_ARCHIVE"] = archive
+
+
+def _site_dirs():
+    site = sys.modules.get("site")
+    if site is None:
+        return []
+    dirs = list(getattr(site, "getsitepackages", lambda: [])())
+    if getattr(site, "ENABLE_USER_SITE", False):
+        dirs.append(site.getusersitepackages())
+    return [os.path.normcase(os.path.abspath(d)) for d in dirs]
+
+
+def _first_site_index(path):
+    sites = _site_dirs()
+    for index, item in enumerate(path):
+        if os.path.normcase(os.path.abspath(item)) in sites:
+            return index
+    return len(path)
+
+
+def _strip_host(path, env):
+    """Keep only the standard library on ``sys.path``; forget what site added.
+
+    Everything from the first site directory on was added by ``site`` (site
+    directories and what their ``.pth`` files added); ``PYTHONPATH`` entries
+    come before it.  Modules already imported from removed directories (by
+    ``.pth`` files) are forgotten too, with their import hooks.
+    """
+    first = _first_site_index(path)
+    removed = path[first:]
+    pythonpath = env.get("PYTHONPATH")
+    keep = path[:first]
+    if pythonpath:
+        drop = set(os.path.abspath(p) for p in pythonpath.split(os.pathsep) if p)
+        removed.extend(p for p in keep if os.path.abspath(p) in drop)
+        keep = [p for p in keep if os.path.abspath(p) not in drop]
+    path[:] = keep
+    if not removed:
+        return
+    prefixes = tuple(os.path.join(os.path.abspath(p), "") for p in removed if p)
+    gone = set()
+    for name, module in list(sys.modules.items()):
+        filename = getattr(module, "__file__", None)
+        if filename and filename.startswith(prefixes):
+            del sys.modules[name]
+            gone.add(name)
+    if gone:
+        sys.meta_path[:] = [
+            f for f in sys.meta_path if type(f).__module__ not in gone and getattr(f, "__module__", None) not in gone
+        ]
+    for item in removed:
+        sys.path_importer_cache.pop(item, None)
+
+
+def _process_pth(site_dir, name):
+    """Process one ``.pth`` file the way ``site`` does."""
+    filename = os.path.join(site_dir, name)
+    try:
+        with open(filename, encoding="utf-8-sig") as handle:
+            lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return
+    for line in lines:
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith(("import ", "import\t")):
+            exec(line)  # what site.addpackage does with such lines
+            continue
+        directory = os.path.join(site_dir, line.rstrip())
+        if directory not in sys.path and os.path.exists(directory):
+            sys.path.append(directory)
+
+
+def choose_entry_point(manifest, env):
+    """The entry point to run: override, busybox name, or the default."""
+    scripts = manifest.get("scripts", {})
+    override = env.get("EXEARCHIVE_ENTRY_POINT")
+    if override:
+        return scripts.get(override, override)
+    name = os.path.basename(sys.argv[0])
+    if name in scripts:
+        return scripts[name]
+    return manifest["entry_point"]
+
+
+def run_entry_point(spec):
+    """Run ``module:attr`` like a console script, or ``module`` like ``-m``."""
+    module, sep, attr = spec.partition(":")
+    module = module.strip()
+    if not sep:
+        import runpy
+
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        return
+    __import__(module)
+    target = sys.modules[module]
+    for part in attr.split("[")[0].strip().split("."):
+        target = getattr(target, part)
+    sys.exit(target())

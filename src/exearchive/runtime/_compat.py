@@ -1,0 +1,810 @@
+"""Decide whether the running interpreter can run this archive.
+
+This module is part of the launcher runtime that ships inside every ``.pyz``
+built by exearchive, so it uses the standard library only and runs on CPython
+3.8 to 3.13 and PyPy 3. The launcher imports it only when the archive manifest
+lists "needs" that have to be checked, and nothing is computed at import time.
+
+It provides:
+
+* :func:`interpreter_tags` -- the wheel tags (``"interpreter-abi-platform"``)
+  this interpreter supports, best first, computed with the same rules as
+  ``packaging.tags.sys_tags()`` (manylinux from the running glibc, musllinux,
+  macOS, Windows, 32-bit interpreters on 64-bit kernels, ...).
+* :func:`python_version_matches` -- PEP 440 specifier sets (``">=3.8,<4"``,
+  ``"~=3.10"``, ``"==3.*"``, ``"===3.11.7"``) against a Python version, with the
+  results of ``packaging.specifiers.SpecifierSet(spec, prereleases=True)``.
+* :func:`marker_environment` -- the PEP 508 marker environment, the same as
+  ``packaging.markers.default_environment()``.
+* :func:`check` -- evaluates the manifest's "needs" (requires-python, native
+  wheel tags, resolved marker environment) and returns ``None`` when this
+  interpreter fits, or one readable sentence saying what the archive needs,
+  what this interpreter is and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+# --------------------------------------------------------------------------
+# PEP 440 versions and specifiers
+
+# The PEP 440 grammar (matched with _RE_FLAGS against stripped strings):
+# _VERSION is a version; _SPEC is one specifier clause, where each operator
+# accepts its own subset (wildcards and local labels only with == and !=,
+# at least two release numbers with ~=, anything without spaces with ===).
+_RELEASE = r"v?(?:[0-9]+!)?[0-9]+(?:\.[0-9]+)*"
+_PRE_POST_DEV = r"""
+    (?:[._-]?(?:alpha|a|beta|b|preview|pre|c|rc)[._-]?[0-9]*)?
+    (?:-[0-9]+|[._-]?(?:post|rev|r)[._-]?[0-9]*)?
+    (?:[._-]?dev[._-]?[0-9]*)?
+"""
+_LOCAL = r"(?:\+[a-z0-9]+(?:[._-][a-z0-9]+)*)?"
+_VERSION = r"""
+    v?
+    (?:(?P<epoch>[0-9]+)!)?
+    (?P<release>[0-9]+(?:\.[0-9]+)*)
+    (?:[._-]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[._-]?(?P<pre_n>[0-9]+)?)?
+    (?:-(?P<post_n1>[0-9]+)|[._-]?(?P<post_l>post|rev|r)[._-]?(?P<post_n2>[0-9]+)?)?
+    (?:[._-]?(?P<dev_l>dev)[._-]?(?P<dev_n>[0-9]+)?)?
+    (?:\+(?P<local>[a-z0-9]+(?:[._-][a-z0-9]+)*))?
+"""
+_SPEC = (
+    r"\s*(?:"
+    r"===\s*[^\s;)]*"
+    r"|(?:==|!=)\s*" + _RELEASE + r"(?:\.\*|" + _PRE_POST_DEV + _LOCAL + r")"
+    r"|~=\s*v?(?:[0-9]+!)?[0-9]+(?:\.[0-9]+)+"
+    + _PRE_POST_DEV
+    + r"|(?:<=|>=|<|>)\s*"
+    + _RELEASE
+    + _PRE_POST_DEV
+    + r")\s*"
+)
+_RE_FLAGS = re.VERBOSE | re.IGNORECASE | re.ASCII
+_PRE_NAMES = {"alpha": "a", "a": "a", "beta": "b", "b": "b", "c": "rc", "pre": "rc", "preview": "rc", "rc": "rc"}
+_PRE_RANK = {"a": 0, "b": 1, "rc": 2}
+_INF = float("inf")
+
+
+class _Version:
+    """A parsed PEP 440 version: its parts plus a total-order comparison key."""
+
+    __slots__ = ("dev", "epoch", "key", "local", "post", "pre", "public", "release")
+
+    def __init__(self, epoch, release, pre=None, post=None, dev=None, local=None):
+        self.epoch, self.release, self.pre = epoch, release, pre
+        self.post, self.dev, self.local = post, dev, local
+        # Trailing zeros do not count: 3.8 == 3.8.0.
+        trimmed = list(release)
+        while len(trimmed) > 1 and trimmed[-1] == 0:
+            trimmed.pop()
+        if pre is None and post is None and dev is not None:
+            pre_key = (-1, 0)  # 1.0.dev0 sorts before 1.0a0
+        else:
+            pre_key = (3, 0) if pre is None else (_PRE_RANK[pre[0]], pre[1])
+        self.public = (
+            epoch,
+            tuple(trimmed),
+            pre_key,
+            -1 if post is None else post,
+            _INF if dev is None else dev,
+        )
+        local_key = ()
+        if local is not None:
+            local_key = tuple((1, p, "") if isinstance(p, int) else (0, 0, p) for p in local)
+        self.key = (*self.public, local_key)
+
+    @property
+    def is_prerelease(self):
+        return self.pre is not None or self.dev is not None
+
+    def replace(self, **changes):
+        parts = {"epoch": self.epoch, "release": self.release, "pre": self.pre}
+        parts.update(post=self.post, dev=self.dev, local=None)
+        parts.update(changes)
+        return _Version(**parts)
+
+
+def _parse_version(text):
+    """Parse a PEP 440 version string; None when it is not one."""
+    match = re.fullmatch(_VERSION, text.strip(), _RE_FLAGS)
+    if not match:
+        return None
+    group = match.group
+    pre = post = dev = local = None
+    if group("pre_l"):
+        pre = (_PRE_NAMES[group("pre_l").lower()], int(group("pre_n") or 0))
+    if group("post_n1") or group("post_l"):
+        post = int(group("post_n1") or group("post_n2") or 0)
+    if group("dev_l"):
+        dev = int(group("dev_n") or 0)
+    if group("local"):
+        local = tuple(int(p) if p.isdigit() else p for p in re.split(r"[._-]", group("local").lower()))
+    release = tuple(int(p) for p in group("release").split("."))
+    return _Version(int(group("epoch") or 0), release, pre, post, dev, local)
+
+
+def _same_family(a, b):
+    """True if a and b share epoch, release (zero padded) and pre-release."""
+    return a.public[:3] == b.public[:3]
+
+
+def _parse_specifiers(specifiers):
+    """Split and validate a specifier set into (operator, version text) pairs."""
+    clauses = []
+    for item in specifiers.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if not re.fullmatch(_SPEC, item, _RE_FLAGS):
+            raise ValueError(
+                "invalid version specifier {!r} in {!r}: expected an operator "
+                "(==, !=, >=, <=, >, <, ~=, ===) followed by a PEP 440 version, "
+                "e.g. '>=3.8'".format(item, specifiers)
+            )
+        op = item[:3] if item.startswith("===") else item[:2]
+        if op not in ("===", "~=", "==", "!=", "<=", ">="):
+            op = item[:1]
+        clauses.append((op, item[len(op) :].strip()))
+    return clauses
+
+
+def _clause_matches(op, text, raw, version):
+    """Evaluate one specifier clause for a version (``raw`` as given, parsed)."""
+    if op == "===":
+        return raw.lower() == text.lower()
+    if version is None:
+        return False
+    if text.endswith(".*"):
+        base = _parse_version(text[:-2])
+        lower = base.replace(pre=None, post=None, dev=0)
+        upper = _Version(base.epoch, (*base.release[:-1], base.release[-1] + 1), dev=0)
+        inside = lower.key <= version.key < upper.key
+        return inside if op == "==" else not inside
+    spec = _parse_version(text)
+    if op in ("==", "!="):
+        # Without a local label in the specifier, local labels are ignored.
+        equal = version.public == spec.public if spec.local is None else version.key == spec.key
+        return equal if op == "==" else not equal
+    if op == ">=":
+        return version.key >= spec.key
+    if op == "<=":
+        return version.public <= spec.public
+    if op == "~=":
+        prefix = spec.release[:-1]
+        upper = _Version(spec.epoch, (*prefix[:-1], prefix[-1] + 1), dev=0)
+        return spec.key <= version.key < upper.key
+    if op == "<":
+        # <V excludes V's pre-releases unless V is one itself.
+        bound = spec if spec.is_prerelease else spec.replace(dev=0)
+        return version.key < bound.key
+    # op == ">": >V excludes V's post-releases (and local versions of V).
+    if spec.dev is not None:
+        return version.key >= spec.replace(dev=spec.dev + 1).key
+    if spec.post is not None:
+        return version.key >= spec.replace(post=spec.post + 1, dev=0).key
+    return version.key > spec.key and not _same_family(version, spec)
+
+
+def python_version_matches(specifiers: str, version: str) -> bool:
+    """Whether ``version`` (e.g. ``"3.11.7"``) satisfies the PEP 440 set ``specifiers``.
+
+    Pre-releases such as ``3.13.0rc1`` are treated like any other version (as
+    ``SpecifierSet(specifiers, prereleases=True)`` does). A trailing ``+``, as
+    in the ``platform.python_version()`` of interpreters built from a git
+    checkout (``3.14.0a1+``), is ignored. An empty set matches every version.
+    A version that is not PEP 440 matches only ``===`` clauses.
+    Raises ValueError for an invalid specifier.
+    """
+    clauses = _parse_specifiers(specifiers)
+    parsed = _parse_version(version)
+    if parsed is None and version.endswith("+"):
+        parsed = _parse_version(version[:-1])
+    return all(_clause_matches(op, text, version, parsed) for op, text in clauses)
+
+
+def _python_version():
+    """platform.python_version() without importing platform (which is slow)."""
+    text = sys.version.split()[0] if sys.version else ""
+    if not re.fullmatch(r"[0-9]+\.[0-9]+(\.[0-9]+)?[a-z0-9.+]*", text):
+        import platform
+
+        return platform.python_version()
+    if text.count(".") == 1:
+        text += ".0"
+    return text
+
+
+# --------------------------------------------------------------------------
+# Wheel tags
+
+
+def _config_var(name):
+    import sysconfig
+
+    return sysconfig.get_config_var(name)
+
+
+def _normalize(text):
+    return text.replace(".", "_").replace("-", "_").replace(" ", "_")
+
+
+def _sysconfig_platform():
+    import sysconfig
+
+    return _normalize(sysconfig.get_platform())
+
+
+def _is_32bit():
+    return sys.maxsize <= 2**32
+
+
+def _cpython_abis(version):
+    """ABI tags of this CPython, best first (e.g. ["cp313td", "cp313t"])."""
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    nodot = "%d%d" % version[:2]
+    py_debug = _config_var("Py_DEBUG")
+    debug = ""
+    if py_debug or (py_debug is None and (hasattr(sys, "gettotalrefcount") or "_d.pyd" in EXTENSION_SUFFIXES)):
+        debug = "d"
+    threading = "t" if version >= (3, 13) and _config_var("Py_GIL_DISABLED") else ""
+    abis = ["cp" + nodot + threading + debug]
+    if debug:  # debug builds also load normal extension modules
+        abis.append("cp" + nodot + threading)
+    return abis
+
+
+def _generic_abis():
+    """ABI tag of a non-CPython interpreter, derived from EXT_SUFFIX."""
+    ext_suffix = _config_var("EXT_SUFFIX")
+    if not isinstance(ext_suffix, str) or not ext_suffix.startswith("."):
+        return []  # packaging raises SystemError here; we just offer no ABI tag
+    parts = ext_suffix.split(".")
+    if len(parts) < 3:
+        return _cpython_abis(sys.version_info)
+    soabi = parts[1]
+    if soabi.startswith("cpython"):
+        abi = "cp" + soabi.split("-")[1] if "-" in soabi else ""
+    elif soabi.startswith("cp"):
+        abi = soabi.split("-")[0]
+    elif soabi.startswith("pypy"):
+        abi = "-".join(soabi.split("-")[:2])
+    elif soabi.startswith("graalpy"):
+        abi = "-".join(soabi.split("-")[:3])
+    else:
+        abi = soabi
+    return [_normalize(abi)] if abi else []
+
+
+def _elf_header(path):
+    """(class, data, machine, flags, PT_INTERP path or None) of an ELF file."""
+    import struct
+
+    try:
+        with open(path, "rb") as f:
+            ident = f.read(16)
+            if len(ident) < 16 or ident[:4] != b"\x7fELF":
+                return None
+            end = {1: "<", 2: ">"}.get(ident[5])
+            if end is None or ident[4] not in (1, 2):
+                return None
+            wide = ident[4] == 2
+            header = end + ("HHIQQQIHHH" if wide else "HHIIIIIHHH")
+            fields = struct.unpack(header, f.read(struct.calcsize(header)))
+            machine, phoff, flags, phentsize, phnum = (fields[i] for i in (1, 4, 6, 8, 9))
+            program = end + ("IIQQQQQQ" if wide else "IIIIIIII")
+            offset_i, size_i = (2, 5) if wide else (1, 4)
+            interp = None
+            for index in range(phnum):
+                f.seek(phoff + phentsize * index)
+                data = f.read(struct.calcsize(program))
+                if len(data) < struct.calcsize(program):
+                    continue
+                entry = struct.unpack(program, data)
+                if entry[0] == 3:  # PT_INTERP
+                    f.seek(entry[offset_i])
+                    interp = os.fsdecode(f.read(entry[size_i])).strip("\0")
+                    break
+            return ident[4], ident[5], machine, flags, interp
+    except (OSError, TypeError, ValueError, struct.error):
+        return None
+
+
+def _glibc_version():
+    """(major, minor) of the running glibc, or None when not linked to glibc."""
+    text = None
+    try:
+        parts = os.confstr("CS_GNU_LIBC_VERSION").split()  # "glibc 2.36"
+        if len(parts) == 2:
+            text = parts[1]
+    except (AttributeError, OSError, ValueError):
+        pass
+    if not text:
+        try:
+            import ctypes
+
+            function = ctypes.CDLL(None).gnu_get_libc_version
+            function.restype = ctypes.c_char_p
+            text = function()
+            if isinstance(text, bytes):
+                text = text.decode("ascii")
+        except (ImportError, OSError, AttributeError, UnicodeError):
+            return None
+    match = re.match(r"([0-9]+)\.([0-9]+)", text or "")
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _musl_version(executable):
+    """(major, minor) of the musl libc this executable is linked to, or None."""
+    header = _elf_header(executable)
+    loader = header[4] if header else None
+    if not loader or "musl" not in loader:
+        return None
+    import subprocess
+
+    try:
+        proc = subprocess.run([loader], stderr=subprocess.PIPE, universal_newlines=True)
+    except OSError:
+        return None
+    lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+    if len(lines) < 2 or not lines[0].startswith("musl"):
+        return None
+    match = re.match(r"Version (\d+)\.(\d+)", lines[1])
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def _manylinux_allowed(arch, version, manylinux_module):
+    """PEP 600: a ``_manylinux`` module may veto (or confirm) a glibc version."""
+    if manylinux_module is None:
+        return True
+    if hasattr(manylinux_module, "manylinux_compatible"):
+        result = manylinux_module.manylinux_compatible(version[0], version[1], arch)
+        return True if result is None else bool(result)
+    legacy = {(2, 5): "manylinux1", (2, 12): "manylinux2010", (2, 17): "manylinux2014"}
+    if version in legacy:
+        return bool(getattr(manylinux_module, legacy[version] + "_compatible", True))
+    return True
+
+
+def _manylinux_platforms(archs):
+    executable = sys.executable
+    if "armv7l" in archs or "i686" in archs:
+        header = _elf_header(executable)
+        if header is None or header[:2] != (1, 1):  # 32-bit little endian
+            return []
+        if "armv7l" in archs:  # hard-float EABI version 5
+            if header[2] != 40 or header[3] & 0xFF000000 != 0x05000000 or not header[3] & 0x400:
+                return []
+        elif header[2] != 3:  # EM_386
+            return []
+    else:
+        allowed = {"x86_64", "aarch64", "ppc64", "ppc64le", "s390x", "loongarch64", "riscv64"}
+        if not allowed.intersection(archs):
+            return []
+    glibc = _glibc_version()
+    if glibc is None:
+        return []
+    try:
+        manylinux_module = __import__("_manylinux")
+    except ImportError:
+        manylinux_module = None
+    oldest = (2, 4) if {"x86_64", "i686"}.intersection(archs) else (2, 16)
+    # glibc keeps compatibility across major versions; assume 50 minors each.
+    maxima = [glibc] + [(major, 50) for major in range(glibc[0] - 1, 1, -1)]
+    legacy = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
+    result = []
+    for arch in archs:
+        for major, top in maxima:
+            stop = oldest[1] if major == oldest[0] else -1
+            for minor in range(top, stop, -1):
+                if not _manylinux_allowed(arch, (major, minor), manylinux_module):
+                    continue
+                result.append("manylinux_%d_%d_%s" % (major, minor, arch))
+                if (major, minor) in legacy:
+                    result.append(legacy[major, minor] + "_" + arch)
+    return result
+
+
+def _linux_platforms():
+    linux = _sysconfig_platform()
+    if not linux.startswith("linux_"):
+        return [linux]
+    if _is_32bit():  # 32-bit interpreter on a 64-bit kernel
+        linux = {"linux_x86_64": "linux_i686", "linux_aarch64": "linux_armv8l"}.get(linux, linux)
+    arch = linux.split("_", 1)[1]
+    archs = ["armv8l", "armv7l"] if arch == "armv8l" else [arch]
+    result = ["linux_" + a for a in archs] + _manylinux_platforms(archs)
+    musl = _musl_version(sys.executable)
+    if musl is not None:
+        for a in archs:
+            result.extend("musllinux_%d_%d_%s" % (musl[0], m, a) for m in range(musl[1], -1, -1))
+    return result
+
+
+def _mac_formats(version, arch):
+    """Binary formats a macOS version/architecture can load, like packaging."""
+    formats = [arch]
+    if arch in ("x86_64", "i386"):
+        if version < (10, 4):
+            return []
+        formats += ["intel", "fat64", "fat3"] if arch == "x86_64" else ["intel", "fat3", "fat"]
+    elif arch == "ppc64":
+        if version > (10, 5) or version < (10, 4):
+            return []
+        formats.append("fat64")
+    elif arch == "ppc":
+        if version > (10, 6):
+            return []
+        formats += ["fat3", "fat"]
+    if arch in ("arm64", "x86_64"):
+        formats.append("universal2")
+    if arch in ("x86_64", "i386", "ppc64", "ppc", "intel"):
+        formats.append("universal")
+    return formats
+
+
+def _running_mac_version(release):
+    """(major, minor) of the running macOS, seeing through the 10.16 compat mode."""
+    version = tuple(int(p) for p in release.split(".")[:2])
+    if version == (10, 16):
+        # Built against an old SDK, macOS reports 10.16; ask for the real one.
+        import subprocess
+
+        try:
+            release = subprocess.run(
+                [sys.executable, "-sS", "-c", "import platform; print(platform.mac_ver()[0])"],
+                check=True,
+                env={"SYSTEM_VERSION_COMPAT": "0"},
+                stdout=subprocess.PIPE,
+                universal_newlines=True,
+            ).stdout
+            version = tuple(int(p) for p in release.split(".")[:2])
+        except (OSError, ValueError, subprocess.SubprocessError):
+            pass
+    return version
+
+
+def _mac_platforms(version=None, arch=None):
+    """macOS platform tags for (major, minor) and a CPU arch (default: this Mac)."""
+    if version is None or arch is None:
+        import platform
+
+        release, _, machine = platform.mac_ver()
+        if version is None:
+            version = _running_mac_version(release)
+        if arch is None:
+            arch = machine
+            if _is_32bit():
+                arch = "ppc" if arch.startswith("ppc") else "i386"
+    result = []
+    if (10, 0) <= version < (11, 0):
+        for minor in range(version[1], -1, -1):
+            result += ["macosx_10_%d_%s" % (minor, f) for f in _mac_formats((10, minor), arch)]
+    if version >= (11, 0):
+        for major in range(version[0], 10, -1):
+            result += ["macosx_%d_0_%s" % (major, f) for f in _mac_formats((major, 0), arch)]
+        for minor in range(16, 3, -1):
+            # x86_64 runs binaries for older releases; arm64 only universal2 ones.
+            formats = _mac_formats((10, minor), arch) if arch == "x86_64" else ["universal2"]
+            result += ["macosx_10_%d_%s" % (minor, f) for f in formats]
+    return result
+
+
+def _ios_platforms(version=None, multiarch=None):
+    """iOS platform tags for (major, minor) and a multiarch (default: this device)."""
+    if version is None:
+        import platform
+
+        version = tuple(int(p) for p in platform.ios_ver()[1].split(".")[:2])
+    major, minor = version
+    multiarch = (multiarch or sys.implementation._multiarch).replace("-", "_")
+    if major < 12:
+        return []
+    versions = [(major, m) for m in range(minor, -1, -1)]
+    versions += [(a, m) for a in range(major - 1, 11, -1) for m in range(9, -1, -1)]
+    return ["ios_%d_%d_%s" % (a, m, multiarch) for a, m in versions]
+
+
+def _android_platforms(api_level=None, abi=None):
+    """Android platform tags for an API level and ABI (default: this device)."""
+    if api_level is None:
+        import platform
+
+        api_level = platform.android_ver().api_level
+    if abi is None:
+        import sysconfig
+
+        abi = sysconfig.get_platform().split("-")[-1]
+    return ["android_%d_%s" % (level, _normalize(abi)) for level in range(api_level, 15, -1)]
+
+
+def _platforms():
+    """Platform tags of this interpreter, best first."""
+    import platform
+
+    system = platform.system()
+    if system == "Darwin":
+        return _mac_platforms()
+    if system == "iOS":
+        return _ios_platforms()
+    if system == "Android":
+        return _android_platforms()
+    if system == "Linux":
+        return _linux_platforms()
+    result = [_sysconfig_platform()]
+    if system == "Emscripten":
+        emscripten = _config_var("PYEMSCRIPTEN_PLATFORM_VERSION")
+        if emscripten:
+            result.insert(0, "pyemscripten_%s_wasm32" % emscripten)
+    return result
+
+
+def _interpreter_name():
+    name = sys.implementation.name
+    short = {"python": "py", "cpython": "cp", "pypy": "pp", "ironpython": "ip", "jython": "jy"}
+    return short.get(name) or name
+
+
+def interpreter_tags() -> list[str]:
+    """Wheel tags this interpreter supports, best first, as "interp-abi-platform".
+
+    Follows ``packaging.tags.sys_tags()`` (packaging 26.3 order, where the
+    native ``linux_<arch>`` platform comes before manylinux/musllinux).
+    """
+    platforms = _platforms()
+    major, minor = sys.version_info[:2]
+    name = _interpreter_name()
+    nodot = str(_config_var("py_version_nodot") or "%d%d" % (major, minor))
+    tags = []
+    if name == "cp":
+        interpreter = "cp%d%d" % (major, minor)
+        abis = [a for a in _cpython_abis(sys.version_info) if a not in ("abi3", "abi3t", "none")]
+        threaded = bool(abis) and "t" in re.match(r"cp\d+(.*)", abis[0]).group(1)
+        stable = "abi3t" if threaded else "abi3"
+        for abi in [*abis, stable, "none"]:
+            tags += ["%s-%s-%s" % (interpreter, abi, p) for p in platforms]
+        for older in range(minor - 1, 1, -1):
+            tags += ["cp%d%d-%s-%s" % (major, older, stable, p) for p in platforms]
+        compatible = "cp" + nodot
+    else:
+        abis = _generic_abis()
+        for abi in abis + ([] if "none" in abis else ["none"]):
+            tags += ["%s%s-%s-%s" % (name, nodot, abi, p) for p in platforms]
+        compatible = "pp3" if name == "pp" else None
+    pythons = ["py%d%d" % (major, minor), "py%d" % major]
+    pythons += ["py%d%d" % (major, m) for m in range(minor - 1, -1, -1)]
+    for python in pythons:
+        tags += ["%s-none-%s" % (python, p) for p in platforms]
+    if compatible:
+        tags.append(compatible + "-none-any")
+    tags += [python + "-none-any" for python in pythons]
+    return [tag.lower() for tag in tags]
+
+
+def _expand_tag(tag):
+    """The tags of a (possibly compressed) tag set such as py2.py3-none-any."""
+    parts = tag.lower().split("-")
+    if len(parts) != 3:
+        return []
+    return [
+        "%s-%s-%s" % (i, a, p) for i in parts[0].split(".") for a in parts[1].split(".") for p in parts[2].split(".")
+    ]
+
+
+# --------------------------------------------------------------------------
+# Marker environment
+
+
+def marker_environment() -> dict[str, str]:
+    """The PEP 508 marker environment of this interpreter."""
+    import platform
+
+    info = sys.implementation.version
+    implementation_version = "%d.%d.%d" % (info.major, info.minor, info.micro)
+    if info.releaselevel != "final":
+        implementation_version += info.releaselevel[0] + str(info.serial)
+    return {
+        "implementation_name": sys.implementation.name,
+        "implementation_version": implementation_version,
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_release": platform.release(),
+        "platform_system": platform.system(),
+        "platform_version": platform.version(),
+        "python_full_version": platform.python_version(),
+        "platform_python_implementation": platform.python_implementation(),
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "sys_platform": sys.platform,
+    }
+
+
+# --------------------------------------------------------------------------
+# The check
+
+
+def _describe_interpreter():
+    """E.g. "CPython 3.11.7 at /usr/bin/python3" or "PyPy 7.3.11 (Python 3.9.16)"."""
+    name = sys.implementation.name
+    if name == "cpython":
+        text = "CPython " + _python_version()
+    else:
+        info = sys.implementation.version
+        pretty = {"pypy": "PyPy", "graalpy": "GraalPy", "ironpython": "IronPython"}
+        text = "%s %d.%d.%d (Python %s)" % (
+            pretty.get(name, name),
+            info.major,
+            info.minor,
+            info.micro,
+            _python_version(),
+        )
+    return text + (" at " + sys.executable if sys.executable else "")
+
+
+def _archive_name(archive):
+    """How to name the archive in advice: the given path, argv[0] if a zip, else app.pyz."""
+    if archive:
+        return archive
+    argv0 = sys.argv[0] if getattr(sys, "argv", None) else ""
+    if argv0 and argv0.lower().endswith(".pyz"):
+        return argv0
+    if argv0 and os.path.isfile(argv0):
+        import zipfile
+
+        try:
+            if zipfile.is_zipfile(argv0):
+                return argv0
+        except OSError:
+            pass
+    return "app.pyz"
+
+
+def _suggest_python(specs):
+    """'pythonX.Y' for the minor version nearest this one that satisfies all specs."""
+    current = sys.version_info[1]
+    candidates = sorted(range(6, 40), key=lambda m: (abs(m - current), -m))
+    for minor in candidates:
+        for micro in (0, 1, 2, 5, 10, 20, 99):
+            version = "%d.%d.%d" % (sys.version_info[0], minor, micro)
+            try:
+                if all(python_version_matches(spec, version) for spec in specs):
+                    return "python%d.%d" % (sys.version_info[0], minor)
+            except ValueError:
+                return None
+    return None
+
+
+def _advice(archive, python=None, where=None):
+    """The closing 'what to do' part of a failure sentence."""
+    if where:
+        return "run it %s, or rebuild the archive on this machine" % where
+    target = _archive_name(archive)
+    if python:
+        return "run it with a matching interpreter, e.g. %s %s" % (python, target)
+    return "run it with a matching interpreter: /path/to/python %s" % target
+
+
+def _check_requires_python(entries, archive):
+    version = _python_version()
+    missing = []
+    specs = []
+    for entry in entries:
+        if isinstance(entry, str):
+            entry = {"spec": entry}
+        spec = str(entry.get("spec", ""))
+        by = entry.get("by")
+        specs.append(spec)
+        try:
+            ok = python_version_matches(spec, version)
+        except ValueError as exc:
+            return "this archive's requires-python %r%s is invalid (%s); rebuild the archive" % (
+                spec,
+                " (of %s)" % by if by else "",
+                exc,
+            )
+        if not ok:
+            missing.append("%s (requires-python of %s)" % (spec, by) if by else spec)
+    if not missing:
+        return None
+    return "this archive needs Python %s but this is %s; %s" % (
+        " and ".join(missing),
+        _describe_interpreter(),
+        _advice(archive, _suggest_python(specs)),
+    )
+
+
+def _check_environment(wanted, archive):
+    env = marker_environment()
+    wrong = sorted(k for k, v in wanted.items() if env.get(k) != str(v))
+    if not wrong:
+        return None
+    need = " and ".join("%s == %r" % (k, str(wanted[k])) for k in wrong)
+    have = ", ".join("%s %r" % (k, env[k]) if k in env else "no %s marker" % k for k in wrong)
+    python = None
+    if "python_version" in wanted:
+        python = "python%s" % wanted["python_version"]
+    elif "python_full_version" in wanted:
+        python = "python%s" % ".".join(str(wanted["python_full_version"]).split(".")[:2])
+    platform_keys = {"sys_platform", "platform_system", "os_name", "platform_machine"}
+    where = None
+    if platform_keys.intersection(wrong):
+        where = "where " + " and ".join("%s == %r" % (k, str(wanted[k])) for k in wrong if k in platform_keys)
+    return "this archive's dependencies were resolved for %s but this interpreter has %s (%s); %s" % (
+        need,
+        have,
+        _describe_interpreter(),
+        _advice(archive, python, where),
+    )
+
+
+def _check_native(entries, archive):
+    supported = interpreter_tags()
+    supported_set = set(supported)
+    failing = []
+    for entry in entries:
+        given = [str(t) for t in entry.get("tags") or []]
+        if not any(t in supported_set for g in given for t in _expand_tag(g)):
+            failing.append((entry, given))
+    if not failing:
+        return None
+    entry, given = failing[0]
+    dist = entry.get("dist") or "a dependency"
+    if len(failing) > 1:
+        dist += " and %d more" % (len(failing) - 1)
+    expanded = [t.split("-") for g in given for t in _expand_tag(g)]
+    our_platforms = {t.rsplit("-", 1)[1] for t in supported}
+    where = None
+    if expanded and not any(p in our_platforms for _, _, p in expanded):
+        where = "on a %s machine" % " or ".join(sorted({p for _, _, p in expanded}))
+    python = None
+    for interpreter, _, _ in expanded:
+        match = re.fullmatch(r"cp(\d)(\d+)", interpreter)
+        if match:
+            python = "python%s.%s" % match.groups()
+            break
+        if interpreter.startswith("pp"):
+            python = "pypy3"
+            break
+    shown = ", ".join(given[:3]) + (", ..." if len(given) > 3 else "") or "no tags"
+    first = supported[0].rsplit("-", 1)[1] if supported else "?"
+    glibc = _glibc_version() if sys.platform.startswith("linux") else None
+    here = first + (" with glibc %d.%d" % glibc if glibc else "")
+    return (
+        "this archive holds native code built for %s (%s) but this interpreter is %s on %s "
+        "(supports %s, ...); %s"
+        % (
+            shown,
+            dist,
+            _describe_interpreter(),
+            here,
+            ", ".join(supported[:2]),
+            _advice(archive, python, where),
+        )
+    )
+
+
+def check(needs: dict, archive: str | None = None) -> str | None:
+    """None if this interpreter can run an archive with these needs, else one sentence.
+
+    ``needs`` is the manifest's "needs" section: ``requires_python`` (a list of
+    ``{"spec", "by"}``), ``native`` (a list of ``{"dist", "tags"}``) and
+    ``environment`` (marker variables the dependencies were resolved for).
+    ``archive`` names the archive in the advice (default: ``sys.argv[0]`` when
+    it is the archive, else ``app.pyz``). Cheap checks run first; wheel tags
+    are computed only when there is native code.
+    """
+    if not needs:
+        return None
+    if needs.get("requires_python"):
+        problem = _check_requires_python(needs["requires_python"], archive)
+        if problem:
+            return problem
+    if needs.get("environment"):
+        problem = _check_environment(needs["environment"], archive)
+        if problem:
+            return problem
+    if needs.get("native"):
+        return _check_native(needs["native"], archive)
+    return None

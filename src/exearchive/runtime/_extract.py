@@ -1,0 +1,386 @@
+"""Cold path of the launcher: check, extract once, publish atomically.
+
+Called by ``_boot.open_entry`` when the entry for this archive is missing,
+incomplete, or not yet ready for the running interpreter.  Steps:
+
+1. compatibility check (``_compat.check``) before anything is written;
+2. a usable cache root: created 0700, refused if another user owns it or
+   others can write to it (an explicit ``EXEARCHIVE_ROOT`` is an error, the
+   default root falls back to a private directory under the temp dir);
+3. under an exclusive lock (flock, with a timeout; without a lock when none
+   can be had, which stays correct because publishing is a rename), remove
+   leftovers of killed starts, stream every payload member into a unique
+   temp directory beside the target, compile bytecode for this interpreter
+   unless the payload ships it, write the completion record, rename into place;
+4. write the ready marker for this interpreter.
+
+A start killed at any moment leaves at most a ``.tmp-*`` directory, which no
+start trusts and the next cold start removes.
+"""
+
+import os
+import sys
+
+from ._boot import COMPLETE, READY, STATE_DIR, LauncherError, interpreter_key, unsafe_reason
+
+PAYLOAD = "__exearchive__/payload.zip"
+_BUFFER = 256 * 1024
+_LOCK_TIMEOUT = 300.0
+_STALE_AGE = 24 * 3600.0
+
+
+def prepare(manifest, archive, root, explicit, env, trace):
+    """Return a ready entry for this archive; extract it if need be."""
+    needs = manifest.get("needs")
+    if needs:
+        from . import _compat
+
+        problem = _compat.check(needs)
+        if problem:
+            raise LauncherError(problem)
+        trace("compatibility check passed")
+    entry_id = manifest["id"]
+    root = _usable_root(root, explicit, entry_id, env, trace)
+    entry = os.path.join(root, entry_id)
+    state = os.path.join(entry, STATE_DIR)
+    ready = os.path.join(state, READY + interpreter_key())
+    if not os.path.exists(ready):
+        with _Lock(root, entry_id, env, trace):
+            if not os.path.exists(os.path.join(state, COMPLETE)):
+                _extract(manifest, archive, root, entry, trace)
+            if not os.path.exists(ready):
+                _make_ready(manifest, entry, ready, trace)
+    fd = os.open(os.path.join(state, COMPLETE), os.O_RDONLY)
+    from ._boot import _hold_use_lock
+
+    _hold_use_lock(fd)
+    return entry
+
+
+def _usable_root(root, explicit, entry_id, env, trace):
+    """The root to use: ``root`` if it is safe and usable, else a fallback."""
+    problem = None
+    try:
+        os.makedirs(root, 0o700, exist_ok=True)
+        problem = unsafe_reason(os.stat(root))
+    except OSError as error:
+        problem = "it cannot be created (%s)" % (error.strerror or error)
+    if problem is None:
+        if os.access(root, os.W_OK) or os.path.exists(os.path.join(root, entry_id, STATE_DIR, COMPLETE)):
+            return root
+        problem = "it is read-only and does not hold this archive's files"
+    if explicit:
+        raise LauncherError(
+            "cannot use the cache root %s: %s; set EXEARCHIVE_ROOT to a private directory you own" % (root, problem)
+        )
+    import tempfile
+
+    uid = os.geteuid() if hasattr(os, "geteuid") else 0
+    fallback = os.path.join(tempfile.gettempdir(), "exearchive-%d" % uid)
+    sys.stderr.write("exearchive: warning: not using the cache root %s: %s; using %s instead\n" % (root, problem, fallback))
+    try:
+        os.makedirs(fallback, 0o700, exist_ok=True)
+        problem = unsafe_reason(os.stat(fallback))
+    except OSError as error:
+        problem = "it cannot be created (%s)" % (error.strerror or error)
+    if problem:
+        raise LauncherError("cannot use the cache root %s: %s; set EXEARCHIVE_ROOT to a private directory you own" % (fallback, problem))
+    return fallback
+
+
+class _Lock:
+    """Exclusive extraction lock; falls back to no lock, which stays correct."""
+
+    def __init__(self, root, entry_id, env, trace):
+        self.path = os.path.join(root, ".locks", entry_id + ".lock")
+        self.timeout = float(env.get("EXEARCHIVE_LOCK_TIMEOUT") or _LOCK_TIMEOUT)
+        self.trace = trace
+        self.fd = -1
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:
+            return self
+        import time
+
+        try:
+            os.makedirs(os.path.dirname(self.path), 0o700, exist_ok=True)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            self.trace("no lock (%s); extracting without one" % error)
+            return self
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self.trace("lock taken")
+                return self
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    self.trace("lock timeout; extracting without it")
+                    return self
+                time.sleep(0.02)
+            except OSError as error:
+                self.trace("flock unsupported (%s); extracting without a lock" % error)
+                return self
+
+    def __exit__(self, *exc):
+        if self.fd >= 0:
+            os.close(self.fd)  # releases the flock
+        return False
+
+
+def _extract(manifest, archive, root, entry, trace):
+    """Extract the payload into a temp dir beside ``entry``, then publish it."""
+    import binascii
+
+    _remove_leftovers(root, trace)
+    entry_id = manifest["id"]
+    token = binascii.hexlify(os.urandom(4)).decode()
+    tmp = os.path.join(root, ".tmp-%s-%d-%s" % (entry_id, os.getpid(), token))
+    os.mkdir(tmp, 0o700)
+    try:
+        count = unpack(archive, tmp)
+        trace("extracted %d files" % count)
+        if _needs_bytecode(manifest):
+            _compile(tmp, trace)
+        state = os.path.join(tmp, STATE_DIR)
+        os.mkdir(state, 0o700)
+        _write_complete(os.path.join(state, COMPLETE), manifest, count)
+        _publish(tmp, entry, root, token, trace)
+    except BaseException:
+        _rmtree(tmp)
+        raise
+
+
+def unpack(archive, dest, members=None):
+    """Stream the archive's payload into ``dest``; return the number of files.
+
+    ``members``, when given, limits extraction to those names (for repairs).
+    """
+    import zipfile
+
+    try:
+        with open(archive, "rb") as handle:
+            outer = zipfile.ZipFile(handle)
+            info = outer.getinfo(PAYLOAD)
+            if info.compress_type != zipfile.ZIP_STORED:
+                raise LauncherError("the archive %s is damaged: its payload is compressed; rebuild it" % archive)
+            window = _Window(handle, _data_offset(handle, info), info.file_size)
+            with zipfile.ZipFile(window) as payload:
+                return _unpack_members(payload, dest, members)
+    except LauncherError:
+        raise
+    except (zipfile.BadZipFile, KeyError, EOFError, ValueError) as error:
+        raise LauncherError("the archive %s is damaged (%s); rebuild it or get an intact copy" % (archive, error))
+    except OSError as error:
+        raise LauncherError("cannot extract %s into %s: %s" % (archive, dest, error.strerror or error))
+
+
+def _unpack_members(payload, dest, members):
+    import stat
+
+    made = set()
+    count = 0
+    for info in payload.infolist():
+        name = info.filename
+        if members is not None and name not in members:
+            continue
+        kind = stat.S_IFMT(info.external_attr >> 16)
+        if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+            raise LauncherError("the archive holds an unsafe member %r (a link or device); refusing to extract it" % name)
+        parts = name.split("/")
+        if (
+            name.startswith("/")
+            or "\\" in name
+            or ":" in parts[0]
+            or any(p in ("..", ".") for p in parts)
+            or "" in parts[:-1]
+        ):
+            raise LauncherError("the archive holds an unsafe member name %r; refusing to extract it" % name)
+        target = os.path.join(dest, *parts)
+        if name.endswith("/"):
+            if target not in made:
+                os.makedirs(target, exist_ok=True)
+                made.add(target)
+            continue
+        parent = os.path.dirname(target)
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        mode = 0o755 if (info.external_attr >> 16) & 0o111 else 0o644
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "wb") as out, payload.open(info) as src:
+            if info.file_size <= _BUFFER:
+                out.write(src.read())
+            else:
+                read = src.read
+                write = out.write
+                chunk = read(_BUFFER)
+                while chunk:
+                    write(chunk)
+                    chunk = read(_BUFFER)
+        count += 1
+    return count
+
+
+def _data_offset(handle, info):
+    """Where the data of a zip member starts, from its local header."""
+    import struct
+
+    handle.seek(info.header_offset)
+    header = handle.read(30)
+    if len(header) != 30 or header[:4] != b"PK\x03\x04":
+        raise ValueError("bad local header for %s" % info.filename)
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    return info.header_offset + 30 + name_len + extra_len
+
+
+class _Window:
+    """A read-only, seekable view of ``size`` bytes of a file at ``offset``."""
+
+    def __init__(self, handle, offset, size):
+        self._handle = handle
+        self._offset = offset
+        self._size = size
+        self._pos = 0
+
+    def seekable(self):
+        return True
+
+    def readable(self):
+        return True
+
+    def tell(self):
+        return self._pos
+
+    def seek(self, pos, whence=0):
+        if whence == 1:
+            pos += self._pos
+        elif whence == 2:
+            pos += self._size
+        self._pos = max(0, min(pos, self._size))
+        return self._pos
+
+    def read(self, n=-1):
+        left = self._size - self._pos
+        if n is None or n < 0 or n > left:
+            n = left
+        self._handle.seek(self._offset + self._pos)
+        data = self._handle.read(n)
+        self._pos += len(data)
+        return data
+
+    def close(self):
+        pass
+
+
+def _needs_bytecode(manifest):
+    tag = sys.implementation.cache_tag
+    return bool(tag) and tag not in manifest.get("pyc", ())
+
+
+def _compile(tree, trace):
+    """Compile the entry's sources for this interpreter (before publishing)."""
+    import compileall
+    import py_compile
+
+    site_dir = os.path.join(tree, "site-packages")
+    if os.path.isdir(site_dir):
+        compileall.compile_dir(
+            site_dir,
+            quiet=2,
+            workers=1,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        )
+    trace("compiled bytecode for %s" % sys.implementation.cache_tag)
+
+
+def _write_complete(path, manifest, count):
+    import json
+    import time
+
+    record = {
+        "format": manifest["format"],
+        "id": manifest["id"],
+        "name": manifest["name"],
+        "version": manifest["version"],
+        "files": count,
+        "extracted": int(time.time()),
+    }
+    with open(path, "w") as handle:
+        json.dump(record, handle, sort_keys=True)
+        handle.write("\n")
+
+
+def _publish(tmp, entry, root, token, trace):
+    """Rename the finished tree into place; swap out an untrusted old entry."""
+    try:
+        os.rename(tmp, entry)
+        trace("published %s" % entry)
+        return
+    except OSError:
+        if not os.path.exists(entry):
+            raise
+    if os.path.exists(os.path.join(entry, STATE_DIR, COMPLETE)):
+        _rmtree(tmp)  # another start published it first (no lock could be had)
+        return
+    trash = os.path.join(root, ".trash-%s-%d-%s" % (os.path.basename(entry), os.getpid(), token))
+    os.rename(entry, trash)
+    os.rename(tmp, entry)
+    _rmtree(trash)
+    trace("replaced an incomplete entry %s" % entry)
+
+
+def _make_ready(manifest, entry, ready, trace):
+    """Prepare an existing entry for this interpreter and say so."""
+    if _needs_bytecode(manifest) and os.access(entry, os.W_OK):
+        try:
+            _compile(entry, trace)
+        except OSError as error:
+            trace("cannot compile bytecode (%s)" % error)
+    try:
+        with open(ready, "w"):
+            pass
+    except OSError as error:
+        trace("cannot write the ready marker (%s); the next start checks again" % error)
+
+
+def _remove_leftovers(root, trace):
+    """Remove temp and trash directories of starts that are gone."""
+    import time
+
+    now = time.time()
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith((".tmp-", ".trash-")):
+            continue
+        path = os.path.join(root, name)
+        try:
+            pid = int(name.split("-")[-2])
+            age = now - os.stat(path).st_mtime
+        except (ValueError, IndexError, OSError):
+            continue
+        if pid != os.getpid() and (not _alive(pid) or age > _STALE_AGE):
+            _rmtree(path)
+            trace("removed leftover %s" % name)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _rmtree(path):
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
