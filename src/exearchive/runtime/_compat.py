@@ -107,9 +107,17 @@ class _Version:
         return _Version(**parts)
 
 
+def _is_plain_release(text):
+    """True for "3", "3.11", "3.11.7": digits separated by single dots."""
+    return all(part.isdigit() and part.isascii() for part in text.split("."))
+
+
 def _parse_version(text):
     """Parse a PEP 440 version string; None when it is not one."""
-    match = re.fullmatch(_VERSION, text.strip(), _RE_FLAGS)
+    text = text.strip()
+    if _is_plain_release(text):  # the common case, without the big regex
+        return _Version(0, tuple(int(part) for part in text.split(".")))
+    match = re.fullmatch(_VERSION, text, _RE_FLAGS)
     if not match:
         return None
     group = match.group
@@ -138,16 +146,23 @@ def _parse_specifiers(specifiers):
         item = item.strip()
         if not item:
             continue
-        if not re.fullmatch(_SPEC, item, _RE_FLAGS):
+        if item.startswith("==="):
+            op = "==="
+        elif item[:2] in ("~=", "==", "!=", "<=", ">="):
+            op = item[:2]
+        else:
+            op = item[:1]
+        text = item[len(op) :].strip()
+        # Fast path for the usual ">=3.8", "~=3.10", "==3.*" without the big regex.
+        release = text[:-2] if op in ("==", "!=") and text.endswith(".*") else text
+        plain = op in ("~=", "==", "!=", "<=", ">=", "<", ">") and _is_plain_release(release)
+        if not (plain and (op != "~=" or "." in release)) and not re.fullmatch(_SPEC, item, _RE_FLAGS):
             raise ValueError(
                 "invalid version specifier {!r} in {!r}: expected an operator "
                 "(==, !=, >=, <=, >, <, ~=, ===) followed by a PEP 440 version, "
                 "e.g. '>=3.8'".format(item, specifiers)
             )
-        op = item[:3] if item.startswith("===") else item[:2]
-        if op not in ("===", "~=", "==", "!=", "<=", ">="):
-            op = item[:1]
-        clauses.append((op, item[len(op) :].strip()))
+        clauses.append((op, text))
     return clauses
 
 
@@ -744,7 +759,8 @@ def _check_native(entries, archive):
     supported_set = set(supported)
     failing = []
     for entry in entries:
-        given = [str(t) for t in entry.get("tags") or []]
+        given = entry.get("tags") or []
+        given = [given] if isinstance(given, str) else [str(t) for t in given]
         if not any(t in supported_set for g in given for t in _expand_tag(g)):
             failing.append((entry, given))
     if not failing:
@@ -759,10 +775,10 @@ def _check_native(entries, archive):
     if expanded and not any(p in our_platforms for _, _, p in expanded):
         where = "on a %s machine" % " or ".join(sorted({p for _, _, p in expanded}))
     python = None
-    for interpreter, _, _ in expanded:
+    for interpreter, abi, _ in expanded:
         match = re.fullmatch(r"cp(\d)(\d+)", interpreter)
-        if match:
-            python = "python%s.%s" % match.groups()
+        if match:  # cp313-cp313t-...: a free-threaded build, python3.13t
+            python = "python%s.%s" % match.groups() + ("t" if re.fullmatch(r"cp\d+t", abi) else "")
             break
         if interpreter.startswith("pp"):
             python = "pypy3"

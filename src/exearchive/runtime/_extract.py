@@ -35,7 +35,7 @@ def prepare(manifest, archive, root, explicit, env, trace):
     if needs:
         from . import _compat
 
-        problem = _compat.check(needs)
+        problem = _compat.check(needs, archive)
         if problem:
             raise LauncherError(problem)
         trace("compatibility check passed")

@@ -1,0 +1,115 @@
+"""Shared helpers for the tests: building sample projects and running archives."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_projects"
+TESTS = ROOT / "tests"
+APPS = ["hello", "greetcli", "legacy", "cext", "nsapp", "multitool"]
+LIBRARIES = ["greetlib", "nsplugin"]
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a subprocess, without anything that leaks in from ours."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("EXEARCHIVE_", "PYTHON", "PIP_", "VIRTUAL_ENV"))
+    }
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def offline_env(wheelhouse: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """An environment in which pip installs only from ``wheelhouse``."""
+    env = clean_env({"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheelhouse), "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    env.update(extra or {})
+    return env
+
+
+def run(command: Sequence[str | Path], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run a command, capture text output, do not raise."""
+    return subprocess.run([str(c) for c in command], capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+
+def check(command: Sequence[str | Path], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run a command and fail the test with its output if it fails."""
+    result = run(command, **kwargs)
+    if result.returncode != 0:
+        raise AssertionError(
+            f"command failed ({result.returncode}): {' '.join(map(str, command))}\n"
+            f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+        )
+    return result
+
+
+@dataclass
+class Build:
+    """The result of ``python -m build`` of a project."""
+
+    returncode: int
+    output: str
+    dist: Path
+
+    def archive(self) -> Path:
+        archives = sorted(self.dist.glob("*.pyz"))
+        assert len(archives) == 1, f"expected one archive in {self.dist}: {archives}\n{self.output}"
+        return archives[0]
+
+    def one(self, pattern: str) -> Path:
+        found = sorted(self.dist.glob(pattern))
+        assert len(found) == 1, f"expected one {pattern} in {self.dist}: {found}\n{self.output}"
+        return found[0]
+
+
+def build_project(
+    project: Path,
+    dist: Path,
+    wheelhouse: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+) -> Build:
+    """``python -m build`` (isolated, sdist then wheel from it) with only the wheelhouse as index.
+
+    The project is copied first, so that setuptools' build output never lands in the repository.
+    """
+    copy = dist.parent / "src" / project.name
+    if not copy.exists():
+        shutil.copytree(project, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    result = run(
+        [sys.executable, "-m", "build", "--outdir", str(dist), *args, str(copy)],
+        env=offline_env(wheelhouse, env),
+        cwd=str(dist.parent),
+    )
+    return Build(result.returncode, result.stdout + result.stderr, dist)
+
+
+def run_archive(
+    archive: Path,
+    *args: str,
+    root: Path,
+    env: Mapping[str, str] | None = None,
+    python: str | None = sys.executable,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run an archive with its own cache root: ``python ARCHIVE ARGS`` (or directly if python is None)."""
+    command = [str(archive), *args] if python is None else [python, str(archive), *args]
+    full_env = clean_env({"EXEARCHIVE_ROOT": str(root)})
+    full_env.update(env or {})
+    return run(command, env=full_env, cwd=str(cwd or archive.parent))
+
+
+def expected_runs(app: str) -> list[dict[str, object]]:
+    """The runs a sample app documents in its expected.json."""
+    runs: list[dict[str, object]] = json.loads((SAMPLES / app / "expected.json").read_text())
+    return runs

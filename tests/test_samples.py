@@ -1,0 +1,83 @@
+"""End to end: every sample app, built with ``python -m build``, runs from its archive."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from helpers import APPS, Build, expected_runs, run_archive
+
+
+def _cases() -> list[tuple[str, int]]:
+    return [(app, index) for app in APPS for index in range(len(expected_runs(app)))]
+
+
+@pytest.mark.parametrize(("app", "index"), _cases(), ids=[f"{a}-{i}" for a, i in _cases()])
+def test_sample_runs_as_documented(app: str, index: int, build_sample: Callable[[str], Build], tmp_path: Path) -> None:
+    archive = build_sample(app).archive()
+    case = expected_runs(app)[index]
+    result = run_archive(archive, *case["args"], root=tmp_path / "cache", env=case["env"])  # type: ignore[arg-type,misc]
+    assert (result.stdout, result.returncode) == (case["stdout"], case["returncode"]), result.stderr
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_build_leaves_sdist_wheel_and_archive(app: str, build_sample: Callable[[str], Build]) -> None:
+    build = build_sample(app)
+    sdist = build.one("*.tar.gz")
+    wheel = build.one("*.whl")
+    archive = build.archive()
+    stem = wheel.name.split("-")
+    assert sdist.name.startswith(f"{stem[0]}-{stem[1]}.tar.gz".split(".tar")[0])
+    pure = wheel.name.endswith("-none-any.whl")
+    if pure:
+        assert archive.name == f"{stem[0]}-{stem[1]}.pyz"
+    else:
+        # named like the wheel, plus the interpreter and platform of its native code
+        assert archive.name == f"{stem[0]}-{stem[1]}-{stem[2]}-{stem[4][: -len('.whl')]}.pyz"
+    assert os.access(archive, os.X_OK)
+    with archive.open("rb") as handle:
+        assert handle.readline() == b"#!/usr/bin/env python3\n"
+
+
+def test_archive_runs_directly_through_its_shebang(build_sample: Callable[[str], Build], tmp_path: Path) -> None:
+    archive = build_sample("hello").archive()
+    result = run_archive(archive, "x", root=tmp_path / "cache", python=None)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:2] == ["Hello from hello 1.0!", "argv: x"]
+
+
+def test_archive_outer_zip_is_small_and_payload_is_stored(build_sample: Callable[[str], Build]) -> None:
+    with zipfile.ZipFile(build_sample("greetcli").archive()) as archive:
+        names = archive.namelist()
+        payload = archive.getinfo("__exearchive__/payload.zip")
+        manifest = json.loads(archive.read("__exearchive__/manifest.json"))
+    # the outer central directory holds only the launcher and the manifest, whatever the payload
+    assert len(names) < 12
+    assert "__main__.py" in names
+    assert payload.compress_type == zipfile.ZIP_STORED
+    assert manifest["name"] == "greetcli"
+    assert manifest["entry_point"] == "greetcli.__main__:main"
+    assert {d["name"] for d in manifest["distributions"]} == {"greetcli", "greetlib"}
+
+
+def test_cache_entry_is_extracted_once_and_complete(build_sample: Callable[[str], Build], tmp_path: Path) -> None:
+    archive = build_sample("legacy").archive()
+    root = tmp_path / "cache"
+    first = run_archive(archive, root=root)
+    assert first.returncode == 0, first.stderr
+    entries = [p for p in root.iterdir() if not p.name.startswith(".")]
+    assert len(entries) == 1
+    entry = entries[0]
+    assert (entry / ".exearchive" / "complete").is_file()
+    assert (entry / "site-packages" / "legacy_report" / "templates" / "report.txt").is_file()
+    assert not [p for p in root.iterdir() if p.name.startswith((".tmp-", ".trash-"))]
+    marker = entry / ".exearchive" / "complete"
+    before = marker.stat().st_mtime_ns
+    second = run_archive(archive, root=root)
+    assert second.stdout == first.stdout
+    assert marker.stat().st_mtime_ns == before  # warm start: not extracted again
+    assert oct(root.stat().st_mode & 0o777) == oct(0o700)
