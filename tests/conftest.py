@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from helpers import LIBRARIES, ROOT, SAMPLES, TESTS, Build, build_project, check, offline_env
 
 
@@ -16,8 +17,18 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Pinned build requirements, exearchive itself and the sample libraries, as wheels."""
     house = tmp_path_factory.mktemp("wheelhouse")
     check(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--dest", house,
-         "-r", TESTS / "build-requirements.txt"]
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--only-binary=:all:",
+            "--dest",
+            house,
+            "-r",
+            TESTS / "build-requirements.txt",
+        ]
     )
     env = offline_env(house)
     source = tmp_path_factory.mktemp("exearchive-source")
@@ -28,8 +39,10 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copy2(ROOT / name, source / name)
     check([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", house, source], env=env)
     for library in LIBRARIES:
-        check([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", house, SAMPLES / library],
-              env=env)
+        check(
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", house, SAMPLES / library],
+            env=env,
+        )
     return house
 
 

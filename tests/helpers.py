@@ -20,11 +20,7 @@ LIBRARIES = ["greetlib", "nsplugin"]
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a subprocess, without anything that leaks in from ours."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("EXEARCHIVE_", "PYTHON", "PIP_", "VIRTUAL_ENV"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EXEARCHIVE_", "PYTHON", "PIP_", "VIRTUAL_ENV"))}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(extra or {})
     return env

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from helpers import APPS, Build, expected_runs, run_archive
 
 

@@ -74,9 +74,7 @@ def _manifest(
         "pth": staged.pth_files,
         "pyc": pyc_tags,
         "needs": _staged.needs(staged, config.extras, project),
-        "distributions": [
-            {"name": d.name, "version": d.version, "wheel": d.wheel} for d in staged.distributions
-        ],
+        "distributions": [{"name": d.name, "version": d.version, "wheel": d.wheel} for d in staged.distributions],
         "payload": {
             "member": _pack.PAYLOAD,
             "sha256": payload.sha256,
@@ -123,6 +121,8 @@ def _platform_tag(tags: list[Tag]) -> str:
 def _check_shebang(config: Config) -> None:
     where = config.where("python")
     if not config.python.startswith("/"):
-        raise ConfigError(f"{where} = {config.python!r} must be an absolute path such as /usr/bin/python3 or '/usr/bin/env python3'")
+        raise ConfigError(
+            f"{where} = {config.python!r} must be an absolute path such as /usr/bin/python3 or '/usr/bin/env python3'"
+        )
     if len(config.python) > 125 or "\n" in config.python:
         raise ConfigError(f"{where} = {config.python!r} is too long for a shebang line (at most 125 characters)")

@@ -74,11 +74,13 @@ def load(project_dir: Path, settings: Mapping[str, Any] | None) -> Config:
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for key, value in table.items():
-        values[_attr(key, "[tool.exearchive]")] = _convert(key, value, f"[tool.exearchive] {key}")
+        attr = _attr(key, f"unknown key {key!r} in [tool.exearchive]", "")
+        values[attr] = _convert(key, value, f"[tool.exearchive] {key}")
         sources[key] = "[tool.exearchive]"
     for key, value in ours(settings).items():
         where = f"-C {PREFIX}{key}"
-        values[_attr(key, "-C " + PREFIX)] = _convert(key, value, where)
+        attr = _attr(key, f"unknown setting {where}", PREFIX)
+        values[attr] = _convert(key, value, where)
         sources[key] = where
     if "enabled" in sources:
         values["enabled_explicitly"] = True
@@ -113,7 +115,8 @@ def ours(settings: Mapping[str, Any] | None) -> dict[str, Any]:
             continue
         head = key.partition(".")[0].lstrip("-")
         if head != key and difflib.SequenceMatcher(None, head.lower(), PREFIX[:-1]).ratio() >= 0.8:
-            raise ConfigError(f"config setting {key!r} is not an exearchive setting; did you mean {PREFIX}{key.partition('.')[2]!r}?")
+            meant = f"{PREFIX}{key.partition('.')[2]}"
+            raise ConfigError(f"config setting {key!r} is not an exearchive setting; did you mean {meant!r}?")
     return result
 
 
@@ -124,19 +127,20 @@ def theirs(settings: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {k: v for k, v in settings.items() if not k.startswith(PREFIX)}
 
 
-def _attr(key: str, where: str) -> str:
+def _attr(key: str, problem: str, prefix: str) -> str:
+    """The Config attribute for ``key``, or a ConfigError saying ``problem`` and the likely key."""
     if key in _KEYS:
         return _KEYS[key][0]
     hint = ""
     normalized = key.replace("_", "-").lower()
     if normalized in _KEYS:
-        hint = f"; did you mean {normalized!r}?"
+        hint = f"; did you mean '{prefix}{normalized}'?"
     else:
         close = difflib.get_close_matches(normalized, list(_KEYS), n=1, cutoff=0.6)
         if close:
-            hint = f"; did you mean {close[0]!r}?"
+            hint = f"; did you mean '{prefix}{close[0]}'?"
     known = ", ".join(sorted(_KEYS))
-    raise ConfigError(f"unknown key {key!r} in {where}{hint or f' (known keys: {known})'}")
+    raise ConfigError(f"{problem}{hint or f' (known keys: {known})'}")
 
 
 def _convert(key: str, value: Any, where: str) -> Any:

@@ -9,6 +9,7 @@ staged tree; otherwise the build stops naming the key and the choices.
 from __future__ import annotations
 
 import ast
+import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,15 +50,18 @@ def choose(staged: Staged, project: str, configured: str | None, source: str) ->
         )
     if configured in scripts:
         return EntryPoint(scripts[configured], configured)
+    choices = f"; console scripts in the archive: {', '.join(scripts)}" if scripts else ""
+    close = difflib.get_close_matches(configured, list(scripts), n=1)
+    if close:
+        choices += f"; did you mean {close[0]!r}?"
     match = _SPEC.match(configured)
     if not match:
         raise ConfigError(
-            f"{source} = {configured!r} is not a console script name, 'module:function' or 'module'"
+            f"{source} = {configured!r} is not a console script in the archive, 'module:function' or 'module'{choices}"
         )
     module, attr = match["module"], match["attr"]
     problem = _check_module(staged.site, module, attr)
     if problem:
-        choices = f"; console scripts in the archive: {', '.join(scripts)}" if scripts else ""
         raise ConfigError(f"{source} = {configured!r}: {problem}{choices}")
     return EntryPoint(f"{module}:{attr}" if attr else module, None)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import importlib.util
 import json
 import logging
 import os
@@ -37,7 +38,7 @@ RUNTIME = "_exearchive_runtime"
 FORMAT = 1
 _ID_LENGTH = 32  # hex digits of the SHA-256 kept as the content id
 
-_MAIN = '''\
+_MAIN = """\
 # Made by exearchive {version}: run it with "python ARCHIVE [ARGS]" or "./ARCHIVE [ARGS]".
 # Set EXEARCHIVE_TOOLS=1 and run it with "info" to see what it holds.
 MANIFEST = {manifest}
@@ -45,7 +46,7 @@ if __name__ == "__main__":
     from {runtime}._boot import main
 
     main(MANIFEST, __loader__)
-'''
+"""
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,9 @@ def _walk(root: Path) -> Iterator[tuple[str, Path]]:
         for name in sorted(files):
             path = base / name
             if path.is_symlink():
-                raise ExearchiveError(f"the staging tree holds a symbolic link {path.relative_to(root)}; links are not packed")
+                raise ExearchiveError(
+                    f"the staging tree holds a symbolic link {path.relative_to(root)}; links are not packed"
+                )
             yield path.relative_to(root).as_posix(), path
 
 

@@ -23,12 +23,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from installer import install
-from packaging.utils import canonicalize_name
 from installer.destinations import SchemeDictionaryDestination
 from installer.exceptions import InstallerError
 from installer.records import Hash, RecordEntry
 from installer.sources import WheelFile
 from installer.utils import Scheme
+from packaging.utils import canonicalize_name
 
 from ._errors import StagingError
 

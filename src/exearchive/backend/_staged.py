@@ -78,14 +78,12 @@ def read(root: Path, wheels: Iterable[Path]) -> Staged:
         name = meta.metadata["Name"]
         wheel = by_project.get(canonicalize_name(name))
         tags = sorted(str(t) for t in parse_wheel_filename(wheel.name)[3]) if wheel else []
-        scripts = {
-            ep.name: ep.value for ep in meta.entry_points if ep.group in ("console_scripts", "gui_scripts")
-        }
+        scripts = {ep.name: ep.value for ep in meta.entry_points if ep.group in ("console_scripts", "gui_scripts")}
         distributions.append(
             Distribution(
                 name=name,
                 version=meta.version,
-                requires_python=meta.metadata.get("Requires-Python"),
+                requires_python=(meta.metadata.get_all("Requires-Python") or [None])[0],
                 requires=list(meta.requires or []),
                 console_scripts=scripts,
                 tags=tags,
@@ -100,9 +98,7 @@ def read(root: Path, wheels: Iterable[Path]) -> Staged:
 def needs(staged: Staged, extras: Iterable[str], project: str) -> dict[str, object]:
     """What an interpreter must provide to run the staged tree (the manifest's ``needs``)."""
     result: dict[str, object] = {}
-    requires_python = [
-        {"spec": d.requires_python, "by": d.label} for d in staged.distributions if d.requires_python
-    ]
+    requires_python = [{"spec": d.requires_python, "by": d.label} for d in staged.distributions if d.requires_python]
     if requires_python:
         result["requires_python"] = requires_python
     native = [{"dist": d.label, "tags": d.tags} for d in staged.distributions if not d.pure]

@@ -33,7 +33,9 @@ def build_date(env: dict[str, str] | None = None) -> DateTime:
     try:
         epoch = int(value)
     except ValueError:
-        raise ExearchiveError(f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds; unset it or fix it") from None
+        raise ExearchiveError(
+            f"SOURCE_DATE_EPOCH={value!r} is not a whole number of seconds; unset it or fix it"
+        ) from None
     epoch = min(max(epoch, _MIN_EPOCH), _MAX_EPOCH)
     return time.gmtime(epoch)[:6]
 

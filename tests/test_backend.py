@@ -1,0 +1,215 @@
+"""End to end: the backend's hooks, driven by real frontends (build, pip, pyproject-hooks)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tarfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pyproject_hooks import BuildBackendHookCaller
+
+from helpers import SAMPLES, Build, build_project, check, offline_env, run, run_archive
+
+
+def _copy(app: str, dest: Path, backend: str | None = None, table: str | None = None) -> Path:
+    project = dest / app
+    shutil.copytree(SAMPLES / app, project)
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    if backend is not None:
+        text = text.replace('requires = ["exearchive"]', 'requires = ["setuptools>=64"]')
+        text = text.replace('build-backend = "exearchive.backend"', f'build-backend = "{backend}"')
+    if table is not None:
+        text += f"\n[tool.exearchive]\n{table}\n"
+    pyproject.write_text(text)
+    return project
+
+
+def _tar_members(path: Path) -> dict[str, bytes]:
+    with tarfile.open(path) as archive:
+        return {
+            m.name.split("/", 1)[1]: archive.extractfile(m).read()  # type: ignore[union-attr]
+            for m in archive.getmembers()
+            if m.isfile()
+        }
+
+
+def _zip_members(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+@pytest.mark.parametrize("app", ["hello", "legacy", "cext"])
+def test_sdist_and_wheel_are_what_setuptools_makes(
+    app: str, build_sample: Callable[[str], Build], wheelhouse: Path, tmp_path: Path
+) -> None:
+    ours = build_sample(app)
+    plain = build_project(
+        _copy(app, tmp_path / "plain", backend="setuptools.build_meta"), tmp_path / "dist", wheelhouse
+    )
+    assert plain.returncode == 0, plain.output
+    our_sdist, their_sdist = _tar_members(ours.one("*.tar.gz")), _tar_members(plain.one("*.tar.gz"))
+    assert sorted(our_sdist) == sorted(their_sdist)
+    # pyproject.toml differs only in its build-system table, which the comparison had to change
+    del our_sdist["pyproject.toml"], their_sdist["pyproject.toml"]
+    assert our_sdist == their_sdist
+    assert ours.one("*.whl").name == plain.one("*.whl").name
+    our_wheel, their_wheel = _zip_members(ours.one("*.whl")), _zip_members(plain.one("*.whl"))
+    assert sorted(our_wheel) == sorted(their_wheel)
+    # a compiled extension embeds its build directory, so two builds of it differ anyway
+    assert _without_native(our_wheel) == _without_native(their_wheel)
+
+
+def _without_native(members: dict[str, bytes]) -> dict[str, bytes]:
+    result = {k: v for k, v in members.items() if not k.endswith(".so")}
+    for name in result:
+        if name.endswith("/RECORD"):
+            lines = result[name].splitlines()
+            result[name] = b"\n".join(line for line in lines if b".so," not in line)
+    return result
+
+
+def _venv(path: Path) -> Path:
+    check([sys.executable, "-m", "venv", path])
+    return path / "bin"
+
+
+def test_pip_install_works_and_skips_the_archive(wheelhouse: Path, tmp_path: Path) -> None:
+    bin_dir = _venv(tmp_path / "venv")
+    project = _copy("greetcli", tmp_path)
+    result = check([bin_dir / "pip", "install", "-v", project], env=offline_env(wheelhouse))
+    assert "building under pip" in result.stdout + result.stderr
+    greeted = check([bin_dir / "greetcli", "Ada", "--style", "shout"])
+    assert greeted.stdout == "GREETINGS, ADA!\n"
+    assert not list(tmp_path.rglob("*.pyz"))
+
+
+def test_pip_wheel_makes_the_wheel(wheelhouse: Path, tmp_path: Path) -> None:
+    project = _copy("hello", tmp_path)
+    check(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", tmp_path / "out", project],
+        env=offline_env(wheelhouse),
+    )
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["hello-1.0-py3-none-any.whl"]
+
+
+def test_editable_install_runs_from_source_and_builds_no_archive(wheelhouse: Path, tmp_path: Path) -> None:
+    bin_dir = _venv(tmp_path / "venv")
+    project = _copy("hello", tmp_path)
+    check([bin_dir / "pip", "install", "-e", project], env=offline_env(wheelhouse))
+    where = check([bin_dir / "python", "-c", "import hello; print(hello.__file__)"])
+    assert where.stdout.strip() == str(project / "src" / "hello" / "__init__.py")
+    assert check([bin_dir / "hello", "a"]).stdout.startswith("Hello from hello 1.0!\nargv: a\n")
+    assert not list(tmp_path.rglob("*.pyz"))
+
+
+@pytest.mark.parametrize(("settings", "pip_wanted"), [({}, True), ({"exearchive.enabled": "false"}, False)])
+def test_get_requires_adds_pip_only_for_an_archive(tmp_path: Path, settings: dict[str, str], pip_wanted: bool) -> None:
+    project = _copy("hello", tmp_path)
+    hooks = BuildBackendHookCaller(str(project), "exearchive.backend", python_executable=sys.executable)
+    requires = hooks.get_requires_for_build_wheel(settings)
+    assert any(r.startswith("pip") for r in requires) is pip_wanted
+    assert not any(r.startswith("pip") for r in hooks.get_requires_for_build_sdist(settings))
+
+
+@pytest.mark.parametrize(
+    ("app", "table", "args", "message"),
+    [
+        (
+            "hello",
+            'entry_piont = "x"',
+            [],
+            "unknown key 'entry_piont' in [tool.exearchive]; did you mean 'entry-point'?",
+        ),
+        ("hello", None, ["-Cexearchive.enabled=perhaps"], "-C exearchive.enabled must be a boolean"),
+        (
+            "hello",
+            None,
+            ["-Cexearchive.entry-point=nosuch:main"],
+            "-C exearchive.entry-point = 'nosuch:main': there is no module 'nosuch' in the archive",
+        ),
+        ("hello", None, ["-Cexearchive.entry-point=hello.cli:nosuch"], "module 'hello.cli' defines no 'nosuch'"),
+        ("hello", 'python = "python3"', [], "[tool.exearchive] python = 'python3' must be an absolute path"),
+        (
+            "multitool",
+            None,
+            ["-Cexearchive.entry-point=mt-nope"],
+            "-C exearchive.entry-point = 'mt-nope' is not a console script in the archive, "
+            "'module:function' or 'module'; console scripts in the archive: mt-count, mt-lower, mt-upper; "
+            "did you mean 'mt-upper'?",
+        ),
+        ("greetcli", None, ["-Cexearchive.extras=nosuch-extra"], None),
+    ],
+)
+def test_bad_config_stops_the_build_with_one_line(
+    app: str, table: str | None, args: list[str], message: str | None, wheelhouse: Path, tmp_path: Path
+) -> None:
+    project = _copy(app, tmp_path, table=table)
+    result = build_project(project, tmp_path / "dist", wheelhouse, "--wheel", *args)
+    if message is None:  # pip warns about an unknown extra but the build succeeds
+        assert result.returncode == 0, result.output
+        return
+    assert result.returncode != 0
+    errors = [line for line in result.output.splitlines() if line.startswith("exearchive: error:")]
+    assert len(errors) == 1, result.output
+    assert message in errors[0]
+    assert "Traceback" not in result.output
+
+
+def test_project_with_several_scripts_needs_an_entry_point(wheelhouse: Path, tmp_path: Path) -> None:
+    project = _copy("multitool", tmp_path)
+    text = (project / "pyproject.toml").read_text().replace('entry-point = "mt-upper"\n', "", 1)
+    (project / "pyproject.toml").write_text(text)
+    result = build_project(project, tmp_path / "dist", wheelhouse, "--wheel")
+    assert result.returncode != 0
+    assert (
+        "exearchive: error: multitool declares several console scripts (mt-count, mt-lower, mt-upper)" in result.output
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry_point", "args", "stdout"),
+    [
+        ("mt-lower", ["HeLLo"], "hello\n"),
+        ("multitool.tools:count", ["a", "b", "c"], "3\n"),
+    ],
+)
+def test_entry_point_setting_chooses_what_runs(
+    entry_point: str, args: list[str], stdout: str, wheelhouse: Path, tmp_path: Path
+) -> None:
+    project = _copy("multitool", tmp_path)
+    result = build_project(
+        project,
+        tmp_path / "dist",
+        wheelhouse,
+        "--wheel",
+        f"-Cexearchive.entry-point={entry_point}",
+        "-Cexearchive.outdir=archives",
+    )
+    assert result.returncode == 0, result.output
+    archive = tmp_path / "dist" / "archives" / "multitool-0.1.pyz"
+    ran = run_archive(archive, *args, root=tmp_path / "cache")
+    assert (ran.stdout, ran.returncode) == (stdout, 0), ran.stderr
+
+
+def test_disabled_archive_builds_only_the_wheel(wheelhouse: Path, tmp_path: Path) -> None:
+    project = _copy("hello", tmp_path, table="enabled = false")
+    result = build_project(project, tmp_path / "dist", wheelhouse)
+    assert result.returncode == 0, result.output
+    assert sorted(p.suffix for p in (tmp_path / "dist").iterdir()) == [".gz", ".whl"]
+
+
+def test_unresolvable_dependency_reports_pips_reason(wheelhouse: Path, tmp_path: Path) -> None:
+    project = _copy("greetcli", tmp_path)
+    text = (project / "pyproject.toml").read_text().replace('"greetlib>=2"', '"greetlib>=99"')
+    (project / "pyproject.toml").write_text(text)
+    result = build_project(project, tmp_path / "dist", wheelhouse, "--wheel")
+    assert result.returncode != 0
+    assert "exearchive: error: cannot resolve the dependencies of greetcli with pip:" in result.output
+    assert "greetlib>=99" in result.output
+    assert "Traceback" not in result.output
+    assert run([sys.executable, "-c", "pass"]).returncode == 0

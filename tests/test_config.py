@@ -1,0 +1,76 @@
+"""Unit tests: [tool.exearchive] and -C exearchive.<key> overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from exearchive.backend._config import Config, load, ours, theirs
+from exearchive.backend._errors import ConfigError
+
+
+def _project(tmp_path: Path, table: str) -> Path:
+    (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "x"\nversion = "1"\n\n[tool.exearchive]\n{table}\n')
+    return tmp_path
+
+
+def test_defaults_without_table(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "1"\n')
+    config = load(tmp_path, None)
+    assert config == Config()
+    assert config.enabled and config.python == "/usr/bin/env python3" and config.compile
+
+
+def test_table_values_are_read(tmp_path: Path) -> None:
+    config = load(_project(tmp_path, 'entry-point = "app:main"\nextras = ["fast", "ui"]\nenabled = false'), None)
+    assert (config.entry_point, config.extras, config.enabled) == ("app:main", ("fast", "ui"), False)
+    assert config.enabled_explicitly
+    assert config.where("entry-point") == "[tool.exearchive] entry-point"
+
+
+def test_config_settings_override_the_table(tmp_path: Path) -> None:
+    project = _project(tmp_path, 'entry-point = "app:main"')
+    settings = {"exearchive.entry-point": "other", "exearchive.enabled": "no", "exearchive.extras": "a,b"}
+    config = load(project, settings)
+    assert (config.entry_point, config.enabled, config.extras) == ("other", False, ("a", "b"))
+    assert config.where("entry-point") == "-C exearchive.entry-point"
+
+
+def test_repeated_setting_gives_a_list(tmp_path: Path) -> None:
+    config = load(_project(tmp_path, ""), {"exearchive.extras": ["a", "b,c"]})
+    assert config.extras == ("a", "b", "c")
+
+
+@pytest.mark.parametrize(
+    ("table", "settings", "message"),
+    [
+        ('entry_point = "x"', None, "unknown key 'entry_point' in [tool.exearchive]; did you mean 'entry-point'?"),
+        ('entrypoint = "x"', None, "did you mean 'entry-point'?"),
+        ('colour = "x"', None, "unknown key 'colour' in [tool.exearchive] (known keys: compile, enabled,"),
+        ("enabled = 3", None, "[tool.exearchive] enabled must be a boolean (true or false), not 3"),
+        ("extras = [1]", None, "[tool.exearchive] extras must be a list of strings"),
+        ('python = ""', None, "[tool.exearchive] python must be a string, not ''"),
+        ("", {"exearchive.enabeld": "1"}, "unknown setting -C exearchive.enabeld; did you mean 'exearchive.enabled'?"),
+        ("", {"exearchive.enabled": "maybe"}, "-C exearchive.enabled must be a boolean (true or false), not 'maybe'"),
+        ("", {"exearchve.enabled": "1"}, "did you mean 'exearchive.enabled'?"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path: Path, table: str, settings: dict[str, str] | None, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(_project(tmp_path, table), settings)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_unreadable_pyproject_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.exearchive\n")
+    with pytest.raises(ConfigError, match=r"cannot read .*pyproject\.toml"):
+        load(tmp_path, None)
+
+
+def test_settings_are_split_between_exearchive_and_setuptools() -> None:
+    settings = {"exearchive.enabled": "1", "--build-option": ["--plat-name", "x"]}
+    assert ours(settings) == {"enabled": "1"}
+    assert theirs(settings) == {"--build-option": ["--plat-name", "x"]}
+    assert theirs(None) is None
