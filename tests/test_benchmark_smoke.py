@@ -1,0 +1,53 @@
+"""The benchmark driver still runs: tiny payload, exearchive and the venv baseline, one iteration.
+
+The benchmark itself (benchmarks/run.py) is not part of the test suite: it
+downloads numpy, pandas, boto3, shiv and PEX and takes most of an hour.  This
+test runs it in the mode that needs nothing but the pinned build requirements
+(a dependency made on the fly, no third-party tool), in a scratch directory,
+and checks that every measurement was made.  It asserts no timings.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from helpers import ROOT, clean_env, run
+
+
+def test_benchmark_driver_runs_the_tiny_payload(tmp_path: Path) -> None:
+    report = tmp_path / "report.md"
+    raw = tmp_path / "raw.json"
+    result = run(
+        [
+            sys.executable,
+            ROOT / "benchmarks" / "run.py",
+            "--payload", "tiny",
+            "--tools", "exearchive,venv",
+            "--runs", "1",
+            "--concurrency", "4",
+            "--work", tmp_path / "work",
+            "--output", report,
+            "--json", raw,
+        ],
+        env=clean_env(),
+        timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    results = json.loads(raw.read_text())["tiny"]
+    assert set(results) == {"exearchive", "venv"}
+    for tool, measured in results.items():
+        assert measured["error"] is None, (tool, measured["error"])
+        assert len(measured["build_s"]) == 1, tool
+        assert measured["files"] > 0, tool
+        assert len(measured["warm"]) == 1 and measured["warm"][0]["rss_kb"] > 0, tool
+        assert [(c["ok"], c["count"]) for c in measured["concurrent"]] == [(4, 4)], tool
+    assert len(results["exearchive"]["cold"]) == 1
+    assert len(results["exearchive"]["without_archive_s"]) == 1
+
+    text = report.read_text()
+    assert "## tiny" in text
+    assert "| exearchive | " in text and "| venv | " in text
+    assert "failed" not in text
