@@ -80,8 +80,9 @@ def build_project(
     The project is copied first, so that setuptools' build output never lands in the repository.
     """
     copy = dist.parent / "src" / project.name
-    if not copy.exists():
-        shutil.copytree(project, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    if copy.exists():
+        shutil.rmtree(copy)
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     result = run(
         [sys.executable, "-m", "build", "--outdir", str(dist), *args, str(copy)],
         env=offline_env(wheelhouse, env),

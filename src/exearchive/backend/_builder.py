@@ -17,22 +17,28 @@ from packaging.tags import Tag
 from packaging.utils import parse_wheel_filename
 
 from .. import __version__
-from . import _entry, _pack, _resolve, _stage, _staged, _zip
-from ._config import Config
+from . import _entry, _lock, _pack, _resolve, _stage, _staged, _zip
+from ._config import Config, input_files
 from ._errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 
-def build_archive(wheel: Path, config: Config, outdir: Path) -> Path:
-    """Build the archive for ``wheel`` into ``outdir``; return its path."""
+def build_archive(wheel: Path, config: Config, outdir: Path, project_dir: Path) -> Path:
+    """Build the archive for ``wheel`` into ``outdir``; return its path.
+
+    ``project_dir`` is where relative paths of the configuration (lock,
+    constraints, requirements files) are found.
+    """
     _check_shebang(config)
+    _check_input_files(config, project_dir)
     name, version, _build, _tags = parse_wheel_filename(wheel.name)
     with tempfile.TemporaryDirectory(prefix="exearchive-") as temp:
         work = Path(temp)
-        wheels = _resolve.resolve(wheel, config.extras, work / "wheels")
+        wheels = _wheels(wheel, config, project_dir, work / "wheels")
         root = _stage.stage(wheels, work / "stage", requested=name)
         staged = _staged.read(root, wheels)
+        _staged.check_complete(staged, config.extras, name, "the lock file" if config.lock else "pip")
         entry = _entry.choose(staged, name, config.entry_point, config.where("entry-point"))
         pyc_tags = []
         if config.compile:
@@ -51,6 +57,27 @@ def build_archive(wheel: Path, config: Config, outdir: Path) -> Path:
         entry.name or entry.spec,
     )
     return target
+
+
+def _wheels(wheel: Path, config: Config, project_dir: Path, wheel_dir: Path) -> list[Path]:
+    if config.lock:
+        return _lock.wheels_from_lock(project_dir / config.lock, config.where("lock"), wheel, config.extras, wheel_dir)
+    return _resolve.resolve(
+        wheel,
+        config.extras,
+        wheel_dir,
+        constraints=[project_dir / path for path in config.constraints],
+        requirements=[project_dir / path for path in config.requirements],
+    )
+
+
+def _check_input_files(config: Config, project_dir: Path) -> None:
+    for where, path in input_files(config):
+        if not (project_dir / path).is_file():
+            raise ConfigError(
+                f"{where}: {path!r} does not exist in {project_dir}; when building from an sdist, "
+                f"make sure it is in the sdist (add 'include {path}' to MANIFEST.in)"
+            )
 
 
 def _manifest(

@@ -44,6 +44,12 @@ class Config:
     """Extras of the project to include."""
     compile: bool = True
     """Ship bytecode for the build interpreter in the payload."""
+    lock: str | None = None
+    """A PEP 751 lock file (relative to the project) to take the dependencies from instead of resolving."""
+    constraints: tuple[str, ...] = ()
+    """pip constraints files (relative to the project) for resolution."""
+    requirements: tuple[str, ...] = ()
+    """pip requirements files (relative to the project) added to resolution, e.g. pinned with hashes."""
     sources: dict[str, str] = field(default_factory=dict)
     """For messages: where each set key came from."""
 
@@ -65,6 +71,9 @@ _KEYS: dict[str, tuple[str, str]] = {
     "python": ("python", _STR),
     "extras": ("extras", _LIST),
     "compile": ("compile", _BOOL),
+    "lock": ("lock", _STR),
+    "constraints": ("constraints", _LIST),
+    "requirements": ("requirements", _LIST),
 }
 
 
@@ -84,7 +93,22 @@ def load(project_dir: Path, settings: Mapping[str, Any] | None) -> Config:
         sources[key] = where
     if "enabled" in sources:
         values["enabled_explicitly"] = True
-    return Config(**values, sources=sources)
+    config = Config(**values, sources=sources)
+    if config.lock and (config.constraints or config.requirements):
+        other = "constraints" if config.constraints else "requirements"
+        raise ConfigError(
+            f"{config.where('lock')} and {config.where(other)} cannot be used together: "
+            "a lock file already pins every dependency"
+        )
+    return config
+
+
+def input_files(config: Config) -> list[tuple[str, str]]:
+    """The files the archive step reads from the project: (how to name it, relative path)."""
+    files = [(config.where("lock"), config.lock)] if config.lock else []
+    files += [(config.where("constraints"), path) for path in config.constraints]
+    files += [(config.where("requirements"), path) for path in config.requirements]
+    return files
 
 
 def read_table(pyproject: Path) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import functools
 import logging
 import os
 import sys
+import tarfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -105,8 +106,26 @@ def prepare_metadata_for_build_editable(metadata_directory: str, config_settings
 
 @_boundary
 def build_sdist(sdist_directory: str, config_settings: ConfigSettings = None) -> str:
-    _load(config_settings)
-    return str(_setuptools.build_sdist(sdist_directory, _config.theirs(config_settings)))
+    config = _load(config_settings)
+    name = str(_setuptools.build_sdist(sdist_directory, _config.theirs(config_settings)))
+    if config.enabled:
+        _check_sdist_holds(Path(sdist_directory) / name, config)
+    return name
+
+
+def _check_sdist_holds(sdist: Path, config: _config.Config) -> None:
+    """The files the archive step reads must be in the sdist, or the wheel built from it fails."""
+    wanted = _config.input_files(config)
+    if not wanted:
+        return
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[-1] for name in archive.getnames()}
+    for where, path in wanted:
+        if Path(path).as_posix() not in names:
+            raise ExearchiveError(
+                f"{where} = {path!r} is not in the sdist {sdist.name}, so a wheel built from the sdist cannot "
+                f"read it; add 'include {Path(path).as_posix()}' to MANIFEST.in"
+            )
 
 
 @_boundary
@@ -128,5 +147,5 @@ def build_wheel(
 
         wheel_dir = Path(wheel_directory).resolve()
         outdir = wheel_dir / config.outdir if config.outdir else wheel_dir
-        build_archive(wheel_dir / name, config, outdir)
+        build_archive(wheel_dir / name, config, outdir, Path.cwd())
     return name

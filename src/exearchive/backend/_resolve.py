@@ -9,6 +9,7 @@ dependencies are resolved for the interpreter that runs the build.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import subprocess
@@ -24,26 +25,61 @@ logger = logging.getLogger(__name__)
 _ERROR_LINES = 12
 
 
-def resolve(wheel: Path, extras: tuple[str, ...], wheel_dir: Path) -> list[Path]:
-    """Return every wheel needed to install ``wheel`` (itself included), one per project."""
+def resolve(
+    wheel: Path,
+    extras: tuple[str, ...],
+    wheel_dir: Path,
+    constraints: list[Path] | None = None,
+    requirements: list[Path] | None = None,
+) -> list[Path]:
+    """Return every wheel needed to install ``wheel`` (itself included), one per project.
+
+    ``constraints`` and ``requirements`` are pip's ``-c`` and ``-r`` files.  The
+    project's own wheel is passed with its hash, so that requirements files
+    pinned with ``--hash`` put pip in hash-checking mode for every dependency.
+    """
     name = parse_wheel_filename(wheel.name)[0]
     extra = f"[{','.join(extras)}]" if extras else ""
-    requirement = f"{name}{extra} @ {wheel.resolve().as_uri()}"
     wheel_dir.mkdir(parents=True, exist_ok=True)
+    hashed = any("--hash" in path.read_text() for path in requirements or [])
+    pin = f" --hash=sha256:{sha256_of(wheel)}" if hashed else ""
+    own = wheel_dir.parent / "project-requirement.txt"
+    own.write_text(f"{name}{extra} @ {wheel.resolve().as_uri()}{pin}\n")
+    options = ["-r", str(own)]
+    for path in constraints or []:
+        options += ["-c", str(path)]
+    for path in requirements or []:
+        options += ["-r", str(path)]
+    logger.info("resolving dependencies of %s%s with pip", name, extra)
+    run_pip(["wheel", "--wheel-dir", str(wheel_dir), *options], name)
+    wheels = sorted(wheel_dir.glob("*.whl"))
+    _check_one_per_project(wheels)
+    logger.info("resolved %d wheel(s)", len(wheels))
+    return wheels
+
+
+def sha256_of(path: Path) -> str:
+    """The hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run_pip(arguments: list[str], subject: str) -> str:
+    """Run ``python -m pip ARGUMENTS`` quietly; its output, or a ResolutionError with pip's reason."""
     command = [
         sys.executable,
         "-m",
         "pip",
-        "wheel",
+        *arguments[:1],
         "--disable-pip-version-check",
         "--no-input",
         "--progress-bar",
         "off",
-        "--wheel-dir",
-        str(wheel_dir),
-        requirement,
+        *arguments[1:],
     ]
-    logger.info("resolving dependencies of %s%s with pip", name, extra)
     logger.debug("running %s", " ".join(command))
     env = dict(os.environ)
     env.pop("PIP_REQUIRE_VIRTUALENV", None)
@@ -54,19 +90,33 @@ def resolve(wheel: Path, extras: tuple[str, ...], wheel_dir: Path) -> list[Path]
     for line in result.stdout.splitlines():
         logger.debug("pip: %s", line)
     if result.returncode != 0:
-        raise ResolutionError(_pip_failure(result.stdout, result.stderr, name))
-    wheels = sorted(wheel_dir.glob("*.whl"))
-    _check_one_per_project(wheels)
-    logger.info("resolved %d wheel(s)", len(wheels))
-    return wheels
+        raise PipFailed(_pip_failure(result.stdout, result.stderr, subject), result.stderr)
+    return result.stdout
+
+
+class PipFailed(ResolutionError):
+    """pip exited with an error; ``output`` is what it said on stderr."""
+
+    def __init__(self, message: str, output: str) -> None:
+        super().__init__(message)
+        self.output = output
 
 
 def _pip_failure(stdout: str, stderr: str, name: str) -> str:
-    """pip's reason, in one short block."""
+    """pip's reason, in one short block: its ERROR lines and, for conflicts, their causes."""
     lines = [line.rstrip() for line in stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if "ERROR" in line or "error" in line.lower()]
-    chosen = (errors or lines or stdout.strip().splitlines())[-_ERROR_LINES:]
-    reason = "\n  ".join(chosen) if chosen else "pip exited with an error and said nothing"
+    first = next((i for i, line in enumerate(lines) if line.startswith("ERROR")), None)
+    chosen = lines[first:] if first is not None else lines or stdout.strip().splitlines()
+    out = stdout.splitlines()
+    cause = next((i for i, line in enumerate(out) if "conflict is caused by" in line), None)
+    if cause is not None:
+        block = []
+        for line in out[cause:]:
+            if not line.strip():
+                break
+            block.append(line.rstrip())
+        chosen = block + chosen
+    reason = "\n  ".join(chosen[:_ERROR_LINES]) if chosen else "pip exited with an error and said nothing"
     return f"cannot resolve the dependencies of {name} with pip:\n  {reason}"
 
 

@@ -16,6 +16,7 @@ from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from ._errors import ExearchiveError
 from ._stage import SITE
 
 # Marker variables whose value depends on the interpreter or the platform.
@@ -118,17 +119,14 @@ def _marker_variables(staged: Staged, extras: Iterable[str], project: str) -> se
     its distribution was requested (by the user for the project, or by
     another staged distribution's requirement).
     """
-    requested: dict[str, set[str]] = {canonicalize_name(project): set(extras)}
+    requested = _requested_extras(staged, extras, project)
     parsed: list[tuple[str, Requirement]] = []
     for dist in staged.distributions:
         for line in dist.requires:
             try:
-                req = Requirement(line)
+                parsed.append((canonicalize_name(dist.name), Requirement(line)))
             except InvalidRequirement:
                 continue
-            parsed.append((canonicalize_name(dist.name), req))
-            if req.extras:
-                requested.setdefault(canonicalize_name(req.name), set()).update(req.extras)
     used: set[str] = set()
     for owner, req in parsed:
         if req.marker is None:
@@ -139,3 +137,43 @@ def _marker_variables(staged: Staged, extras: Iterable[str], project: str) -> se
             continue
         used.update(v for v in _ENV_VARIABLES if re.search(rf"\b{v}\b", text))
     return used
+
+
+def check_complete(staged: Staged, extras: Iterable[str], project: str, source: str) -> None:
+    """Every requirement of every staged distribution is met by a staged distribution.
+
+    ``source`` names where the set came from ("pip", "the lock file") for the
+    message.  Requirements are evaluated for this interpreter, with the extras
+    requested of each distribution.
+    """
+    env = {key: str(value) for key, value in default_environment().items()}
+    requested = _requested_extras(staged, extras, project)
+    for dist in staged.distributions:
+        wanted = requested.get(canonicalize_name(dist.name), set())
+        for line in dist.requires:
+            try:
+                req = Requirement(line)
+            except InvalidRequirement as error:
+                raise ExearchiveError(f"{dist.label} has an invalid requirement {line!r}: {error}") from None
+            if req.marker is not None and not any(
+                req.marker.evaluate({**env, "extra": extra}) for extra in (wanted or {""})
+            ):
+                continue
+            found = staged.find(req.name)
+            if found is None:
+                raise ExearchiveError(f"{dist.label} requires {req}, which {source} does not provide")
+            if req.specifier and not req.specifier.contains(found.version, prereleases=True):
+                raise ExearchiveError(f"{dist.label} requires {req}, but {source} provides {found.label}")
+
+
+def _requested_extras(staged: Staged, extras: Iterable[str], project: str) -> dict[str, set[str]]:
+    requested: dict[str, set[str]] = {canonicalize_name(project): set(extras)}
+    for dist in staged.distributions:
+        for line in dist.requires:
+            try:
+                req = Requirement(line)
+            except InvalidRequirement:
+                continue
+            if req.extras:
+                requested.setdefault(canonicalize_name(req.name), set()).update(req.extras)
+    return requested

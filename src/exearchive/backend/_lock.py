@@ -1,0 +1,119 @@
+"""Take the dependencies from a PEP 751 lock file (``pylock.toml``) instead of resolving.
+
+``packaging.pylock`` validates the file and selects the packages for the
+build interpreter's environment and the requested extras.  Every selected
+artifact — a wheel, an sdist or an archive, by URL or by a path relative to
+the lock file — is fetched by pip with ``--require-hashes`` and the lock's
+hashes, so a mismatch stops the build naming the package; sdists are built
+into wheels by pip.  The project's own entry (usually ``directory = "."``)
+is replaced by the wheel just built.  Packages from a directory are built
+without a hash; VCS packages are refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from packaging.pylock import (
+    PackageArchive,
+    PackageDirectory,
+    PackageSdist,
+    PackageVcs,
+    PackageWheel,
+    Pylock,
+    PylockSelectError,
+    PylockValidationError,
+)
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+from ._errors import ConfigError, ResolutionError
+from ._resolve import PipFailed, run_pip
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+logger = logging.getLogger(__name__)
+
+_PIP_HASHES = ("sha256", "sha384", "sha512")
+
+
+def read(path: Path, where: str) -> Pylock:
+    """Load and validate a lock file; errors name the file and the key."""
+    if not path.is_file():
+        raise ConfigError(
+            f"{where} = {path.name!r}: the lock file {path} does not exist; when building from an sdist, "
+            f"make sure it is in the sdist (add 'include {path.name}' to MANIFEST.in)"
+        )
+    try:
+        with path.open("rb") as handle:
+            data: dict[str, Any] = tomllib.load(handle)
+        return Pylock.from_dict(data)
+    except (OSError, tomllib.TOMLDecodeError, PylockValidationError) as error:
+        raise ConfigError(f"{where} = {path.name!r} is not a valid PEP 751 lock file: {error}") from None
+
+
+def wheels_from_lock(
+    lock_path: Path, where: str, project_wheel: Path, extras: tuple[str, ...], wheel_dir: Path
+) -> list[Path]:
+    """Fetch (and build where needed) every locked package for this environment, hash-checked."""
+    lock = read(lock_path, where)
+    project = canonicalize_name(parse_wheel_filename(project_wheel.name)[0])
+    try:
+        selected = list(lock.select(extras=extras))
+    except PylockSelectError as error:
+        raise ResolutionError(f"{lock_path.name} does not fit this build: {error}") from None
+    hashed: list[str] = []
+    unhashed: list[str] = []
+    base = lock_path.parent
+    for package, source in selected:
+        if package.name == project:
+            continue
+        label = f"{package.name} {package.version}" if package.version else package.name
+        if isinstance(source, PackageVcs):
+            raise ResolutionError(
+                f"{lock_path.name}: {label} comes from version control, which exearchive cannot verify; "
+                "lock a wheel or an sdist of it instead"
+            )
+        if isinstance(source, PackageDirectory):
+            unhashed.append(f"{package.name} @ {(base / source.path).resolve().as_uri()}")
+            continue
+        assert isinstance(source, (PackageWheel, PackageSdist, PackageArchive))
+        location = source.url or (base / (source.path or "")).resolve().as_uri()
+        hashes = [f"--hash={algo}:{value}" for algo, value in sorted(source.hashes.items()) if algo in _PIP_HASHES]
+        if not hashes:
+            raise ResolutionError(f"{lock_path.name}: {label} has no sha256, sha384 or sha512 hash to verify it with")
+        hashed.append(f"{package.name} @ {location} {' '.join(hashes)}")
+    wheel_dir.mkdir(parents=True, exist_ok=True)
+    logger.info("taking %d locked package(s) from %s", len(hashed) + len(unhashed), lock_path.name)
+    for lines, checked in ((hashed, True), (unhashed, False)):
+        if not lines:
+            continue
+        requirements = wheel_dir.parent / ("locked-hashed.txt" if checked else "locked-directories.txt")
+        requirements.write_text("\n".join(lines) + "\n")
+        options = ["--require-hashes"] if checked else []
+        command = ["wheel", "--no-deps", *options, "--wheel-dir", str(wheel_dir), "-r", str(requirements)]
+        try:
+            run_pip(command, lock_path.name)
+        except PipFailed as failure:
+            raise ResolutionError(_explain(failure, lines, lock_path.name)) from None
+    shutil.copy2(project_wheel, wheel_dir / project_wheel.name)
+    return sorted(wheel_dir.glob("*.whl"))
+
+
+def _explain(failure: PipFailed, lines: list[str], lock_name: str) -> str:
+    """Name the locked packages pip failed on (a hash mismatch, a missing file)."""
+    names = [line.split(" @ ", 1)[0] for line in lines]
+    blamed = [name for name in names if f"{name}@" in failure.output.replace(" ", "") or f"/{name}-" in failure.output]
+    if "DO NOT MATCH THE HASHES" in failure.output:
+        what = "does not match the hash in"
+    else:
+        what = "cannot be fetched or built as locked in"
+    if blamed:
+        return f"{', '.join(sorted(set(blamed)))} {what} {lock_name}:\n  " + str(failure).split("\n", 1)[-1].strip()
+    return str(failure)

@@ -1,0 +1,83 @@
+"""Unit tests: staging wheels with installer — RECORD checks, unsafe paths, collisions."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from exearchive.backend._errors import StagingError
+from exearchive.backend._stage import stage
+
+
+def make_wheel(
+    directory: Path, name: str, files: dict[str, bytes], version: str = "1.0", bad_record: str | None = None
+) -> Path:
+    """A minimal, valid (unless asked otherwise) pure wheel."""
+    dist_info = f"{name}-{version}.dist-info"
+    contents = dict(files)
+    contents[f"{dist_info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    contents[f"{dist_info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    lines = []
+    for path, data in contents.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        if path == bad_record:
+            digest = "A" * 43
+        lines.append(f"{path},sha256={digest},{len(data)}")
+    lines.append(f"{dist_info}/RECORD,,")
+    contents[f"{dist_info}/RECORD"] = ("\n".join(lines) + "\n").encode()
+    wheel = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in contents.items():
+            archive.writestr(path, data)
+    return wheel
+
+
+def test_wheels_are_staged_into_one_tree(tmp_path: Path) -> None:
+    one = make_wheel(tmp_path, "one", {"one/__init__.py": b"A = 1\n", "ns/one.py": b""})
+    two = make_wheel(tmp_path, "two", {"two.py": b"B = 2\n", "ns/two.py": b""})
+    root = stage([one, two], tmp_path / "stage", requested="one")
+    site = root / "site-packages"
+    assert (site / "one" / "__init__.py").read_bytes() == b"A = 1\n"
+    assert sorted(p.name for p in (site / "ns").iterdir()) == ["one.py", "two.py"]  # namespace packages merge
+    assert (site / "one-1.0.dist-info" / "INSTALLER").read_text() == "exearchive\n"
+    assert (site / "one-1.0.dist-info" / "REQUESTED").exists()
+    assert not (site / "two-1.0.dist-info" / "REQUESTED").exists()
+    record = (site / "one-1.0.dist-info" / "RECORD").read_text()
+    assert str(tmp_path) not in record
+
+
+def test_record_mismatch_stops_staging(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "bad", {"bad.py": b"x = 1\n"}, bad_record="bad.py")
+    with pytest.raises(StagingError, match=r"cannot stage bad-1\.0-py3-none-any\.whl: .*bad\.py"):
+        stage([wheel], tmp_path / "stage")
+
+
+def test_writing_outside_the_tree_stops_staging(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "evil", {"evil-1.0.data/data/../../../escaped.txt": b"x"})
+    with pytest.raises(StagingError, match="evil"):
+        stage([wheel], tmp_path / "stage")
+    assert not list(tmp_path.rglob("escaped.txt"))
+
+
+def test_two_wheels_writing_one_file_differently_stop_staging(tmp_path: Path) -> None:
+    first = make_wheel(tmp_path, "first", {"shared/mod.py": b"A = 1\n"})
+    second = make_wheel(tmp_path, "second", {"shared/mod.py": b"A = 2\n"})
+    with pytest.raises(StagingError) as caught:
+        stage([first, second], tmp_path / "stage")
+    assert str(caught.value) == (
+        "first-1.0-py3-none-any.whl and second-1.0-py3-none-any.whl "
+        "both install 'shared/mod.py' with different contents"
+    )
+
+
+def test_identical_files_from_two_wheels_are_allowed(tmp_path: Path) -> None:
+    init = b"__path__ = __import__('pkgutil').extend_path(__path__, __name__)\n"
+    first = make_wheel(tmp_path, "first", {"nspkg/__init__.py": init, "nspkg/a.py": b""})
+    second = make_wheel(tmp_path, "second", {"nspkg/__init__.py": init, "nspkg/b.py": b""})
+    site = stage([first, second], tmp_path / "stage") / "site-packages"
+    assert (site / "nspkg" / "__init__.py").read_bytes() == init
+    assert "nspkg/__init__.py" in (site / "second-1.0.dist-info" / "RECORD").read_text()
