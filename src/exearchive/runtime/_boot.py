@@ -20,8 +20,8 @@ The manifest keys this module reads: ``format`` (int), ``id`` (content id: the
 payload's hash; the cache key), ``name``, ``version``, ``entry_point``
 (``module:attr`` or ``module``), ``scripts`` (console script name ->
 ``module:attr``), ``pth`` (names of ``.pth`` files at the top of
-``site-packages``), ``needs`` (what the interpreter must provide; checked by
-``_compat``).
+``site-packages``), ``pyc`` (cache tags the payload ships bytecode for),
+``needs`` (what the interpreter must provide; checked by ``_compat``).
 
 Cache layout (``ROOT`` is ``EXEARCHIVE_ROOT`` or the platform cache dir)::
 
@@ -36,11 +36,24 @@ Cache layout (``ROOT`` is ``EXEARCHIVE_ROOT`` or the platform cache dir)::
                                    its mtime is the entry's last use
     ROOT/.locks/<id>.lock          extraction lock
     ROOT/.tmp-<id>-<pid>-<rand>/   extraction in progress (or left by a killed
-                                   start; removed by the next cold start)
+                                   start; removed by the next extraction)
+    ROOT/.trash-<id>-<pid>-<rand>/ an untrusted entry being removed
+
+An entry is trusted only if its completion record exists; the record is
+written inside the temporary directory before it is renamed into place, so a
+start killed at any moment leaves nothing that a later start would trust.
 
 The warm path costs: one ``stat`` of the root, one ``open`` + ``flock`` of the
 completion record, one ``stat`` of the ready marker, ``sys.path`` setup.  It
 never reads the payload and imports nothing but ``os``, ``sys`` and ``fcntl``.
+
+Knobs (environment): ``EXEARCHIVE_ROOT``, ``EXEARCHIVE_ENTRY_POINT`` (a console
+script name, ``module:function`` or ``module``), ``EXEARCHIVE_INTERPRETER=1``
+(behave like ``python``: ``-c``, ``-m``, a script, ``-`` or a REPL),
+``EXEARCHIVE_INHERIT_PATH=1`` (keep the host's site-packages and PYTHONPATH
+visible), ``EXEARCHIVE_VERBOSE=1`` (trace each step with timings),
+``EXEARCHIVE_TOOLS=1`` (info, verify, extract, cache), and
+``EXEARCHIVE_LOCK_TIMEOUT`` (seconds to wait for another start's extraction).
 """
 
 import os
@@ -117,26 +130,50 @@ def main(manifest, loader):
     env = os.environ
     trace = _Trace(env.get("EXEARCHIVE_VERBOSE", "") in _TRUE)
     archive = os.path.abspath(getattr(loader, "archive", None) or sys.argv[0])
+    prog = os.path.basename(sys.argv[0]) or "exearchive"
     try:
         if env.get("EXEARCHIVE_TOOLS", "") in _TRUE:
             from . import _tools
 
             sys.exit(_tools.main(manifest, archive, env, trace))
         entry = open_entry(manifest, archive, env, trace)
-    except LauncherError as error:
-        sys.stderr.write("%s: error: %s\n" % (os.path.basename(sys.argv[0]), error))
-        sys.exit(error.code)
-    setup_paths(entry, manifest, archive, env)
-    trace("sys.path ready")
-    if env.get("EXEARCHIVE_INTERPRETER", "") in _TRUE:
-        from . import _interpreter
+        setup_paths(entry, manifest, archive, env)
+        trace("sys.path ready")
+        if env.get("EXEARCHIVE_INTERPRETER", "") in _TRUE:
+            from . import _interpreter
 
-        trace("interpreter mode")
-        _interpreter.run(sys.argv[1:])
-        return
-    spec = choose_entry_point(manifest, env)
-    trace("running %s" % spec)
-    run_entry_point(spec)
+            trace("interpreter mode")
+            app = _interpreter.prepare(sys.argv[1:])
+        else:
+            spec = choose_entry_point(manifest, env)
+            trace("running %s" % spec)
+            app = entry_point_runner(spec)
+    except LauncherError as error:
+        _fail(prog, error)
+    except Exception as error:  # our bug or a state we did not foresee: still one line
+        _fail_unexpected(prog, error, trace)
+    run_app(app, prog)
+
+
+def _fail(prog, error):
+    sys.stderr.write("%s: error: %s\n" % (prog, error))
+    sys.exit(error.code)
+
+
+def _fail_unexpected(prog, error, trace):
+    if trace.enabled:
+        import traceback
+
+        traceback.print_exc()
+    text = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    filename = getattr(error, "filename", None)
+    if filename:
+        text = "%s: %s" % (text, filename)
+    sys.stderr.write(
+        "%s: error: the launcher failed: %s (%s); run with EXEARCHIVE_VERBOSE=1 for details\n"
+        % (prog, text, type(error).__name__)
+    )
+    sys.exit(70)  # EX_SOFTWARE
 
 
 def open_entry(manifest, archive, env, trace):
@@ -212,7 +249,7 @@ def setup_paths(entry, manifest, archive, env):
         _strip_host(path, env)
         index = len(path)
     path.insert(index, site_dir)
-    for name in manifest.get("pth", ()):
+    for name in sorted(manifest.get("pth", ())):
         _process_pth(site_dir, name)
     old = env.get("PYTHONPATH") if inherit else None
     env["PYTHONPATH"] = site_dir + (os.pathsep + old if old else "")
@@ -272,22 +309,29 @@ def _strip_host(path, env):
 
 
 def _process_pth(site_dir, name):
-    """Process one ``.pth`` file the way ``site`` does."""
+    """Process one ``.pth`` file the way ``site.addpackage`` does."""
     filename = os.path.join(site_dir, name)
     try:
         with open(filename, encoding="utf-8-sig") as handle:
             lines = handle.read().splitlines()
     except (OSError, UnicodeDecodeError):
         return
-    for line in lines:
+    for number, line in enumerate(lines, 1):
         if not line.strip() or line.startswith("#"):
             continue
-        if line.startswith(("import ", "import\t")):
-            exec(line)  # what site.addpackage does with such lines
-            continue
-        directory = os.path.join(site_dir, line.rstrip())
-        if directory not in sys.path and os.path.exists(directory):
-            sys.path.append(directory)
+        try:
+            if line.startswith(("import ", "import\t")):
+                exec(line)  # what site.addpackage does with such lines
+                continue
+            directory = os.path.join(site_dir, line.rstrip())
+            if directory not in sys.path and os.path.exists(directory):
+                sys.path.append(directory)
+        except Exception as error:  # site reports and skips the rest of the file
+            sys.stderr.write(
+                "exearchive: warning: error in line %d of %s (%s: %s); rest of the file ignored\n"
+                % (number, filename, type(error).__name__, error)
+            )
+            return
 
 
 def choose_entry_point(manifest, env):
@@ -295,24 +339,115 @@ def choose_entry_point(manifest, env):
     scripts = manifest.get("scripts", {})
     override = env.get("EXEARCHIVE_ENTRY_POINT")
     if override:
-        return scripts.get(override, override)
+        if override in scripts:
+            return scripts[override]
+        module = override.partition(":")[0].strip()
+        if module and all(part.isidentifier() for part in module.split(".")):
+            return override
+        raise LauncherError(
+            "EXEARCHIVE_ENTRY_POINT=%r is neither a console script of this archive (%s) nor module:function "
+            "nor a module name" % (override, ", ".join(sorted(scripts)) or "none")
+        )
     name = os.path.basename(sys.argv[0])
     if name in scripts:
         return scripts[name]
+    if name.endswith(".pyz") and name[:-4] in scripts:
+        return scripts[name[:-4]]
     return manifest["entry_point"]
 
 
-def run_entry_point(spec):
-    """Run ``module:attr`` like a console script, or ``module`` like ``-m``."""
+def entry_point_runner(spec):
+    """A function that runs ``module:attr`` like a console script, or ``module`` like ``python -m``."""
     module, sep, attr = spec.partition(":")
     module = module.strip()
     if not sep:
-        import runpy
 
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
-        return
-    __import__(module)
+        def run_module():
+            _find_module(spec, module)
+            _run_module(module, False)
+
+        return run_module
+
+    def run():
+        target = _load(spec, module, attr)
+        sys.exit(target())
+
+    return run
+
+
+def _missing(spec, module, error):
+    """A LauncherError if ``error`` says that the entry point's module (or a parent) does not exist."""
+    name = getattr(error, "name", None)
+    if isinstance(error, ModuleNotFoundError) and name and (module + ".").startswith(name + "."):
+        return LauncherError("cannot load the entry point %s: there is no module %s in this archive" % (spec, name))
+    return None
+
+
+def _find_module(spec, module):
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module)
+    except ImportError as error:
+        missing = _missing(spec, module, error)
+        if missing is None:
+            raise  # the app's own import failed: its traceback says why
+        raise missing from None
+    if found is None:
+        raise LauncherError("cannot load the entry point %s: there is no module %s in this archive" % (spec, module))
+
+
+def _load(spec, module, attr):
+    try:
+        __import__(module)
+    except ImportError as error:
+        missing = _missing(spec, module, error)
+        if missing is None:
+            raise  # the app's own import failed: its traceback says why
+        raise missing from None
     target = sys.modules[module]
+    where = module
     for part in attr.split("[")[0].strip().split("."):
-        target = getattr(target, part)
-    sys.exit(target())
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise LauncherError(
+                "cannot load the entry point %s: %s has no attribute %r" % (spec, where, part)
+            ) from None
+        where += "." + part
+    return target
+
+
+def _run_module(module, alter_argv):
+    """Run ``module`` as ``__main__`` the way ``python -m`` does."""
+    import runpy
+
+    run_as_main = getattr(runpy, "_run_module_as_main", None)
+    if run_as_main is not None:
+        run_as_main(module, alter_argv)
+    else:  # pragma: no cover - every supported interpreter has it
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+def run_app(app, prog="exearchive"):
+    """Call ``app()``; report an uncaught exception as Python would, minus the launcher's frames.
+
+    ``SystemExit`` and ``KeyboardInterrupt`` pass through unchanged, so exit
+    codes and signals behave as for a console script.
+    """
+    try:
+        app()
+    except LauncherError as error:
+        _fail(prog, error)
+    except Exception:
+        kind, value, tb = sys.exc_info()
+        ours = os.path.join(os.path.dirname(os.path.dirname(__file__)), "")
+        while tb is not None:
+            filename = tb.tb_frame.f_code.co_filename
+            if not (filename.startswith(ours) or filename == "<frozen runpy>" or filename.endswith("runpy.py")):
+                break
+            tb = tb.tb_next
+        value.__traceback__ = tb
+        sys.excepthook(kind, value, tb)
+        del kind, value, tb
+        sys.exit(1)

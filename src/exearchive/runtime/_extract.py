@@ -11,11 +11,17 @@ incomplete, or not yet ready for the running interpreter.  Steps:
    can be had, which stays correct because publishing is a rename), remove
    leftovers of killed starts, stream every payload member into a unique
    temp directory beside the target, compile bytecode for this interpreter
-   unless the payload ships it, write the completion record, rename into place;
-4. write the ready marker for this interpreter.
+   unless the payload ships it, write the completion record and the ready
+   marker for this interpreter, rename into place;
+4. for an entry published by another interpreter: compile bytecode for this
+   one in place (each ``.pyc`` is written atomically) and write its ready marker.
 
-A start killed at any moment leaves at most a ``.tmp-*`` directory, which no
-start trusts and the next cold start removes.
+A start killed at any moment leaves at most a ``.tmp-*`` or ``.trash-*``
+directory, which no start trusts and the next extraction removes.
+
+Test hook: ``EXEARCHIVE_TEST_KILL_AT=POINT`` (or ``POINT:N``) makes the
+process kill itself with SIGKILL when it reaches ``POINT`` (the N-th time);
+see ``_checkpoint``.  It is read only here, on the cold path.
 """
 
 import os
@@ -27,6 +33,26 @@ PAYLOAD = "__exearchive__/payload.zip"
 _BUFFER = 256 * 1024
 _LOCK_TIMEOUT = 300.0
 _STALE_AGE = 24 * 3600.0
+_ID_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.-")
+_KILL_AT = os.environ.get("EXEARCHIVE_TEST_KILL_AT", "")
+_reached = {}
+
+
+def _checkpoint(point):
+    """Test hook: die here with SIGKILL if ``EXEARCHIVE_TEST_KILL_AT`` names this point.
+
+    Points, in order: ``locked``, ``tmp``, ``file`` (after each extracted
+    file), ``extracted``, ``compiled``, ``recorded`` (completion record and
+    ready marker written, not yet published), ``published``, and for an entry
+    made ready for another interpreter: ``compiling`` (after each ``.pyc``)
+    and ``ready``.
+    """
+    if _KILL_AT:
+        count = _reached[point] = _reached.get(point, 0) + 1
+        if _KILL_AT in (point, "%s:%d" % (point, count)):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.kill(os.getpid(), 9)
 
 
 def prepare(manifest, archive, root, explicit, env, trace):
@@ -39,18 +65,29 @@ def prepare(manifest, archive, root, explicit, env, trace):
         if problem:
             raise LauncherError(problem)
         trace("compatibility check passed")
-    entry_id = manifest["id"]
+    entry_id = str(manifest["id"])
+    if not entry_id or entry_id.startswith(".") or not _ID_CHARS.issuperset(entry_id):
+        raise LauncherError(
+            "the archive %s is damaged: its content id %r is not a plain name; rebuild it" % (archive, entry_id)
+        )
     root = _usable_root(root, explicit, entry_id, env, trace)
     entry = os.path.join(root, entry_id)
     state = os.path.join(entry, STATE_DIR)
+    complete = os.path.join(state, COMPLETE)
     ready = os.path.join(state, READY + interpreter_key())
-    if not os.path.exists(ready):
+    if not (os.path.exists(complete) and os.path.exists(ready)):
         with _Lock(root, entry_id, env, trace):
-            if not os.path.exists(os.path.join(state, COMPLETE)):
+            _checkpoint("locked")
+            if not os.path.exists(complete):
                 _extract(manifest, archive, root, entry, trace)
-            if not os.path.exists(ready):
+            elif not os.path.exists(ready):
                 _make_ready(manifest, entry, ready, trace)
-    fd = os.open(os.path.join(state, COMPLETE), os.O_RDONLY)
+    try:
+        fd = os.open(complete, os.O_RDONLY)
+    except OSError as error:
+        raise LauncherError(
+            "the cache entry %s disappeared while starting (%s); run again" % (entry, error.strerror or error)
+        ) from None
     from ._boot import _hold_use_lock
 
     _hold_use_lock(fd)
@@ -59,16 +96,9 @@ def prepare(manifest, archive, root, explicit, env, trace):
 
 def _usable_root(root, explicit, entry_id, env, trace):
     """The root to use: ``root`` if it is safe and usable, else a fallback."""
-    problem = None
-    try:
-        os.makedirs(root, 0o700, exist_ok=True)
-        problem = unsafe_reason(os.stat(root))
-    except OSError as error:
-        problem = "it cannot be created (%s)" % (error.strerror or error)
+    problem = _root_problem(root, entry_id)
     if problem is None:
-        if os.access(root, os.W_OK) or os.path.exists(os.path.join(root, entry_id, STATE_DIR, COMPLETE)):
-            return root
-        problem = "it is read-only and does not hold this archive's files"
+        return root
     if explicit:
         raise LauncherError(
             "cannot use the cache root %s: %s; set EXEARCHIVE_ROOT to a private directory you own" % (root, problem)
@@ -77,15 +107,31 @@ def _usable_root(root, explicit, entry_id, env, trace):
 
     uid = os.geteuid() if hasattr(os, "geteuid") else 0
     fallback = os.path.join(tempfile.gettempdir(), "exearchive-%d" % uid)
-    sys.stderr.write("exearchive: warning: not using the cache root %s: %s; using %s instead\n" % (root, problem, fallback))
-    try:
-        os.makedirs(fallback, 0o700, exist_ok=True)
-        problem = unsafe_reason(os.stat(fallback))
-    except OSError as error:
-        problem = "it cannot be created (%s)" % (error.strerror or error)
+    sys.stderr.write(
+        "exearchive: warning: not using the cache root %s: %s; using %s instead\n" % (root, problem, fallback)
+    )
+    problem = _root_problem(fallback, entry_id)
     if problem:
-        raise LauncherError("cannot use the cache root %s: %s; set EXEARCHIVE_ROOT to a private directory you own" % (fallback, problem))
+        raise LauncherError(
+            "cannot use the cache root %s either: %s; set EXEARCHIVE_ROOT to a private directory you own"
+            % (fallback, problem)
+        )
+    trace("using the fallback root %s" % fallback)
     return fallback
+
+
+def _root_problem(root, entry_id):
+    """Why ``root`` cannot hold this archive's entry (after creating it 0700), or None."""
+    try:
+        os.makedirs(root, 0o700, exist_ok=True)
+        problem = unsafe_reason(os.stat(root))
+    except OSError as error:
+        return "it cannot be created (%s)" % (error.strerror or error)
+    if problem is None:
+        if os.access(root, os.W_OK) or os.path.exists(os.path.join(root, entry_id, STATE_DIR, COMPLETE)):
+            return None
+        problem = "it is read-only and does not hold this archive's files"
+    return problem
 
 
 class _Lock:
@@ -93,7 +139,10 @@ class _Lock:
 
     def __init__(self, root, entry_id, env, trace):
         self.path = os.path.join(root, ".locks", entry_id + ".lock")
-        self.timeout = float(env.get("EXEARCHIVE_LOCK_TIMEOUT") or _LOCK_TIMEOUT)
+        try:
+            self.timeout = float(env.get("EXEARCHIVE_LOCK_TIMEOUT") or _LOCK_TIMEOUT)
+        except ValueError:
+            self.timeout = _LOCK_TIMEOUT
         self.trace = trace
         self.fd = -1
 
@@ -108,26 +157,31 @@ class _Lock:
             os.makedirs(os.path.dirname(self.path), 0o700, exist_ok=True)
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as error:
-            self.trace("no lock (%s); extracting without one" % error)
+            self.trace("no lock (%s); going on without one" % (error.strerror or error))
             return self
         deadline = time.monotonic() + self.timeout
+        waited = False
         while True:
             try:
                 fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self.trace("lock taken")
+                self.trace("lock taken" + (" after waiting" if waited else ""))
                 return self
             except BlockingIOError:
+                if not waited:
+                    self.trace("waiting for another start's lock")
+                    waited = True
                 if time.monotonic() > deadline:
-                    self.trace("lock timeout; extracting without it")
+                    self.trace("lock timeout; going on without it")
                     return self
                 time.sleep(0.02)
             except OSError as error:
-                self.trace("flock unsupported (%s); extracting without a lock" % error)
+                self.trace("flock unsupported (%s); going on without a lock" % error)
                 return self
 
     def __exit__(self, *exc):
         if self.fd >= 0:
             os.close(self.fd)  # releases the flock
+            self.fd = -1
         return False
 
 
@@ -139,16 +193,29 @@ def _extract(manifest, archive, root, entry, trace):
     entry_id = manifest["id"]
     token = binascii.hexlify(os.urandom(4)).decode()
     tmp = os.path.join(root, ".tmp-%s-%d-%s" % (entry_id, os.getpid(), token))
-    os.mkdir(tmp, 0o700)
     try:
+        os.mkdir(tmp, 0o700)
+    except OSError as error:
+        raise LauncherError("cannot write to the cache root %s: %s" % (root, error.strerror or error)) from None
+    try:
+        _checkpoint("tmp")
         count = unpack(archive, tmp)
         trace("extracted %d files" % count)
+        _checkpoint("extracted")
         if _needs_bytecode(manifest):
             _compile(tmp, trace)
+            _checkpoint("compiled")
         state = os.path.join(tmp, STATE_DIR)
         os.mkdir(state, 0o700)
         _write_complete(os.path.join(state, COMPLETE), manifest, count)
+        with open(os.path.join(state, READY + interpreter_key()), "w"):
+            pass
+        _checkpoint("recorded")
         _publish(tmp, entry, root, token, trace)
+        _checkpoint("published")
+    except OSError as error:
+        _rmtree(tmp)
+        raise LauncherError("cannot write the cache entry %s: %s" % (entry, error.strerror or error)) from None
     except BaseException:
         _rmtree(tmp)
         raise
@@ -160,6 +227,7 @@ def unpack(archive, dest, members=None):
     ``members``, when given, limits extraction to those names (for repairs).
     """
     import zipfile
+    import zlib
 
     try:
         with open(archive, "rb") as handle:
@@ -172,10 +240,20 @@ def unpack(archive, dest, members=None):
                 return _unpack_members(payload, dest, members)
     except LauncherError:
         raise
-    except (zipfile.BadZipFile, KeyError, EOFError, ValueError) as error:
-        raise LauncherError("the archive %s is damaged (%s); rebuild it or get an intact copy" % (archive, error))
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        KeyError,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+    ) as error:
+        raise LauncherError(
+            "the archive %s is damaged (%s); rebuild it or get an intact copy" % (archive, error)
+        ) from None
     except OSError as error:
-        raise LauncherError("cannot extract %s into %s: %s" % (archive, dest, error.strerror or error))
+        raise LauncherError("cannot extract %s into %s: %s" % (archive, dest, error.strerror or error)) from None
 
 
 def _unpack_members(payload, dest, members):
@@ -189,11 +267,15 @@ def _unpack_members(payload, dest, members):
             continue
         kind = stat.S_IFMT(info.external_attr >> 16)
         if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
-            raise LauncherError("the archive holds an unsafe member %r (a link or device); refusing to extract it" % name)
+            raise LauncherError(
+                "the archive holds an unsafe member %r (a link or device); refusing to extract it" % name
+            )
         parts = name.split("/")
         if (
-            name.startswith("/")
+            not name
+            or name.startswith("/")
             or "\\" in name
+            or "\0" in name
             or ":" in parts[0]
             or any(p in ("..", ".") for p in parts)
             or "" in parts[:-1]
@@ -222,6 +304,8 @@ def _unpack_members(payload, dest, members):
                     write(chunk)
                     chunk = read(_BUFFER)
         count += 1
+        if _KILL_AT:
+            _checkpoint("file")
     return count
 
 
@@ -282,19 +366,30 @@ def _needs_bytecode(manifest):
 
 
 def _compile(tree, trace):
-    """Compile the entry's sources for this interpreter (before publishing)."""
-    import compileall
+    """Compile every source under ``tree/site-packages`` for this interpreter.
+
+    Unchecked-hash pycs, like the ones the payload ships for the build
+    interpreter: the sources in a cache entry never change.  Each ``.pyc`` is
+    written atomically by ``py_compile``; sources that do not compile (tests
+    for other Python versions, templates) are skipped, as pip does.
+    """
     import py_compile
 
-    site_dir = os.path.join(tree, "site-packages")
-    if os.path.isdir(site_dir):
-        compileall.compile_dir(
-            site_dir,
-            quiet=2,
-            workers=1,
-            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-        )
-    trace("compiled bytecode for %s" % sys.implementation.cache_tag)
+    mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
+    compiled = 0
+    for directory, dirs, files in os.walk(os.path.join(tree, "site-packages")):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            try:
+                py_compile.compile(os.path.join(directory, name), doraise=True, invalidation_mode=mode)
+                compiled += 1
+            except (py_compile.PyCompileError, SyntaxError, ValueError, UnicodeError):
+                continue
+            if _KILL_AT:
+                _checkpoint("compiling")
+    trace("compiled %d modules for %s" % (compiled, sys.implementation.cache_tag))
 
 
 def _write_complete(path, manifest, count):
@@ -316,35 +411,48 @@ def _write_complete(path, manifest, count):
 
 def _publish(tmp, entry, root, token, trace):
     """Rename the finished tree into place; swap out an untrusted old entry."""
-    try:
-        os.rename(tmp, entry)
-        trace("published %s" % entry)
-        return
-    except OSError:
-        if not os.path.exists(entry):
-            raise
-    if os.path.exists(os.path.join(entry, STATE_DIR, COMPLETE)):
-        _rmtree(tmp)  # another start published it first (no lock could be had)
-        return
-    trash = os.path.join(root, ".trash-%s-%d-%s" % (os.path.basename(entry), os.getpid(), token))
-    os.rename(entry, trash)
-    os.rename(tmp, entry)
-    _rmtree(trash)
-    trace("replaced an incomplete entry %s" % entry)
+    for _attempt in range(3):
+        try:
+            os.rename(tmp, entry)
+            trace("published %s" % entry)
+            return
+        except OSError:
+            if not os.path.lexists(entry):
+                raise
+        if os.path.exists(os.path.join(entry, STATE_DIR, COMPLETE)):
+            _rmtree(tmp)  # another start published it first (it could not take the lock)
+            trace("another start published %s first" % entry)
+            return
+        trash = os.path.join(root, ".trash-%s-%d-%s" % (os.path.basename(entry), os.getpid(), token))
+        try:
+            os.rename(entry, trash)
+        except OSError:
+            if os.path.lexists(entry):
+                raise
+            continue  # another start moved it away
+        trace("moved aside an incomplete entry %s" % entry)
+        _rmtree(trash)
+    raise LauncherError("cannot publish the cache entry %s: other starts keep replacing it; run again" % entry)
 
 
 def _make_ready(manifest, entry, ready, trace):
     """Prepare an existing entry for this interpreter and say so."""
-    if _needs_bytecode(manifest) and os.access(entry, os.W_OK):
-        try:
-            _compile(entry, trace)
-        except OSError as error:
-            trace("cannot compile bytecode (%s)" % error)
+    if _needs_bytecode(manifest):
+        if os.access(entry, os.W_OK):
+            try:
+                _compile(entry, trace)
+            except OSError as error:
+                trace("cannot compile bytecode (%s)" % (error.strerror or error))
+        else:
+            trace("the entry is read-only: no bytecode for %s" % sys.implementation.cache_tag)
     try:
         with open(ready, "w"):
             pass
     except OSError as error:
-        trace("cannot write the ready marker (%s); the next start checks again" % error)
+        trace("cannot write the ready marker (%s); the next start checks again" % (error.strerror or error))
+        return
+    trace("ready for %s" % interpreter_key())
+    _checkpoint("ready")
 
 
 def _remove_leftovers(root, trace):

@@ -1,0 +1,1 @@
+"""Child processes of an archive see its packages."""
