@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,30 +26,66 @@ logger = logging.getLogger(__name__)
 
 
 def build_archive(wheel: Path, config: Config, outdir: Path, project_dir: Path) -> Path:
-    """Build the archive for ``wheel`` into ``outdir``; return its path.
+    """Build the archive for the project ``wheel`` into ``outdir``; return its path.
 
     ``project_dir`` is where relative paths of the configuration (lock,
     constraints, requirements files) are found.
     """
     _check_shebang(config)
     _check_input_files(config, project_dir)
-    name, version, _build, _tags = parse_wheel_filename(wheel.name)
+    name = parse_wheel_filename(wheel.name)[0]
     with tempfile.TemporaryDirectory(prefix="exearchive-") as temp:
         work = Path(temp)
         wheels = _wheels(wheel, config, project_dir, work / "wheels")
-        root = _stage.stage(wheels, work / "stage", requested=name)
-        staged = _staged.read(root, wheels)
-        _staged.check_complete(staged, config.extras, name, "the lock file" if config.lock else "pip")
-        entry = _entry.choose(staged, name, config.entry_point, config.where("entry-point"))
-        pyc_tags = []
-        if config.compile:
-            tag = _pack.compile_site(root)
-            if tag:
-                pyc_tags.append(tag)
-        payload = _pack.write_payload(root, work / "payload.zip", _zip.build_date())
-        manifest = _manifest(staged, name, str(version), entry, payload, pyc_tags, config)
-        target = outdir / archive_name(wheel.name, staged)
-        _pack.write_archive(target, config.python, manifest, payload, __version__)
+        return _assemble(wheels, name, config, work, lambda staged: outdir / archive_name(wheel.name, staged))
+
+
+def pack_requirements(
+    requirements: list[str], config: Config, output: Path, project: str | None = None, base_dir: Path | None = None
+) -> Path:
+    """Build an archive at ``output`` from pip requirements (names, ``-r FILE``, wheel paths).
+
+    ``project`` names the distribution whose name and version the archive
+    takes (default: the first requirement's); its console script is the
+    default entry point.  ``base_dir`` resolves the configuration's relative
+    constraints and requirements files (default: the current directory).
+    """
+    _check_shebang(config)
+    if config.lock:
+        raise ConfigError("a lock file can only be used when building a project; pass its packages as requirements")
+    base = base_dir or Path.cwd()
+    with tempfile.TemporaryDirectory(prefix="exearchive-") as temp:
+        work = Path(temp)
+        wheels = _resolve.resolve_requirements(
+            requirements,
+            work / "wheels",
+            constraints=[base / path for path in config.constraints],
+            requirements_files=[base / path for path in config.requirements],
+        )
+        name = project or _resolve.first_project(requirements, wheels)
+        return _assemble(wheels, name, config, work, lambda staged: output)
+
+
+def _assemble(
+    wheels: list[Path], name: str, config: Config, work: Path, target_for: Callable[[_staged.Staged], Path]
+) -> Path:
+    """Stage ``wheels``, check them, and write the archive for project ``name``."""
+    root = _stage.stage(wheels, work / "stage", requested=name)
+    staged = _staged.read(root, wheels)
+    dist = staged.find(name)
+    if dist is None:
+        raise ConfigError(f"{name!r} is not one of the distributions in the archive")
+    _staged.check_complete(staged, config.extras, name, "the lock file" if config.lock else "pip")
+    entry = _entry.choose(staged, name, config.entry_point, config.where("entry-point"))
+    pyc_tags = []
+    if config.compile:
+        tag = _pack.compile_site(root)
+        if tag:
+            pyc_tags.append(tag)
+    payload = _pack.write_payload(root, work / "payload.zip", _zip.build_date())
+    manifest = _manifest(staged, dist.name, dist.version, entry, payload, pyc_tags, config)
+    target = target_for(staged)
+    _pack.write_archive(target, config.python, manifest, payload, __version__)
     logger.info(
         "built %s (%d files, %.1f MB; entry point %s)",
         target.name,
@@ -89,11 +126,10 @@ def _manifest(
     pyc_tags: list[str],
     config: Config,
 ) -> dict[str, Any]:
-    dist = staged.find(project)
     return {
         "format": _pack.FORMAT,
         "id": _pack.content_id(payload),
-        "name": dist.name if dist else project,
+        "name": project,
         "version": version,
         "entry_point": entry.spec,
         "entry_point_name": entry.name,

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from ._errors import ResolutionError
@@ -56,6 +57,44 @@ def resolve(
     _check_one_per_project(wheels)
     logger.info("resolved %d wheel(s)", len(wheels))
     return wheels
+
+
+def resolve_requirements(
+    requirements: list[str],
+    wheel_dir: Path,
+    constraints: list[Path] | None = None,
+    requirements_files: list[Path] | None = None,
+) -> list[Path]:
+    """Every wheel needed to install pip ``requirements`` (names, ``-r FILE``, paths), one per project."""
+    wheel_dir.mkdir(parents=True, exist_ok=True)
+    options = list(requirements)
+    for path in constraints or []:
+        options += ["-c", str(path)]
+    for path in requirements_files or []:
+        options += ["-r", str(path)]
+    logger.info("resolving %s with pip", " ".join(requirements))
+    run_pip(["wheel", "--wheel-dir", str(wheel_dir), *options], " ".join(requirements))
+    wheels = sorted(wheel_dir.glob("*.whl"))
+    _check_one_per_project(wheels)
+    logger.info("resolved %d wheel(s)", len(wheels))
+    return wheels
+
+
+def first_project(requirements: list[str], wheels: list[Path]) -> str:
+    """The project the first requirement names (a name, a wheel path, or the first line of a ``-r`` file)."""
+    for item in requirements:
+        if item.startswith("-"):
+            continue
+        path = Path(item)
+        if path.suffix == ".whl":
+            return str(parse_wheel_filename(path.name)[0])
+        try:
+            return str(Requirement(item).name)
+        except InvalidRequirement:
+            continue
+    if len(wheels) == 1:
+        return str(parse_wheel_filename(wheels[0].name)[0])
+    raise ResolutionError("cannot tell which requirement is the app; name it (the first requirement, or --name)")
 
 
 def sha256_of(path: Path) -> str:
