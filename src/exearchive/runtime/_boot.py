@@ -244,11 +244,13 @@ def setup_paths(entry, manifest, archive, env):
         del path[0]
     inherit = env.get("EXEARCHIVE_INHERIT_PATH", "") in _TRUE
     if inherit:
+        # the archive's packages first, then PYTHONPATH, then the host's site dirs
+        moved = _take_pythonpath(path, env)
         index = _first_site_index(path)
+        path[index:index] = [site_dir, *moved]
     else:
         _strip_host(path, env)
-        index = len(path)
-    path.insert(index, site_dir)
+        path.append(site_dir)
     for name in sorted(manifest.get("pth", ())):
         _process_pth(site_dir, name)
     old = env.get("PYTHONPATH") if inherit else None
@@ -274,6 +276,18 @@ def _first_site_index(path):
     return len(path)
 
 
+def _take_pythonpath(path, env):
+    """Remove the ``PYTHONPATH`` entries (they come before the site dirs) from ``path``; return them."""
+    pythonpath = env.get("PYTHONPATH")
+    if not pythonpath:
+        return []
+    drop = set(os.path.abspath(p) for p in pythonpath.split(os.pathsep) if p)
+    first = _first_site_index(path)
+    taken = [p for p in path[:first] if os.path.abspath(p) in drop]
+    path[:first] = [p for p in path[:first] if os.path.abspath(p) not in drop]
+    return taken
+
+
 def _strip_host(path, env):
     """Keep only the standard library on ``sys.path``; forget what site added.
 
@@ -282,15 +296,10 @@ def _strip_host(path, env):
     come before it.  Modules already imported from removed directories (by
     ``.pth`` files) are forgotten too, with their import hooks.
     """
+    removed = _take_pythonpath(path, env)
     first = _first_site_index(path)
-    removed = path[first:]
-    pythonpath = env.get("PYTHONPATH")
-    keep = path[:first]
-    if pythonpath:
-        drop = set(os.path.abspath(p) for p in pythonpath.split(os.pathsep) if p)
-        removed.extend(p for p in keep if os.path.abspath(p) in drop)
-        keep = [p for p in keep if os.path.abspath(p) not in drop]
-    path[:] = keep
+    removed.extend(path[first:])
+    del path[first:]
     if not removed:
         return
     prefixes = tuple(os.path.join(os.path.abspath(p), "") for p in removed if p)

@@ -1,0 +1,147 @@
+"""Interpreters: the compatibility check comes first, archives run on every interpreter, bytecode is used."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import Build, expected_runs, run_archive
+from launcher_support import (
+    OTHER_PYTHONS,
+    entries,
+    launcher_env,
+    one_line_error,
+    python_or_skip,
+    rewrite_archive,
+    run_python,
+)
+
+# --------------------------------------------------------------------------
+# 6. the check comes before anything is written
+
+
+def _needs(archive: Path, target: Path, needs: dict[str, Any]) -> Path:
+    def edit(manifest: dict[str, Any]) -> None:
+        manifest["needs"] = needs
+
+    rewrite_archive(archive, target, edit_manifest=edit)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("needs", "message"),
+    [
+        (
+            {"requires_python": [{"spec": ">=99", "by": "hello 1.0"}]},
+            "this archive needs Python >=99 (requires-python of hello 1.0) but this is CPython ",
+        ),
+        (
+            {"native": [{"dist": "fastthing 1.0", "tags": ["cp311-cp311-win_amd64"]}]},
+            "this archive holds native code built for cp311-cp311-win_amd64 (fastthing 1.0) but this interpreter is ",
+        ),
+        (
+            {"environment": {"sys_platform": "win32"}},
+            "this archive's dependencies were resolved for sys_platform == 'win32' but this interpreter has ",
+        ),
+    ],
+    ids=["requires-python", "native-tags", "environment"],
+)
+def test_incompatible_interpreter_gets_one_sentence_and_nothing_is_written(
+    needs: dict[str, Any], message: str, build_sample: Callable[[str], Build], tmp_path: Path
+) -> None:
+    archive = _needs(build_sample("hello").archive(), tmp_path / "hello-1.0.pyz", needs)
+    root = tmp_path / "cache"
+    for python in [sys.executable, *(p for p in OTHER_PYTHONS.values() if Path(p).exists())][:3]:
+        result = run_python(python, archive, "x", env=launcher_env(root))
+        line = one_line_error(result)
+        assert line.startswith("hello-1.0.pyz: error: " + message), line
+        assert result.stdout == ""
+        assert not root.exists() or list(root.iterdir()) == []
+    # also with the default root
+    xdg = tmp_path / "xdg"
+    result = run_python(sys.executable, archive, "x", env=launcher_env(None, {"XDG_CACHE_HOME": str(xdg)}))
+    one_line_error(result)
+    assert not (xdg / "exearchive").exists()
+
+
+def test_check_passes_on_a_matching_interpreter(build_sample: Callable[[str], Build], tmp_path: Path) -> None:
+    archive = _needs(
+        build_sample("hello").archive(),
+        tmp_path / "hello-1.0.pyz",
+        {"requires_python": [{"spec": ">=3.8", "by": "hello 1.0"}], "environment": {"os_name": "posix"}},
+    )
+    result = run_archive(archive, "x", root=tmp_path / "cache", env={"EXEARCHIVE_VERBOSE": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "] compatibility check passed" in result.stderr
+
+
+# --------------------------------------------------------------------------
+# 6/11. every interpreter runs the pure archives built here (on the build interpreter)
+
+INTERPRETERS = ["3.8", "3.9", "3.10", "3.12", "3.13", "pypy3"]
+
+
+@pytest.mark.parametrize("app", ["hello", "greetcli"])
+@pytest.mark.parametrize("name", INTERPRETERS)
+def test_sample_runs_on_every_interpreter(
+    name: str, app: str, build_sample: Callable[[str], Build], tmp_path: Path
+) -> None:
+    python = python_or_skip(name)
+    archive = build_sample(app).archive()
+    root = tmp_path / "cache"
+    for case in expected_runs(app):
+        env = launcher_env(root, case["env"])  # type: ignore[arg-type]
+        result = run_python(python, archive, *case["args"], env=env)  # type: ignore[misc]
+        assert (result.stdout, result.returncode) == (case["stdout"], case["returncode"]), result.stderr
+        assert "Traceback" not in result.stderr
+    [entry] = entries(root)
+    assert len(list((entry / ".exearchive").glob("ready-*"))) == 1
+
+
+# --------------------------------------------------------------------------
+# 9. bytecode: a warm start compiles nothing
+
+_CODE_FROM = re.compile(r"^# code object from '?(.*?)'?$")
+
+
+def _loaded_code(python: str, archive: Path, root: Path, *args: str) -> dict[str, str]:
+    """Run a warm start with ``-v`` and no bytecode writing; module file -> where its code came from."""
+    env = launcher_env(root, {"PYTHONDONTWRITEBYTECODE": "1"})
+    result = subprocess.run([python, "-v", str(archive), *args], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = {}
+    for line in result.stderr.splitlines():
+        match = _CODE_FROM.match(line)
+        if match and match.group(1).startswith(str(root)):
+            loaded[match.group(1)] = "pyc" if match.group(1).endswith(".pyc") else "source"
+    return loaded
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [("build", "build"), ("3.12", "3.12"), ("build", "3.12"), ("3.12", "build"), ("build", "3.8")],
+    ids=["build", "other", "build-then-other", "other-then-build", "build-then-3.8"],
+)
+def test_warm_start_uses_bytecode_for_every_app_module(
+    first: str, then: str, build_sample: Callable[[str], Build], tmp_path: Path
+) -> None:
+    pythons = {"build": sys.executable}
+    for name in {first, then} - {"build"}:
+        pythons[name] = python_or_skip(name)
+    archive = build_sample("greetcli").archive()
+    root = tmp_path / "cache"
+    # the first start on each interpreter makes the entry ready for it
+    for name in (first, then):
+        assert run_python(pythons[name], archive, "World", env=launcher_env(root)).returncode == 0
+    loaded = _loaded_code(pythons[then], archive, root, "World", "--style", "shout")
+    assert loaded, "no module of the app was imported from the cache entry"
+    # the app, its dependency and its plugin: each loaded from a pyc, none compiled from source
+    modules = {Path(p).name.split(".")[0] for p in loaded}
+    assert {"__init__", "__main__", "styles"} <= modules
+    assert {p: k for p, k in loaded.items() if k != "pyc"} == {}
