@@ -1,0 +1,137 @@
+"""``exearchive cache list|prune|clear``: the cache that archives extract into.
+
+The launcher's own tools (``EXEARCHIVE_TOOLS=1 ./app.pyz cache ...``,
+:mod:`exearchive.runtime._tools`) implement the cache's layout and its locking
+protocol; this command calls them, for the cache root that ``--root``,
+``EXEARCHIVE_ROOT`` or the platform's cache directory names, so that both
+agree on what an entry is, when it was last used, and that an entry a running
+process uses is never removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..runtime import _boot, _tools
+from ._errors import UsageError
+from ._output import Output
+from ._parser import Command, Parser
+
+_DESCRIPTION = """\
+List, prune or clear the cache that archives extract themselves into on
+their first start (one directory per archive content, shared by every copy
+of the same archive). The cache root is --root, else $EXEARCHIVE_ROOT, else
+the platform's cache directory + /exearchive ($XDG_CACHE_HOME or ~/.cache on
+Linux, ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows).
+
+An entry that a running process uses is never removed: every running archive
+holds a shared lock on its entry, and pruning removes an entry only while it
+holds that lock exclusively. Deleting an entry costs its archive one
+extraction on its next start, never correctness.
+
+actions:
+  list     every entry: content id, name, version, size on disk, last use,
+           whether a running process uses it; and leftovers of killed starts
+  prune    remove entries unused for --days N days (default 30), incomplete
+           entries and leftovers of processes that are gone
+  clear    remove every entry that no running process uses
+"""
+
+_EPILOG = """\
+examples:
+  exearchive cache list
+  exearchive cache list --json --root /srv/app-cache
+  exearchive cache prune --days 7 --dry-run
+  EXEARCHIVE_ROOT=/tmp/pyz-cache exearchive cache clear
+"""
+
+_ACTIONS = "list, prune or clear"
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What the launcher's cache tools read of their context: the root, and no archive of their own."""
+
+    root: str
+    id: str = ""
+
+
+def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
+    """Add ``cache`` and its actions to the command's parser."""
+    where = Parser(add_help=False)
+    where.add_argument(
+        "--root",
+        metavar="DIR",
+        help="the cache root (default: $EXEARCHIVE_ROOT, else the platform's cache directory + /exearchive)",
+    )
+    parser = commands.add_parser(
+        "cache",
+        help="list, prune or clear the cache that archives extract into",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+    )
+    parser.set_defaults(run=_no_action)
+    actions = parser.add_subparsers(title="action", metavar="ACTION", parser_class=Parser)
+
+    listing = actions.add_parser(
+        "list",
+        parents=[common, where],
+        help="every entry with its size, last use and whether it is in use",
+        description="List every entry of the cache root: content id, name, version, size on disk, last use, "
+        "whether a running process uses it; and leftovers of killed starts.",
+        epilog="examples:\n  exearchive cache list\n  exearchive cache list --json --root /srv/app-cache\n",
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON: the root, its entries and leftovers")
+    listing.set_defaults(run=_run(_tools._cache_list))
+
+    prune = actions.add_parser(
+        "prune",
+        parents=[common, where],
+        help="remove entries unused for N days; never one in use",
+        description="Remove the entries not used for N days, incomplete entries, and leftovers of starts "
+        "whose process is gone. An entry a running process uses, or one being extracted, is kept.",
+        epilog="examples:\n  exearchive cache prune\n  exearchive cache prune --days 7 --dry-run\n",
+    )
+    prune.add_argument(
+        "--days",
+        type=_tools._days,
+        default=30.0,
+        metavar="N",
+        help="remove entries not used for N days (a number >= 0; default 30)",
+    )
+    prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    prune.set_defaults(run=_run(_tools._cache_prune))
+
+    clear = actions.add_parser(
+        "clear",
+        parents=[common, where],
+        help="remove every entry that no running process uses",
+        description="Remove every entry of the cache root that no running process uses (prune --days 0).",
+        epilog="examples:\n  exearchive cache clear\n  exearchive cache clear --root /tmp/pyz-cache\n",
+    )
+    clear.set_defaults(run=_run(_tools._cache_clear))
+
+
+def _no_action(options: argparse.Namespace, output: Output) -> int:
+    raise UsageError(f"cache needs an action: {_ACTIONS} (see: exearchive cache --help)")
+
+
+def _run(tool: Callable[[Any, argparse.Namespace], int]) -> Command:
+    """A command that runs the launcher's cache ``tool`` for the chosen root, writing to the output."""
+
+    def run(options: argparse.Namespace, output: Output) -> int:
+        env = dict(os.environ)
+        if options.root:
+            env["EXEARCHIVE_ROOT"] = options.root
+        root, _explicit = _boot.default_root(env)
+        with contextlib.redirect_stdout(output.stdout):
+            status = tool(_Context(root), options)
+        output.stdout.flush()
+        return status
+
+    return run

@@ -1,0 +1,198 @@
+"""``exearchive inspect``: what an archive is, what it holds and needs, and whether this Python can run it.
+
+The archive is read, never run: its manifest (``__exearchive__/manifest.json``)
+says everything but the answer to "can this interpreter run it", which the
+launcher's own check (:func:`exearchive.runtime._compat.check`, the one the
+archive makes before it starts) gives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import parse_wheel_filename
+
+from ..runtime import _compat
+from . import _archive
+from ._errors import CommandError
+from ._output import Output
+from ._parser import Parser
+
+_DESCRIPTION = """\
+Say what an archive is (format, content id, name, version, what built it),
+what it holds (distributions and their versions, the entry point, every
+console script, the payload's size and file count), what it needs from an
+interpreter (Requires-Python, native code's wheel tags, the environment its
+dependencies were resolved for), and whether the Python running this command
+can run it. The archive is read, never run. A file that is not an exearchive
+archive, or a damaged one, is an error (exit status 1).
+"""
+
+_EPILOG = """\
+examples:
+  exearchive inspect dist/myapp-1.0.pyz
+  exearchive inspect --json myapp.pyz | python -c 'import json,sys; print(json.load(sys.stdin)["version"])'
+  exearchive inspect --verify myapp.pyz         # also check the payload against its hash
+"""
+
+_LABEL = 18
+
+
+def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
+    """Add ``inspect`` and its options to the command's parser."""
+    parser = commands.add_parser(
+        "inspect",
+        parents=[common],
+        help="say what an archive holds and needs, and whether this Python can run it",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+    )
+    parser.add_argument("archive", metavar="ARCHIVE", help="the archive (.pyz) to look into")
+    parser.add_argument("--json", action="store_true", help="print it as one JSON object (keys sorted)")
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="also read the whole payload and check it against the SHA-256 in the manifest",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(options: argparse.Namespace, output: Output) -> int:
+    """Describe the archive on standard output."""
+    archive = _archive.read(Path(options.archive))
+    data = describe(archive)
+    if options.verify:
+        expected = data["payload"]["sha256"]
+        found = _archive.payload_sha256(archive)
+        if expected and found != expected:
+            raise CommandError(
+                f"the archive {str(archive.path)!r} is damaged: its payload's SHA-256 is {found}, "
+                f"its manifest says {expected}; rebuild it or get an intact copy"
+            )
+        data["payload"]["verified"] = True
+    if options.json:
+        output.line(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        for line in render(data):
+            output.line(line)
+    return 0
+
+
+def describe(archive: _archive.Archive) -> dict[str, Any]:
+    """Everything ``inspect`` says about ``archive``, as JSON-ready data."""
+    manifest = archive.manifest
+    needs = manifest.get("needs") or {}
+    payload = manifest.get("payload") or {}
+    problem = _compat.check(needs, str(archive.path))
+    implementation = sys.implementation.name
+    return {
+        "archive": str(archive.path),
+        "size": archive.size,
+        "interpreter_line": archive.shebang,
+        "format": manifest["format"],
+        "id": manifest["id"],
+        "name": manifest["name"],
+        "version": manifest["version"],
+        "built_with": manifest.get("built_with"),
+        "entry_point": {"name": manifest.get("entry_point_name"), "spec": manifest["entry_point"]},
+        "scripts": dict(manifest.get("scripts") or {}),
+        "distributions": [_distribution(d) for d in manifest.get("distributions") or []],
+        "needs": {
+            "requires_python": list(needs.get("requires_python") or []),
+            "native": list(needs.get("native") or []),
+            "environment": dict(needs.get("environment") or {}),
+        },
+        "payload": {
+            "size": archive.payload_size,
+            "unpacked_size": payload.get("unpacked_size"),
+            "files": payload.get("files"),
+            "sha256": payload.get("sha256"),
+            "bytecode_for": list(manifest.get("pyc") or []),
+            "verified": False,
+        },
+        "this_interpreter": {
+            "executable": sys.executable,
+            "implementation": implementation,
+            "version": ".".join(map(str, sys.version_info[:3])),
+            "can_run": problem is None,
+            "problem": problem,
+        },
+    }
+
+
+def _distribution(entry: dict[str, Any]) -> dict[str, Any]:
+    wheel = str(entry.get("wheel") or "")
+    tags: list[str] = []
+    if wheel.endswith(".whl"):
+        try:
+            tags = sorted(str(tag) for tag in parse_wheel_filename(wheel)[3])
+        except ValueError:
+            tags = []
+    return {
+        "name": entry.get("name"),
+        "version": entry.get("version"),
+        "wheel": wheel or None,
+        "native": bool(tags) and not all(tag.endswith("-none-any") for tag in tags),
+    }
+
+
+def render(data: dict[str, Any]) -> list[str]:
+    """The text form of :func:`describe`'s data."""
+    lines = [f"{data['name']} {data['version']}"]
+
+    def field(label: str, *values: str) -> None:
+        for index, value in enumerate(values or ("none",)):
+            lines.append(f"  {label if index == 0 else '':<{_LABEL}}{value}")
+
+    field("archive", f"{data['archive']} ({_size(data['size'])})")
+    built = f", built with {data['built_with']}" if data["built_with"] else ""
+    field("format", f"{data['format']}{built}")
+    field("content id", data["id"])
+    field("#! line", data["interpreter_line"] or "none (run it with python ARCHIVE)")
+    entry = data["entry_point"]
+    field("entry point", f"{entry['name']} = {entry['spec']}" if entry["name"] else entry["spec"])
+    field("console scripts", *(f"{name} = {spec}" for name, spec in sorted(data["scripts"].items())))
+    field(
+        "distributions",
+        *(f"{d['name']} {d['version']}{' (native code)' if d['native'] else ''}" for d in data["distributions"]),
+    )
+    needs = data["needs"]
+    python = ", ".join(f"{n.get('spec')} (by {n.get('by')})" for n in needs["requires_python"]) or "any"
+    native = "; ".join(f"{n.get('dist')}: {', '.join(n.get('tags') or [])}" for n in needs["native"])
+    environment = ", ".join(f"{key}={value}" for key, value in sorted(needs["environment"].items()))
+    field(
+        "needs",
+        f"Python {python}",
+        f"native code: {native or 'none (pure Python)'}",
+        f"resolved for: {environment or 'any environment (no marker decided a dependency)'}",
+    )
+    payload = data["payload"]
+    counts = []
+    if isinstance(payload["files"], int):
+        counts.append(f"{payload['files']} files")
+    if isinstance(payload["unpacked_size"], int):
+        counts.append(f"{_size(payload['unpacked_size'])} unpacked")
+    counts.append(f"{_size(payload['size'])} stored")
+    if payload["verified"]:
+        counts.append("SHA-256 verified")
+    field("payload", ", ".join(counts))
+    field("bytecode for", ", ".join(payload["bytecode_for"]) or "none (compiled on first start)")
+    this = data["this_interpreter"]
+    who = f"{this['implementation']} {this['version']} ({this['executable']})"
+    field("this interpreter", f"{who}: can run it" if this["can_run"] else f"{who}: cannot run it: {this['problem']}")
+    return lines
+
+
+def _size(count: int) -> str:
+    if count < 1024:
+        return f"{count} bytes"
+    value = count / 1024.0
+    for unit in ("KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.1f} {unit}"
+        value /= 1024.0
+    return f"{value:.1f} GiB"  # pragma: no cover
