@@ -19,6 +19,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import parse_wheel_filename
 
 from ..backend._builder import archive_name, pack_requirements
+from ..backend._errors import ExearchiveError
+from ..backend._resolve import first_project
 from ..backend._staged import Distribution, Staged
 from . import _archive
 from ._errors import CommandError, UsageError
@@ -148,13 +150,22 @@ def run(options: argparse.Namespace, output: Output) -> int:
     config = settings.load_without_project()
     target = Target.parse(options.output, Path.cwd())
     with settings.naming(), scratch(target.directory) as temp:
-        built = pack_requirements(requirements, config, temp / "archive.pyz", project=name)
+        built = pack_requirements(requirements, config, temp / (target.filename or _guess(requirements, name)), name)
         manifest = _archive.read(built).manifest
         if options.console_script:
             _check_console_script(options.console_script, manifest)
         archive = place(built, target.path_for(usual_name(manifest)))
     output.line(shown(archive))
     return 0
+
+
+def _guess(requirements: list[str], name: str | None) -> str:
+    """A file name to build the archive under before its version is known (the log names it)."""
+    try:
+        project = name or first_project(requirements, [])
+    except ExearchiveError:
+        project = "archive"
+    return f"{project}.pyz"
 
 
 def _requirement(text: str) -> str:

@@ -9,6 +9,7 @@ failed build never replaces an existing file.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -16,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,9 @@ def scratch(directory: Path) -> Iterator[Path]:
 
 def place(built: Path, target: Path) -> Path:
     """Move the finished archive ``built`` to ``target`` (same file system: one atomic rename)."""
-    return built.replace(target)
+    placed = built.replace(target)
+    logger.info("saved %s", shown(placed))
+    return placed
 
 
 def shown(path: Path) -> str:
