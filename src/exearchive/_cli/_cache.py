@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,12 +35,6 @@ holds a shared lock on its entry, and pruning removes an entry only while it
 holds that lock exclusively. Deleting an entry costs its archive one
 extraction on its next start, never correctness.
 
-actions:
-  list     every entry: content id, name, version, size on disk, last use,
-           whether a running process uses it; and leftovers of killed starts
-  prune    remove entries unused for --days N days (default 30), incomplete
-           entries and leftovers of processes that are gone
-  clear    remove every entry that no running process uses
 """
 
 _EPILOG = """\
@@ -76,14 +71,18 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
         epilog=_EPILOG,
     )
     parser.set_defaults(run=_no_action)
-    actions = parser.add_subparsers(title="action", metavar="ACTION", parser_class=Parser)
+    actions = parser.add_subparsers(
+        title="actions", metavar="ACTION", parser_class=Parser, help="one of these; ACTION --help says more"
+    )
 
     listing = actions.add_parser(
         "list",
         parents=[common, where],
         help="every entry with its size, last use and whether it is in use",
-        description="List every entry of the cache root: content id, name, version, size on disk, last use, "
-        "whether a running process uses it; and leftovers of killed starts.",
+        description=textwrap.fill(
+            "List every entry of the cache root: content id, name, version, size on disk, last use, "
+            "whether a running process uses it; and leftovers of killed starts."
+        ),
         epilog="examples:\n  exearchive cache list\n  exearchive cache list --json --root /srv/app-cache\n",
     )
     listing.add_argument("--json", action="store_true", help="print JSON: the root, its entries and leftovers")
@@ -93,8 +92,10 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
         "prune",
         parents=[common, where],
         help="remove entries unused for N days; never one in use",
-        description="Remove the entries not used for N days, incomplete entries, and leftovers of starts "
-        "whose process is gone. An entry a running process uses, or one being extracted, is kept.",
+        description=textwrap.fill(
+            "Remove the entries not used for N days, incomplete entries, and leftovers of starts "
+            "whose process is gone. An entry a running process uses, or one being extracted, is kept."
+        ),
         epilog="examples:\n  exearchive cache prune\n  exearchive cache prune --days 7 --dry-run\n",
     )
     prune.add_argument(
@@ -111,7 +112,9 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
         "clear",
         parents=[common, where],
         help="remove every entry that no running process uses",
-        description="Remove every entry of the cache root that no running process uses (prune --days 0).",
+        description=textwrap.fill(
+            "Remove every entry of the cache root that no running process uses (prune --days 0)."
+        ),
         epilog="examples:\n  exearchive cache clear\n  exearchive cache clear --root /tmp/pyz-cache\n",
     )
     clear.set_defaults(run=_run(_tools._cache_clear))

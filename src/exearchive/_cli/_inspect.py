@@ -90,7 +90,7 @@ def describe(archive: _archive.Archive) -> dict[str, Any]:
     problem = _compat.check(needs, str(archive.path))
     implementation = sys.implementation.name
     return {
-        "archive": str(archive.path),
+        "archive": str(archive.path.resolve()),
         "size": archive.size,
         "interpreter_line": archive.shebang,
         "format": manifest["format"],

@@ -95,7 +95,9 @@ def _os_error(error: OSError) -> str:
 def _parser() -> Parser:
     parser = Parser(prog="exearchive", description=_DESCRIPTION, epilog=_EPILOG)
     parser.add_argument("--version", action="version", version=f"exearchive {__version__}")
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=Parser)
+    commands = parser.add_subparsers(
+        title="commands", metavar="COMMAND", parser_class=Parser, help="one of these; COMMAND --help says more"
+    )
     common = verbosity_options()
     for module in (_build, _pack, _inspect, _cache):
         module.add_parser(commands, common)
