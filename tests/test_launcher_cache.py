@@ -437,3 +437,25 @@ def test_runs_are_as_documented_after_cache_games(build_sample: Callable[[str], 
     for case in expected_runs("hello"):
         result = run_archive(archive, *case["args"], root=root)  # type: ignore[misc]
         assert (result.stdout, result.returncode) == (case["stdout"], case["returncode"])
+
+
+def test_unforeseen_launcher_failure_is_one_line_unless_verbose(
+    build_sample: Callable[[str], Build], tmp_path: Path
+) -> None:
+    original = build_sample("hello").archive()
+    crafted = tmp_path / "hello-1.0.pyz"
+
+    def drop_id(manifest: dict[str, object]) -> None:
+        del manifest["id"]
+
+    rewrite_archive(original, crafted, edit_manifest=drop_id)
+    result = run_archive(crafted, "x", root=tmp_path / "cache")
+    line = one_line_error(result)
+    assert result.returncode == 70
+    assert line == (
+        "hello-1.0.pyz: error: the launcher failed: 'id' (KeyError); run with EXEARCHIVE_VERBOSE=1 for details"
+    )
+    verbose = run_archive(crafted, "x", root=tmp_path / "cache", env={"EXEARCHIVE_VERBOSE": "1"})
+    assert verbose.returncode == 70
+    assert "Traceback (most recent call last):" in verbose.stderr
+    assert verbose.stderr.endswith(line + "\n")
