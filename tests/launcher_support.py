@@ -213,6 +213,19 @@ def ro_mount_command(directory: Path, command: list[str]) -> list[str] | None:
     return wrapped
 
 
+def tmpfs_command(directory: Path, size: str, command: list[str]) -> list[str] | None:
+    """``command`` run with a tmpfs of ``size`` mounted on ``directory`` (private mount namespace), or None."""
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("unshare") and shutil.which("mount")):
+        return None
+    script = 'mount -t tmpfs -o "size=$2,mode=0700" tmpfs "$1" && shift 2 && exec "$@"'
+    probe = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", script, "sh", str(directory), size, "true"], capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        return None
+    return ["unshare", "--mount", "sh", "-c", script, "sh", str(directory), size, *command]
+
+
 def chmod_tree(tree: Path, add: int) -> None:
     for path in [tree, *tree.rglob("*")]:
         if not path.is_symlink():

@@ -39,6 +39,7 @@ from launcher_support import (
     ro_mount_command,
     run_python,
     snapshot,
+    tmpfs_command,
 )
 
 HELLO_OUT = "Hello from hello 1.0!\nargv: x\nargv0-is-archive: yes\n"
@@ -366,6 +367,21 @@ def test_read_only_root_without_the_entry(build_sample: Callable[[str], Build], 
     [line] = result.stderr.splitlines()
     assert "read-only and does not hold this archive's files; using" in line
     assert len(entries(temp / f"exearchive-{os.geteuid()}")) == 1
+
+
+def test_full_disk_is_one_line_and_leaves_nothing(build_sample: Callable[[str], Build], tmp_path: Path) -> None:
+    archive = build_sample("greetcli").archive()
+    root = tmp_path / "cache"
+    root.mkdir(mode=0o700)
+    listing_script = 'python=$1; shift; "$python" "$@"; code=$?; ls -A "$EXEARCHIVE_ROOT"; exit $code'
+    inner = ["sh", "-c", listing_script, "sh", sys.executable, str(archive), "World"]
+    command = tmpfs_command(root, "40k", inner)
+    if command is None:
+        pytest.skip("needs root and unshare/mount to mount a small tmpfs")
+    result = subprocess.run(command, env=launcher_env(root), capture_output=True, text=True, check=False)
+    line = one_line_error(result)
+    assert "No space left on device" in line, line
+    assert result.stdout.split() == [".locks"]  # what the root held afterwards: no temp dir, no entry
 
 
 UNSAFE_MEMBERS = {
