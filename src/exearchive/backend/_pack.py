@@ -71,6 +71,7 @@ def compile_site(root: Path) -> str | None:
     tag = sys.implementation.cache_tag
     if tag is None:
         return None
+    logger.debug("compiling bytecode for %s", tag)
     site = root / SITE
     for source in sorted(site.rglob("*.py")):
         relative = source.relative_to(root).as_posix()
@@ -104,6 +105,7 @@ def _walk(root: Path) -> Iterator[tuple[str, Path]]:
 
 def write_payload(root: Path, target: Path, date: _zip.DateTime) -> Payload:
     """Zip the staging tree into ``target``; return its hash and counts."""
+    logger.debug("writing the payload")
     files = 0
     unpacked = 0
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -139,6 +141,7 @@ def main_source(manifest: dict[str, Any], version: str) -> str:
 
 def write_archive(target: Path, shebang: str, manifest: dict[str, Any], payload: Payload, version: str) -> Path:
     """Write the archive to ``target`` atomically (temp file + rename); return ``target``."""
+    logger.debug("writing %s (payload %.1f MB)", target.name, payload.size / 1e6)
     date = _zip.build_date()
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
