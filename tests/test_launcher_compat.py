@@ -125,8 +125,8 @@ def _loaded_code(python: str, archive: Path, root: Path, *args: str) -> dict[str
 
 @pytest.mark.parametrize(
     ("first", "then"),
-    [("build", "build"), ("3.12", "3.12"), ("build", "3.12"), ("3.12", "build"), ("build", "3.8")],
-    ids=["build", "other", "build-then-other", "other-then-build", "build-then-3.8"],
+    [("build", "build"), ("3.12", "3.12"), ("build", "3.12"), ("3.12", "build"), ("build", "3.8"), ("build", "pypy3")],
+    ids=["build", "other", "build-then-other", "other-then-build", "build-then-3.8", "build-then-pypy"],
 )
 def test_warm_start_uses_bytecode_for_every_app_module(
     first: str, then: str, build_sample: Callable[[str], Build], tmp_path: Path

@@ -146,6 +146,10 @@ def test_interpreter_c(build_sample: Callable[[str], Build], tmp_path: Path) -> 
     archive = build_sample("hello").archive()
     result = _interpreter(archive, "-c", PROBE, "a", "b", root=tmp_path / "cache")
     assert result.stdout == "__main__ ['-c', 'a', 'b'] '' site-packages\nTrue\n", result.stderr
+    names = _interpreter(
+        archive, "-c", "print(sorted(k for k in globals() if not k.startswith('__')))", root=tmp_path / "cache"
+    )
+    assert names.stdout == "[]\n", names.stderr
     exits = _interpreter(archive, "-c", "import sys; sys.exit(7)", root=tmp_path / "cache")
     assert exits.returncode == 7
 
@@ -156,6 +160,12 @@ def test_interpreter_m(build_sample: Callable[[str], Build], tmp_path: Path) -> 
     # as with python -m, argv[0] is the module's file
     assert result.stdout == "Hello from hello 1.0!\nargv: a --exit 5\nargv0-is-archive: no\n", result.stderr
     assert result.returncode == 5
+    # like python -m: the module from the current directory, in a fresh __main__ namespace
+    (tmp_path / "probe_mod.py").write_text(
+        "import sys\nprint(sorted(k for k in globals() if not k.startswith('__')))\n"
+    )
+    probe = _interpreter(archive, "-m", "probe_mod", root=tmp_path / "cache", cwd=tmp_path)
+    assert probe.stdout == "['sys']\n", probe.stderr
     missing = _interpreter(archive, "-m", "nosuchmodule", root=tmp_path / "cache")
     assert missing.returncode == 1
     assert "No module named nosuchmodule" in missing.stderr and "Traceback" not in missing.stderr

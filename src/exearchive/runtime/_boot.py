@@ -433,6 +433,11 @@ def _run_module(module, alter_argv):
 
     run_as_main = getattr(runpy, "_run_module_as_main", None)
     if run_as_main is not None:
+        # it runs the module in __main__'s namespace (the archive's): start it afresh, as python -m does
+        namespace = sys.modules["__main__"].__dict__
+        builtins = namespace.get("__builtins__")
+        namespace.clear()
+        namespace["__builtins__"] = builtins
         run_as_main(module, alter_argv)
     else:  # pragma: no cover - every supported interpreter has it
         runpy.run_module(module, run_name="__main__", alter_sys=True)
