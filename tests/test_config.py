@@ -47,7 +47,7 @@ def test_repeated_setting_gives_a_list(tmp_path: Path) -> None:
     [
         ('entry_point = "x"', None, "unknown key 'entry_point' in [tool.exearchive]; did you mean 'entry-point'?"),
         ('entrypoint = "x"', None, "did you mean 'entry-point'?"),
-        ('colour = "x"', None, "unknown key 'colour' in [tool.exearchive] (known keys: compile, enabled,"),
+        ('colour = "x"', None, "unknown key 'colour' in [tool.exearchive] (known keys: compile, constraints, enabled,"),
         ("enabled = 3", None, "[tool.exearchive] enabled must be a boolean (true or false), not 3"),
         ("extras = [1]", None, "[tool.exearchive] extras must be a list of strings"),
         ('python = ""', None, "[tool.exearchive] python must be a string, not ''"),
