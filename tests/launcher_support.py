@@ -8,9 +8,7 @@ import io
 import json
 import os
 import shutil
-import stat
 import subprocess
-import sys
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -181,10 +179,6 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def is_owned_elsewhere_possible() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0
-
-
 def ro_mount_command(directory: Path, command: list[str]) -> list[str] | None:
     """``command`` run with ``directory`` bind-mounted read-only (root in a private mount namespace), or None."""
     if not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("unshare") and shutil.which("mount")):
@@ -226,12 +220,6 @@ def tmpfs_command(directory: Path, size: str, command: list[str]) -> list[str] |
     return ["unshare", "--mount", "sh", "-c", script, "sh", str(directory), size, *command]
 
 
-def chmod_tree(tree: Path, add: int) -> None:
-    for path in [tree, *tree.rglob("*")]:
-        if not path.is_symlink():
-            path.chmod(stat.S_IMODE(path.stat().st_mode) | add)
-
-
 def run_python(
     python: str, archive: Path, *args: str, env: Mapping[str, str], cwd: Path | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
@@ -244,6 +232,3 @@ def run_python(
         check=False,
         timeout=timeout,
     )
-
-
-BUILD_PYTHON = sys.executable  # the interpreter the samples are built with (its pycs ship in the payload)
