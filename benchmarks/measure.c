@@ -2,8 +2,8 @@
  *
  *   measure RESULT_FILE COMMAND [ARGS...]
  *
- * Writes "WALL_NS MAXRSS_KIB WAIT_STATUS\n" to RESULT_FILE once COMMAND has
- * exited.  Why not os.wait4 around subprocess.Popen in the driver: on Linux
+ * Writes "WALL_NS MAXRSS_KIB WAIT_STATUS CPU_NS\n" to RESULT_FILE once COMMAND
+ * has exited (CPU: user + system time of COMMAND and the children it waited for).  Why not os.wait4 around subprocess.Popen in the driver: on Linux
  * exec records the peak RSS of the memory the process had before it (for a
  * fork or vfork child that is the parent's), so every child of a Python
  * driver would report at least the driver's own RSS.  This helper is tiny,
@@ -50,7 +50,9 @@ int main(int argc, char **argv) {
         perror("measure: result file");
         return 2;
     }
-    fprintf(out, "%lld %ld %d\n", wall, usage.ru_maxrss, status);
+    long long cpu = (long long)(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000000LL +
+                    (long long)(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1000LL;
+    fprintf(out, "%lld %ld %d %lld\n", wall, usage.ru_maxrss, status, cpu);
     fclose(out);
     return 0;
 }

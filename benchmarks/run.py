@@ -214,6 +214,7 @@ class Sample:
     returncode: int
     stdout: str
     stderr: str
+    cpu: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -244,6 +245,7 @@ class Starter:
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
         rss = usage.ru_maxrss
+        cpu = usage.ru_utime + usage.ru_stime
         texts = []
         for handle in (out, err):
             handle.seek(0)
@@ -254,18 +256,21 @@ class Starter:
             try:
                 fields = Path(result).read_text().split()
                 wall, rss, code = int(fields[0]) / 1e9, int(fields[1]), os.waitstatus_to_exitcode(int(fields[2]))
+                cpu = int(fields[3]) / 1e9
             except (OSError, IndexError, ValueError):
                 code = code or 1  # the helper itself failed; its message is in stderr
             Path(result).unlink(missing_ok=True)
-        return Sample(wall, rss, code, texts[0], texts[1])
+        return Sample(wall, rss, code, texts[0], texts[1], cpu)
 
     def measure(self, command: Sequence[str], env: dict[str, str]) -> Sample:
         """Wall time and peak RSS (KiB, ``ru_maxrss``) of one start."""
+        os.sync()  # what earlier steps wrote must not be flushed during this one
         start = time.perf_counter()
         return self.reap(*self.spawn(command, env), start)
 
     def concurrent(self, command: Sequence[str], env: dict[str, str], count: int) -> dict[str, Any]:
         """Start ``count`` copies at once; wall time until the last one exits, and how many succeeded."""
+        os.sync()
         start = time.perf_counter()
         procs = [self.spawn(command, env) for _ in range(count)]
         samples = [self.reap(*proc, start) for proc in procs]
@@ -324,8 +329,8 @@ class Result:
             "without_archive_s": self.without_archive,
             "size_bytes": self.size,
             "files": self.files,
-            "cold": [{"wall_s": s.wall, "rss_kb": s.rss_kb} for s in self.cold],
-            "warm": [{"wall_s": s.wall, "rss_kb": s.rss_kb} for s in self.warm],
+            "cold": [{"wall_s": s.wall, "rss_kb": s.rss_kb, "cpu_s": s.cpu} for s in self.cold],
+            "warm": [{"wall_s": s.wall, "rss_kb": s.rss_kb, "cpu_s": s.cpu} for s in self.warm],
             "concurrent": self.concurrent,
             "error": self.error,
         }
@@ -533,6 +538,11 @@ class Bench:
         return app
 
     @staticmethod
+    def depth(tool: str) -> int:
+        """How deep the artifact of ``tool`` lies in its build directory (dist/app.pyz: 1, app.pex: 0)."""
+        return 1 if tool == "exearchive" else 0
+
+    @staticmethod
     def app_name(payload: Payload) -> str:
         return f"benchapp-{payload.name}"
 
@@ -589,7 +599,7 @@ class Bench:
         if tool in ("pex", "pex-venv"):
             target = out / "app.pex"
             extra = ["--venv"] if tool == "pex-venv" else []
-            env = self.offline_env({"PEX_ROOT": str(fresh_dir(self.work / "pex-build-root"))})
+            env = self.offline_env({"PEX_ROOT": str(out / "pex-build-root")})
             result.build.append(
                 run(
                     [
@@ -608,7 +618,6 @@ class Bench:
                     what="pex",
                 )
             )
-            rmtree(self.work / "pex-build-root")
             return target
         if tool == "venv":
             venv = out / "venv"
@@ -640,6 +649,9 @@ class Bench:
         artifacts: dict[str, Path] = {}
         builds = self.work / "builds" / payload.name
         caches = self.work / "caches" / payload.name
+        rmtree(builds)
+        rmtree(caches)
+        os.sync()
 
         def alive() -> list[str]:
             return [t for t in self.tools if results[t].error is None]
@@ -648,10 +660,17 @@ class Bench:
             for tool in rotate(alive(), round_):
                 log(f"{payload.name}: build {round_ + 1}/{args.build_runs} with {tool}")
                 try:
-                    artifacts[tool] = self.build(tool, payload, app, builds / tool, results[tool])
+                    os.sync()
+                    artifacts[tool] = self.build(tool, payload, app, builds / tool / str(round_), results[tool])
                 except BenchError as error:
                     results[tool].error = f"build failed: {str(error).splitlines()[0]}"
                     log(f"{payload.name}: {tool}: {error}")
+        # Deleting many files makes this machine's disk slow for a while (ext4 with online discard on a
+        # virtual disk): delete nothing right before a measurement; clean up between phases and payloads.
+        for tool in self.tools:
+            for old in (builds / tool).glob("*"):
+                if tool not in artifacts or old != artifacts[tool].parents[self.depth(tool)]:
+                    rmtree(old)
         for tool in alive():
             artifact = artifacts[tool]
             if tool == "venv":
@@ -672,11 +691,9 @@ class Bench:
         starters = [t for t in alive() if t != "venv"]
         for round_ in range(args.runs):
             for tool in rotate([t for t in starters if results[t].error is None], round_):
-                cache = fresh_dir(caches / f"cold-{tool}")
-                sample = start(tool, cache)
+                sample = start(tool, fresh_dir(caches / f"cold-{tool}-{round_}"))
                 if sample.ok:
                     results[tool].cold.append(sample)
-                rmtree(cache)
             log(f"{payload.name}: cold starts, round {round_ + 1}/{args.runs} done")
         for tool in alive():
             if tool != "venv":
@@ -688,12 +705,9 @@ class Bench:
                 if sample.ok:
                     results[tool].warm.append(sample)
             log(f"{payload.name}: warm starts, round {round_ + 1}/{args.runs} done")
-        for tool in alive():
-            if tool != "venv":
-                rmtree(caches / f"warm-{tool}")
         for round_ in range(args.concurrent_runs):
             for tool in rotate(alive(), round_):
-                cache = fresh_dir(caches / f"concurrent-{tool}") if tool != "venv" else None
+                cache = fresh_dir(caches / f"concurrent-{tool}-{round_}") if tool != "venv" else None
                 env = self.start_env(CACHE_VARS.get(tool), cache)
                 outcome = self.starter.concurrent(self.start_command(tool, artifacts[tool]), env, args.concurrency)
                 results[tool].concurrent.append(outcome)
@@ -703,9 +717,8 @@ class Bench:
                 )
                 if outcome["failure"]:
                     log(f"{payload.name}: {tool}: first failure: {outcome['failure']}")
-                if cache:
-                    rmtree(cache)
         rmtree(caches)
+        os.sync()
 
     # ---------------------------------------------------------------- report
 
@@ -786,7 +799,8 @@ class Bench:
             "`python -m venv` + `pip install`. Ratios for build are against exearchive's archive step.",
             "- **files**: files in the archive (for exearchive: in its payload); for the venv: files in site-packages.",
             "- **cold**: `python ARCHIVE` with the tool's cache (`EXEARCHIVE_ROOT`, `SHIV_ROOT`, `PEX_ROOT`) "
-            "pointing to a new empty directory; the archive itself is in the page cache. "
+            "pointing to a new empty directory; the archive itself is in the page cache. **cold CPU**: user + "
+            "system time of the cold start (steadier than wall time when the disk is busy). "
             "**warm**: the same cache, kept.",
             "- **RSS**: peak resident set of the started process (`ru_maxrss` from `wait4`: the largest of the "
             "process, what it exec'd, and children it waited for).",
@@ -807,6 +821,7 @@ class Bench:
             "size",
             "files",
             "cold",
+            "cold CPU",
             "cold RSS",
             "warm",
             "warm RSS",
@@ -827,6 +842,9 @@ class Bench:
 
         def med_wall(samples: list[Sample]) -> float | None:
             return median(s.wall for s in samples)
+
+        def med_cpu(samples: list[Sample]) -> float | None:
+            return median(s.cpu for s in samples)
 
         def med_rss(samples: list[Sample]) -> float | None:
             return median(s.rss_kb * 1024 for s in samples)
@@ -860,6 +878,7 @@ class Bench:
                     cell(r.size, "MB", 1e-6, 1 if (r.size or 0) >= 10e6 else 2, ref.size if ref else None, tool),
                     f"{r.files:,}" if r.files is not None else "—",
                     cell(med_wall(r.cold), "ms", 1000, 0, med_wall(ref.cold) if ref else None, tool),
+                    cell(med_cpu(r.cold), "ms", 1000, 0, med_cpu(ref.cold) if ref else None, tool),
                     cell(med_rss(r.cold), "MB", 1 / 2**20, 1, med_rss(ref.cold) if ref else None, tool),
                     cell(warm, "ms", 1000, 0, med_wall(ref.warm) if ref else None, tool),
                     cell(med_rss(r.warm), "MB", 1 / 2**20, 1, med_rss(ref.warm) if ref else None, tool),
