@@ -220,8 +220,16 @@ def _hold_use_lock(fd):
         return
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        # A prune holds the exclusive lock: only while it renames the entry
+        # away.  Wait for it; the caller then finds the entry gone (its ready
+        # marker no longer at the path) and takes the cold path.
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        except OSError:
+            pass
     except OSError:
-        pass  # pruning holds it right now, or flock is unsupported here
+        pass  # flock is unsupported on this file system
 
 
 def _touch(st, state, trace):

@@ -75,23 +75,27 @@ def prepare(manifest, archive, root, explicit, env, trace):
     state = os.path.join(entry, STATE_DIR)
     complete = os.path.join(state, COMPLETE)
     ready = os.path.join(state, READY + interpreter_key())
-    if not (os.path.exists(complete) and os.path.exists(ready)):
-        with _Lock(root, entry_id, env, trace):
-            _checkpoint("locked")
-            if not os.path.exists(complete):
-                _extract(manifest, archive, root, entry, trace)
-            elif not os.path.exists(ready):
-                _make_ready(manifest, entry, ready, trace)
-    try:
-        fd = os.open(complete, os.O_RDONLY)
-    except OSError as error:
-        raise LauncherError(
-            "the cache entry %s disappeared while starting (%s); run again" % (entry, error.strerror or error)
-        ) from None
     from ._boot import _hold_use_lock
 
-    _hold_use_lock(fd)
-    return entry
+    for _attempt in range(3):
+        if not (os.path.exists(complete) and os.path.exists(ready)):
+            with _Lock(root, entry_id, env, trace):
+                _checkpoint("locked")
+                if not os.path.exists(complete):
+                    _extract(manifest, archive, root, entry, trace)
+                elif not os.path.exists(ready):
+                    _make_ready(manifest, entry, ready, trace)
+        try:
+            fd = os.open(complete, os.O_RDONLY)
+        except OSError:
+            continue  # pruned between publishing and opening: make it again
+        _hold_use_lock(fd)
+        if os.path.exists(complete):  # a prune renames the whole entry away
+            return entry
+        os.close(fd)  # pruned while we waited for the use lock
+    raise LauncherError(
+        "the cache entry %s keeps disappearing while starting (is something pruning it?); run again" % entry
+    )
 
 
 def _usable_root(root, explicit, entry_id, env, trace):
