@@ -108,6 +108,8 @@ def rewrite_archive(
     buffer.write(shebang)
     with zipfile.ZipFile(buffer, "w") as outer:
         for info, data in members:
+            if info.filename == "__main__.pyc":
+                continue  # compiled from the old manifest; zipimport would prefer it to the edited source
             if info.filename == "__main__.py":
                 data = _replace_manifest_literal(data.decode(), manifest).encode()
             elif info.filename == MANIFEST:

@@ -65,6 +65,7 @@ COMPLETE = "complete"
 READY = "ready-"
 _TOUCH_AFTER = 3600.0  # refresh the last-use time at most once an hour
 _TRUE = ("1", "true", "yes", "on")
+_RUNTIME_PREFIX = "_exearchive_runtime/"  # how the launcher's shipped bytecode names its files
 
 
 class LauncherError(Exception):
@@ -466,7 +467,11 @@ def run_app(app, prog="exearchive"):
         ours = os.path.join(os.path.dirname(os.path.dirname(__file__)), "")
         while tb is not None:
             filename = tb.tb_frame.f_code.co_filename
-            if not (filename.startswith(ours) or filename == "<frozen runpy>" or filename.endswith("runpy.py")):
+            if not (
+                filename.startswith((ours, _RUNTIME_PREFIX))  # the latter: from the bytecode the archive ships
+                or filename == "<frozen runpy>"
+                or filename.endswith("runpy.py")
+            ):
                 break
             tb = tb.tb_next
         value.__traceback__ = tb
