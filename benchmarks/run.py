@@ -450,7 +450,11 @@ class Bench:
         """A wheel of exearchive from this checkout, into the local wheels, and into the tool venv."""
         source = fresh_dir(self.work / "exearchive-src")
         revision = self.args.exearchive_from
-        if revision == "worktree":
+        if Path(revision).is_dir():
+            log(f"building exearchive from the source tree {revision}")
+            shutil.copytree(revision, source, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+            self.exearchive_source = f"source tree {revision}, not a commit"
+        elif revision == "worktree":
             log("building exearchive from the work tree of this checkout")
             shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
             for name in ("pyproject.toml", "README.md", "LICENSE"):
@@ -935,7 +939,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--exearchive-from",
         default="worktree",
         metavar="REV",
-        help="build exearchive from this git revision (e.g. HEAD) instead of the work tree (default: worktree)",
+        help="build exearchive from this git revision (e.g. HEAD) or source directory instead of the work tree",
     )
     parser.add_argument("--dont-write-bytecode", action="store_true", help="set PYTHONDONTWRITEBYTECODE=1 for starts")
     parser.add_argument("--work", default=str(HERE / ".work"), help="scratch directory (default benchmarks/.work)")
