@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from exearchive.backend._errors import StagingError
+from exearchive.backend._errors import ExearchiveError, StagingError
 from exearchive.backend._stage import stage
+from exearchive.backend._staged import Distribution, Staged, check_complete
 
 
 def make_wheel(
@@ -81,3 +82,28 @@ def test_identical_files_from_two_wheels_are_allowed(tmp_path: Path) -> None:
     site = stage([first, second], tmp_path / "stage") / "site-packages"
     assert (site / "nspkg" / "__init__.py").read_bytes() == init
     assert "nspkg/__init__.py" in (site / "second-1.0.dist-info" / "RECORD").read_text()
+
+
+def _dist(name: str, requires: list[str]) -> Distribution:
+    return Distribution(name, "1.0", None, requires, {}, ["py3-none-any"], True, f"{name}-1.0-py3-none-any.whl")
+
+
+def test_extras_requested_under_an_unmet_marker_require_nothing(tmp_path: Path) -> None:
+    # boto3 -> 'botocore[crt]; extra == "crt"' must not make botocore's crt extra required
+    staged = Staged(
+        tmp_path,
+        [
+            _dist("app", ["boto3"]),
+            _dist("boto3", ['botocore[crt]; extra == "crt"', "botocore"]),
+            _dist("botocore", ['awscrt==0.38; extra == "crt"']),
+        ],
+    )
+    check_complete(staged, (), "app", "pip")
+    with pytest.raises(ExearchiveError, match=r"botocore 1\.0 requires awscrt==0\.38; extra == \"crt\""):
+        check_complete(staged, ("crt",), "boto3", "pip")
+
+
+def test_extras_chain_through_distributions(tmp_path: Path) -> None:
+    staged = Staged(tmp_path, [_dist("app", ["lib[fast]"]), _dist("lib", ['accel; extra == "fast"'])])
+    with pytest.raises(ExearchiveError, match=r"lib 1\.0 requires accel"):
+        check_complete(staged, (), "app", "pip")

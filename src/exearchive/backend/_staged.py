@@ -167,13 +167,29 @@ def check_complete(staged: Staged, extras: Iterable[str], project: str, source: 
 
 
 def _requested_extras(staged: Staged, extras: Iterable[str], project: str) -> dict[str, set[str]]:
+    """The extras requested of each distribution: by the user for the project, and by
+    the requirements of the others — counting only requirements whose own marker applies
+    (``botocore[crt]; extra == "crt"`` requests nothing unless ``crt`` was requested)."""
+    env = {key: str(value) for key, value in default_environment().items()}
     requested: dict[str, set[str]] = {canonicalize_name(project): set(extras)}
-    for dist in staged.distributions:
-        for line in dist.requires:
-            try:
-                req = Requirement(line)
-            except InvalidRequirement:
-                continue
-            if req.extras:
-                requested.setdefault(canonicalize_name(req.name), set()).update(req.extras)
+    changed = True
+    while changed:  # an extra requested of one distribution can request extras of another
+        changed = False
+        for dist in staged.distributions:
+            wanted = requested.get(canonicalize_name(dist.name), set())
+            for line in dist.requires:
+                try:
+                    req = Requirement(line)
+                except InvalidRequirement:
+                    continue
+                if not req.extras:
+                    continue
+                if req.marker is not None and not any(
+                    req.marker.evaluate({**env, "extra": extra}) for extra in (wanted or {""})
+                ):
+                    continue
+                target = requested.setdefault(canonicalize_name(req.name), set())
+                if not req.extras <= target:
+                    target.update(req.extras)
+                    changed = True
     return requested
