@@ -11,9 +11,9 @@ file beside the target and renamed into place.
 
 from __future__ import annotations
 
+import compileall
 import hashlib
 import importlib.resources
-import importlib.util
 import json
 import logging
 import os
@@ -73,19 +73,15 @@ def compile_site(root: Path) -> str | None:
         return None
     logger.debug("compiling bytecode for %s", tag)
     site = root / SITE
-    for source in sorted(site.rglob("*.py")):
-        relative = source.relative_to(root).as_posix()
-        target = Path(importlib.util.cache_from_source(str(source)))
-        try:
-            py_compile.compile(
-                str(source),
-                cfile=str(target),
-                dfile=relative,
-                doraise=True,
-                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-            )
-        except py_compile.PyCompileError as error:
-            logger.debug("not compiling %s: %s", relative, error.msg)
+    if site.is_dir():
+        # on every core; ddir makes each code object name its file relative to the payload
+        compileall.compile_dir(
+            str(site),
+            ddir=SITE,
+            quiet=2,
+            workers=0,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        )
     return tag
 
 
