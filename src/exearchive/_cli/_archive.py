@@ -9,18 +9,17 @@ damaged.  Either is one :class:`CommandError` line.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..backend._hashing import sha256_stream
 from ..backend._pack import FORMAT, MANIFEST, PAYLOAD, RUNTIME
 from ._errors import CommandError
 
 _SNIFF = 256 * 1024  # how much of a broken zip to look at for our member names
-_CHUNK = 1024 * 1024
 _REQUIRED = {"format": int, "id": str, "name": str, "version": str, "entry_point": str}
 
 
@@ -60,14 +59,11 @@ def read(path: Path) -> Archive:
 
 def payload_sha256(archive: Archive) -> str:
     """The SHA-256 of the archive's payload, read in chunks (zipfile checks its CRC as well)."""
-    digest = hashlib.sha256()
     try:
         with zipfile.ZipFile(archive.path) as outer, outer.open(PAYLOAD) as payload:
-            for chunk in iter(lambda: payload.read(_CHUNK), b""):
-                digest.update(chunk)
+            return sha256_stream(payload)[0].hexdigest()
     except (zipfile.BadZipFile, EOFError) as error:
         raise _damaged(archive.path, f"its payload cannot be read ({error})") from None
-    return digest.hexdigest()
 
 
 def _manifest(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:

@@ -12,7 +12,6 @@ file beside the target and renamed into place.
 from __future__ import annotations
 
 import compileall
-import hashlib
 import importlib.resources
 import json
 import logging
@@ -28,6 +27,7 @@ from typing import Any
 
 from . import _zip
 from ._errors import ExearchiveError
+from ._hashing import sha256_file
 from ._stage import SITE
 
 logger = logging.getLogger(__name__)
@@ -108,11 +108,7 @@ def write_payload(root: Path, target: Path, date: _zip.DateTime) -> Payload:
         for name, path in _walk(root):
             unpacked += _zip.add_file(archive, name, path, date)
             files += 1
-    digest = hashlib.sha256()
-    with target.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return Payload(target, digest.hexdigest(), target.stat().st_size, files, unpacked)
+    return Payload(target, sha256_file(target), target.stat().st_size, files, unpacked)
 
 
 def content_id(payload: Payload) -> str:

@@ -9,7 +9,6 @@ dependencies are resolved for the interpreter that runs the build.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import subprocess
@@ -20,6 +19,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from ._errors import ResolutionError
+from ._hashing import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def resolve(
     extra = f"[{','.join(extras)}]" if extras else ""
     wheel_dir.mkdir(parents=True, exist_ok=True)
     hashed = any("--hash" in path.read_text() for path in requirements or [])
-    pin = f" --hash=sha256:{sha256_of(wheel)}" if hashed else ""
+    pin = f" --hash=sha256:{sha256_file(wheel)}" if hashed else ""
     own = wheel_dir.parent / "project-requirement.txt"
     own.write_text(f"{name}{extra} @ {wheel.resolve().as_uri()}{pin}\n")
     options = ["-r", str(own)]
@@ -95,15 +95,6 @@ def first_project(requirements: list[str], wheels: list[Path]) -> str:
     if len(wheels) == 1:
         return str(parse_wheel_filename(wheels[0].name)[0])
     raise ResolutionError("cannot tell which requirement is the app; name it (the first requirement, or --name)")
-
-
-def sha256_of(path: Path) -> str:
-    """The hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def run_pip(arguments: list[str], subject: str) -> str:

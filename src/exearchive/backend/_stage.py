@@ -15,7 +15,6 @@ namespace packages merge because they are only directories.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,11 +30,11 @@ from installer.utils import Scheme
 from packaging.utils import canonicalize_name
 
 from ._errors import StagingError
+from ._hashing import sha256_file, sha256_stream
 
 logger = logging.getLogger(__name__)
 
 SITE = "site-packages"
-_CHUNK = 1024 * 1024
 
 
 @dataclass
@@ -57,17 +56,9 @@ class _Destination(SchemeDictionaryDestination):
         return record
 
     def _collision(self, target: Path, path: str, stream: BinaryIO) -> RecordEntry:
-        new = hashlib.sha256()
-        size = 0
-        for chunk in iter(lambda: stream.read(_CHUNK), b""):
-            new.update(chunk)
-            size += len(chunk)
-        old = hashlib.sha256()
-        with target.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(_CHUNK), b""):
-                old.update(chunk)
+        new, size = sha256_stream(stream)
         owner = self.owners.get(target, "another wheel")
-        if new.digest() != old.digest():
+        if new.hexdigest() != sha256_file(target):
             raise StagingError(f"{owner} and {self.current} both install {path!r} with different contents")
         logger.debug("%s and %s both install identical %s", owner, self.current, path)
         digest = Hash("sha256", _urlsafe(new.digest()))

@@ -254,8 +254,7 @@ def setup_paths(entry, manifest, archive, env):
     inherit = env.get("EXEARCHIVE_INHERIT_PATH", "") in _TRUE
     if inherit:
         # the archive's packages first, then PYTHONPATH, then the host's site dirs
-        moved = _take_pythonpath(path, env)
-        index = _first_site_index(path)
+        moved, index = _take_pythonpath(path, env)
         path[index:index] = [site_dir, *moved]
     else:
         _strip_host(path, env)
@@ -286,15 +285,20 @@ def _first_site_index(path):
 
 
 def _take_pythonpath(path, env):
-    """Remove the ``PYTHONPATH`` entries (they come before the site dirs) from ``path``; return them."""
+    """Remove the ``PYTHONPATH`` entries (they come before the site dirs) from ``path``.
+
+    Returns them and the index of the first site dir in what is left, so that
+    the site dirs are looked up once per start.
+    """
+    first = _first_site_index(path)
     pythonpath = env.get("PYTHONPATH")
     if not pythonpath:
-        return []
+        return [], first
     drop = set(os.path.abspath(p) for p in pythonpath.split(os.pathsep) if p)
-    first = _first_site_index(path)
-    taken = [p for p in path[:first] if os.path.abspath(p) in drop]
-    path[:first] = [p for p in path[:first] if os.path.abspath(p) not in drop]
-    return taken
+    head = path[:first]
+    taken = [p for p in head if os.path.abspath(p) in drop]
+    path[:first] = [p for p in head if os.path.abspath(p) not in drop]
+    return taken, first - len(taken)
 
 
 def _strip_host(path, env):
@@ -305,8 +309,7 @@ def _strip_host(path, env):
     come before it.  Modules already imported from removed directories (by
     ``.pth`` files) are forgotten too, with their import hooks.
     """
-    removed = _take_pythonpath(path, env)
-    first = _first_site_index(path)
+    removed, first = _take_pythonpath(path, env)
     removed.extend(path[first:])
     del path[first:]
     if not removed:

@@ -191,14 +191,9 @@ class _Lock:
 
 def _extract(manifest, archive, root, entry, trace):
     """Extract the payload into a temp dir beside ``entry``, then publish it."""
-    import binascii
-
     _remove_leftovers(root, trace)
-    entry_id = manifest["id"]
-    token = binascii.hexlify(os.urandom(4)).decode()
-    tmp = os.path.join(root, ".tmp-%s-%d-%s" % (entry_id, os.getpid(), token))
     try:
-        os.mkdir(tmp, 0o700)
+        tmp, token = new_tmp(root, manifest["id"])
     except OSError as error:
         raise LauncherError("cannot write to the cache root %s: %s" % (root, error.strerror or error)) from None
     try:
@@ -223,6 +218,16 @@ def _extract(manifest, archive, root, entry, trace):
     except BaseException:
         _rmtree(tmp)
         raise
+
+
+def new_tmp(root, entry_id):
+    """Make ``ROOT/.tmp-<id>-<pid>-<rand>`` (0700) for a new tree; return it and its random token."""
+    import binascii
+
+    token = binascii.hexlify(os.urandom(4)).decode()
+    tmp = os.path.join(root, ".tmp-%s-%d-%s" % (entry_id, os.getpid(), token))
+    os.mkdir(tmp, 0o700)
+    return tmp, token
 
 
 def unpack(archive, dest, members=None):
@@ -274,18 +279,9 @@ def _unpack_members(payload, dest, members):
             raise LauncherError(
                 "the archive holds an unsafe member %r (a link or device); refusing to extract it" % name
             )
-        parts = name.split("/")
-        if (
-            not name
-            or name.startswith("/")
-            or "\\" in name
-            or "\0" in name
-            or ":" in parts[0]
-            or any(p in ("..", ".") for p in parts)
-            or "" in parts[:-1]
-        ):
+        if unsafe_name(name):
             raise LauncherError("the archive holds an unsafe member name %r; refusing to extract it" % name)
-        target = os.path.join(dest, *parts)
+        target = os.path.join(dest, *name.split("/"))
         if name.endswith("/"):
             if target not in made:
                 os.makedirs(target, exist_ok=True)
@@ -311,6 +307,20 @@ def _unpack_members(payload, dest, members):
         if _KILL_AT:
             _checkpoint("file")
     return count
+
+
+def unsafe_name(name):
+    """Whether a payload member's name could write outside the target (absolute, ``..``, drive, NUL)."""
+    parts = name.split("/")
+    return (
+        not name
+        or name.startswith("/")
+        or "\\" in name
+        or "\0" in name
+        or ":" in parts[0]
+        or any(p in ("..", ".") for p in parts)
+        or "" in parts[:-1]
+    )
 
 
 def _data_offset(handle, info):

@@ -402,17 +402,6 @@ def _archive_problem(context, sha256):
     return None
 
 
-def _unsafe_name(name):
-    parts = name.split("/")
-    return (
-        name.startswith("/")
-        or "\\" in name
-        or ":" in parts[0]
-        or any(p in ("..", ".") for p in parts)
-        or "" in parts[:-1]
-    )
-
-
 # --------------------------------------------------------------------------
 # verify
 
@@ -475,7 +464,7 @@ def _compare(context, members):
     problems = []
     checked = 0
     for name, size, crc, executable in members:
-        if _unsafe_name(name):
+        if _extract.unsafe_name(name):
             raise LauncherError("the archive holds an unsafe member name %r; refusing to use it" % name)
         path = os.path.join(context.entry, *name.rstrip("/").split("/"))
         if not name.endswith("/"):
@@ -576,8 +565,6 @@ def _repair_and_check(context, members, problems):
 
 def _repair(context):
     """Extract a fresh copy beside the entry and swap it in; ``(files, lock carried over)``."""
-    import binascii
-
     manifest = context.manifest
     root = _extract._usable_root(context.root, context.explicit, context.id, context.env, context.trace)
     entry = os.path.join(root, context.id)
@@ -587,9 +574,7 @@ def _repair(context):
     runnable = _compat.check(manifest.get("needs") or {}, context.archive) is None
     with _extract._Lock(root, context.id, context.env, context.trace):
         _extract._remove_leftovers(root, context.trace)
-        token = binascii.hexlify(os.urandom(4)).decode()
-        tmp = os.path.join(root, ".tmp-%s-%d-%s" % (context.id, os.getpid(), token))
-        os.mkdir(tmp, 0o700)
+        tmp, token = _extract.new_tmp(root, context.id)
         try:
             count = _extract.unpack(context.archive, tmp)
             context.trace("extracted %d files" % count)
