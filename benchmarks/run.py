@@ -51,6 +51,7 @@ DEFAULT_PYTHON = "/root/.pyenv/versions/3.11.7/bin/python3.11"
 TOOLS = ("exearchive", "shiv", "pex", "pex-venv", "venv")
 CACHE_VARS = {"exearchive": "EXEARCHIVE_ROOT", "shiv": "SHIV_ROOT", "pex": "PEX_ROOT", "pex-venv": "PEX_ROOT"}
 EXPECTED = "ok"
+UNZIP = "unzip -q"  # a reference row: unzip -q of exearchive's payload into an empty directory
 _STARTED = time.monotonic()
 
 
@@ -352,6 +353,9 @@ class Bench:
         self.results: dict[str, dict[str, Result]] = {}
         self.starter = Starter(None, self.rundir)
         self.exearchive_source = ""
+        self.caches = self.work / "caches"
+        self.cache_note = "the work directory's file system"
+        self.mounted: Path | None = None
 
     # ---------------------------------------------------------------- environments
 
@@ -404,6 +408,55 @@ class Bench:
         run([self.tpy, "-m", "pip", "install", "--quiet", *installs], self.offline_env(), what="pip install tools")
         self.build_exearchive()
         self.build_helper()
+        self.cache_filesystem()
+
+    def cache_filesystem(self) -> None:
+        """Put the tools' caches on a file system in a known state (``--cache-fs``).
+
+        ``auto`` (the default) makes a new journaled ext4 (``mkfs.ext4`` defaults, a sparse loop-mounted
+        image under the work dir) when running as root on Linux, else uses the work dir.  Why: on a machine
+        whose disk is ext4 *without* a journal (some VMs), creating files soon after many were deleted scans
+        the recently freed inodes one by one (the kernel's ``recently_deleted``), so cold starts measured
+        there depend on what was deleted before them and on how many files each tool writes.  A fresh
+        file system measures the tools, not that history.
+        """
+        choice = self.args.cache_fs
+        if choice == "work":
+            return
+        usable = sys.platform == "linux" and os.geteuid() == 0 and shutil.which("mkfs.ext4") and shutil.which("mount")
+        if not usable:
+            if choice == "ext4":
+                raise BenchError("--cache-fs ext4 needs Linux, root, mkfs.ext4 and mount")
+            log("caches go to the work directory (a fresh ext4 needs Linux, root, mkfs.ext4 and mount)")
+            return
+        image = self.work / "cachefs.img"
+        mountpoint = self.work / "cachefs"
+        self.unmount_caches(mountpoint)
+        mountpoint.mkdir(exist_ok=True)
+        with image.open("wb") as handle:
+            handle.truncate(64 * 2**30)  # sparse: only what is written takes space
+        try:
+            run(["mkfs.ext4", "-q", "-F", "-N", str(4 * 2**20), image], base_env(), what="mkfs.ext4")
+            run(["mount", "-o", "loop", image, mountpoint], base_env(), what="mount")
+        except BenchError as error:
+            image.unlink(missing_ok=True)
+            if choice == "ext4":
+                raise
+            log(f"caches go to the work directory: {str(error).splitlines()[0]}")
+            return
+        self.mounted = mountpoint
+        self.caches = mountpoint
+        self.cache_note = "a journaled ext4 made for this run (`mkfs.ext4` defaults, a loop-mounted sparse image)"
+        log(f"caches go to {mountpoint}: {self.cache_note}")
+
+    def unmount_caches(self, mountpoint: Path | None = None) -> None:
+        mountpoint = mountpoint or self.mounted
+        if mountpoint is None:
+            return
+        if os.path.ismount(mountpoint):
+            run(["umount", mountpoint], base_env(), what="umount")
+        (self.work / "cachefs.img").unlink(missing_ok=True)
+        self.mounted = None
 
     def build_helper(self) -> None:
         """Compile ``measure.c`` (exact peak RSS per start); without a C compiler, measure in-process."""
@@ -637,10 +690,22 @@ class Bench:
             return venv
         raise BenchError(f"unknown tool {tool}")
 
-    def start_command(self, tool: str, artifact: Path) -> list[str]:
+    def start_command(self, tool: str, artifact: Path, cache: Path | None = None) -> list[str]:
         if tool == "venv":
             return [str(artifact / "bin" / "benchapp")]
+        if tool == UNZIP:
+            return ["sh", "-c", 'unzip -q "$0" -d "$1" && echo ok', str(artifact), str(cache)]
         return [self.rpy, str(artifact)]
+
+    def payload_zip(self, archive: Path, target: Path) -> Path:
+        """Copy exearchive's payload out of its archive: what the ``unzip -q`` row extracts."""
+        with (
+            zipfile.ZipFile(archive) as outer,
+            outer.open("__exearchive__/payload.zip") as source,
+            target.open("wb") as out,
+        ):
+            shutil.copyfileobj(source, out, 1 << 20)
+        return target
 
     # ---------------------------------------------------------------- one payload
 
@@ -652,7 +717,7 @@ class Bench:
         self.results[payload.name] = results
         artifacts: dict[str, Path] = {}
         builds = self.work / "builds" / payload.name
-        caches = self.work / "caches" / payload.name
+        caches = self.caches / payload.name
         rmtree(builds)
         rmtree(caches)
         os.sync()
@@ -684,31 +749,36 @@ class Bench:
                 results[tool].size = artifact.stat().st_size
                 results[tool].files = count_zip_files(artifact)
 
+        if "exearchive" in artifacts and shutil.which("unzip"):
+            # The floor for a cold start: unzip -q of the same files, into an empty directory.
+            artifacts[UNZIP] = self.payload_zip(artifacts["exearchive"], fresh_dir(builds / UNZIP) / "payload.zip")
+            results[UNZIP] = Result(size=artifacts[UNZIP].stat().st_size, files=results["exearchive"].files)
+
         def start(tool: str, cache: Path | None) -> Sample:
             env = self.start_env(CACHE_VARS.get(tool), cache)
-            sample = self.starter.measure(self.start_command(tool, artifacts[tool]), env)
+            sample = self.starter.measure(self.start_command(tool, artifacts[tool], cache), env)
             if not sample.ok:
                 results[tool].error = f"start failed (exit {sample.returncode}): {sample.stderr.strip()[-300:]}"
                 log(f"{payload.name}: {tool}: {results[tool].error}")
             return sample
 
-        starters = [t for t in alive() if t != "venv"]
+        starters = [t for t in alive() if t != "venv"] + ([UNZIP] if UNZIP in artifacts else [])
         for round_ in range(args.runs):
             for tool in rotate([t for t in starters if results[t].error is None], round_):
-                sample = start(tool, fresh_dir(caches / f"cold-{tool}-{round_}"))
+                sample = start(tool, fresh_dir(caches / f"cold-{tool.split()[0]}-{round_}"))
                 if sample.ok:
                     results[tool].cold.append(sample)
             log(f"{payload.name}: cold starts, round {round_ + 1}/{args.runs} done")
         for tool in alive():
             if tool != "venv":
-                cache = fresh_dir(caches / f"warm-{tool}")
-                start(tool, cache)  # fills the kept cache
-        for round_ in range(args.runs):
+                start(tool, fresh_dir(caches / f"warm-{tool}"))  # fills the kept cache
+        for round_ in range(args.warm_runs):
             for tool in rotate(alive(), round_):
                 sample = start(tool, caches / f"warm-{tool}" if tool != "venv" else None)
                 if sample.ok:
                     results[tool].warm.append(sample)
-            log(f"{payload.name}: warm starts, round {round_ + 1}/{args.runs} done")
+            if (round_ + 1) % 5 == 0 or round_ + 1 == args.warm_runs:
+                log(f"{payload.name}: warm starts, round {round_ + 1}/{args.warm_runs} done")
         for round_ in range(args.concurrent_runs):
             for tool in rotate(alive(), round_):
                 cache = fresh_dir(caches / f"concurrent-{tool}-{round_}") if tool != "venv" else None
@@ -780,8 +850,8 @@ class Bench:
             f"- Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory']}, {machine['os']}",
             f"- Python: {machine['python']}",
             f"- Tools: {machine['tools']}",
-            f"- Runs: {args.build_runs} builds, {args.runs} cold and {args.runs} warm starts per tool, alternating "
-            f"between the tools; {args.concurrency} concurrent cold starts x {args.concurrent_runs}. "
+            f"- Runs: {args.build_runs} builds, {args.runs} cold and {args.warm_runs} warm starts per tool, "
+            f"alternating between the tools; {args.concurrency} concurrent cold starts x {args.concurrent_runs}. "
             "Times and RSS are medians.",
             "- Measured with: "
             + (
@@ -789,6 +859,7 @@ class Bench:
                 if self.starter.helper
                 else "`os.wait4` in the driver (no C compiler): peak RSS includes the driver's own RSS as a floor"
             ),
+            f"- Caches on: {self.cache_note}",
             "- PYTHONDONTWRITEBYTECODE: "
             + (
                 "set to 1 for every start" if args.dont_write_bytecode else "not set (the default: bytecode is written)"
@@ -810,6 +881,8 @@ class Bench:
             "process, what it exec'd, and children it waited for).",
             f"- **{args.concurrency}x cold**: {args.concurrency} starts at once on one empty cache: successes and wall "
             "time until the last one exited.",
+            f"- **{UNZIP}**: a reference, not a tool: `{UNZIP}` of exearchive's payload zip (the same files) into an "
+            "empty directory, through `sh -c` (about 1 ms).",
             "- `(N.NNx)`: the tool's value divided by exearchive's (lower is better for every column).",
             "",
         ]
@@ -926,8 +999,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=list(TOOLS),
         help=f"comma-separated tools (default: {','.join(TOOLS)})",
     )
-    parser.add_argument("--runs", type=int, default=5, help="cold and warm starts per tool (default 5)")
+    parser.add_argument("--runs", type=int, default=5, help="cold starts per tool (default 5)")
     parser.add_argument("--build-runs", type=int, default=None, help="builds per tool (default: min(runs, 3))")
+    parser.add_argument(
+        "--warm-runs", type=int, default=None, help="warm starts per tool (default: 4 x runs; they are cheap and noisy)"
+    )
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent cold starts (default 32)")
     parser.add_argument("--concurrent-runs", type=int, default=1, help="rounds of concurrent starts (default 1)")
     parser.add_argument(
@@ -942,14 +1018,23 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="build exearchive from this git revision (e.g. HEAD) or source directory instead of the work tree",
     )
     parser.add_argument("--dont-write-bytecode", action="store_true", help="set PYTHONDONTWRITEBYTECODE=1 for starts")
+    parser.add_argument(
+        "--cache-fs",
+        choices=("auto", "ext4", "work"),
+        default="auto",
+        help="where the tools' caches go: a new journaled ext4 made for the run (needs root), the work "
+        "directory, or auto: ext4 when possible (default)",
+    )
     parser.add_argument("--work", default=str(HERE / ".work"), help="scratch directory (default benchmarks/.work)")
     parser.add_argument("--output", default=str(HERE / "results" / "latest.md"), help="the Markdown report")
     parser.add_argument("--json", default=None, help="raw samples as JSON (default: WORK/results.json)")
     args = parser.parse_args(argv)
     if args.build_runs is None:
         args.build_runs = min(args.runs, 3)
-    if min(args.runs, args.build_runs, args.concurrency) < 1 or args.concurrent_runs < 0:
-        parser.error("--runs, --build-runs and --concurrency must be at least 1")
+    if args.warm_runs is None:
+        args.warm_runs = 4 * args.runs
+    if min(args.runs, args.build_runs, args.warm_runs, args.concurrency) < 1 or args.concurrent_runs < 0:
+        parser.error("--runs, --build-runs, --warm-runs and --concurrency must be at least 1")
     if "exearchive" not in args.tools:
         args.tools.insert(0, "exearchive")
     args.tools = [t for t in TOOLS if t in args.tools]
@@ -967,6 +1052,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as error:
         log(f"error: {error}")
         return 1
+    finally:
+        bench.unmount_caches()
     elapsed = time.monotonic() - _STARTED
     report = bench.report(command, elapsed)
     print(report)

@@ -10,6 +10,7 @@ and checks that every measurement was made.  It asserts no timings.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -26,6 +27,7 @@ def test_benchmark_driver_runs_the_tiny_payload(tmp_path: Path) -> None:
             "--payload", "tiny",
             "--tools", "exearchive,venv",
             "--runs", "1",
+            "--warm-runs", "2",
             "--concurrency", "4",
             "--work", tmp_path / "work",
             "--output", report,
@@ -37,12 +39,16 @@ def test_benchmark_driver_runs_the_tiny_payload(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
     results = json.loads(raw.read_text())["tiny"]
+    unzip = results.pop("unzip -q", None)  # the reference row, where unzip is installed
     assert set(results) == {"exearchive", "venv"}
+    if shutil.which("unzip"):
+        assert unzip is not None and unzip["error"] is None and len(unzip["cold"]) == 1, unzip
+        assert unzip["files"] == results["exearchive"]["files"]
     for tool, measured in results.items():
         assert measured["error"] is None, (tool, measured["error"])
         assert len(measured["build_s"]) == 1, tool
         assert measured["files"] > 0, tool
-        assert len(measured["warm"]) == 1 and measured["warm"][0]["rss_kb"] > 0, tool
+        assert len(measured["warm"]) == 2 and measured["warm"][0]["rss_kb"] > 0, tool
         assert [(c["ok"], c["count"]) for c in measured["concurrent"]] == [(4, 4)], tool
     assert len(results["exearchive"]["cold"]) == 1
     assert len(results["exearchive"]["without_archive_s"]) == 1
@@ -50,4 +56,5 @@ def test_benchmark_driver_runs_the_tiny_payload(tmp_path: Path) -> None:
     text = report.read_text()
     assert "## tiny" in text
     assert "| exearchive | " in text and "| venv | " in text
+    assert "- Caches on: " in text
     assert "failed" not in text

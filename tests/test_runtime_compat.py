@@ -66,7 +66,9 @@ def fake_config_vars(monkeypatch: pytest.MonkeyPatch):
 
 
 def _fake_platform(monkeypatch: pytest.MonkeyPatch, system: str, sysconfig_platform: str) -> None:
+    machine = sysconfig_platform.rsplit("-", 1)[-1]
     monkeypatch.setattr(platform, "system", lambda: system)
+    monkeypatch.setattr(compat, "_uname", lambda: (system, "1.0", "#1", machine))  # Linux: os.uname()
     monkeypatch.setattr(sysconfig, "get_platform", lambda: sysconfig_platform)
 
 
@@ -461,6 +463,25 @@ def test_python_version_is_platform_python_version() -> None:
 
 def test_marker_environment_equals_packaging() -> None:
     assert compat.marker_environment() == markers.default_environment()
+
+
+def test_marker_environment_does_not_import_platform() -> None:
+    """``platform`` costs ~10 ms on the cold path; on Linux the same facts come from ``os.uname()``."""
+    if sys.platform != "linux":
+        pytest.skip("the shortcut is for Linux; elsewhere platform answers")
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('_compat', {str(COMPAT_PATH)!r})\n"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        "env = module.marker_environment(); module.interpreter_tags()\n"
+        "imported = ['platform' in sys.modules, 're' in sys.modules]\n"
+        "import json\n"
+        "print(json.dumps([env, *imported]))\n"
+    )
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True).stdout
+    env, imported_platform, imported_re = json.loads(out)
+    assert env == markers.default_environment()
+    assert (imported_platform, imported_re) == (False, False)
 
 
 # --------------------------------------------------------------------------

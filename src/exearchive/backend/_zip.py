@@ -59,6 +59,8 @@ def add_file(archive: zipfile.ZipFile, name: str, path: Path, date: DateTime, co
     return size
 
 
-def add_bytes(archive: zipfile.ZipFile, name: str, data: bytes, date: DateTime, executable: bool = False) -> None:
+def add_bytes(
+    archive: zipfile.ZipFile, name: str, data: bytes, date: DateTime, executable: bool = False, compress: bool = True
+) -> None:
     """Add a small in-memory member."""
-    archive.writestr(entry(name, date, executable), data)
+    archive.writestr(entry(name, date, executable, compress), data)

@@ -25,13 +25,12 @@ It provides:
 from __future__ import annotations
 
 import os
-import re
 import sys
 
 # --------------------------------------------------------------------------
 # PEP 440 versions and specifiers
 
-# The PEP 440 grammar (matched with _RE_FLAGS against stripped strings):
+# The PEP 440 grammar (matched with _re_flags() against stripped strings):
 # _VERSION is a version; _SPEC is one specifier clause, where each operator
 # accepts its own subset (wildcards and local labels only with == and !=,
 # at least two release numbers with ~=, anything without spaces with ===).
@@ -62,7 +61,6 @@ _SPEC = (
     + _PRE_POST_DEV
     + r")\s*"
 )
-_RE_FLAGS = re.VERBOSE | re.IGNORECASE | re.ASCII
 _PRE_NAMES = {"alpha": "a", "a": "a", "beta": "b", "b": "b", "c": "rc", "pre": "rc", "preview": "rc", "rc": "rc"}
 _PRE_RANK = {"a": 0, "b": 1, "rc": 2}
 _INF = float("inf")
@@ -107,6 +105,13 @@ class _Version:
         return _Version(**parts)
 
 
+def _re_flags():
+    """Flags for the grammar above; ``re`` is imported only off the common paths (it costs ms)."""
+    import re
+
+    return re.VERBOSE | re.IGNORECASE | re.ASCII
+
+
 def _is_plain_release(text):
     """True for "3", "3.11", "3.11.7": digits separated by single dots."""
     return all(part.isdigit() and part.isascii() for part in text.split("."))
@@ -117,7 +122,9 @@ def _parse_version(text):
     text = text.strip()
     if _is_plain_release(text):  # the common case, without the big regex
         return _Version(0, tuple(int(part) for part in text.split(".")))
-    match = re.fullmatch(_VERSION, text, _RE_FLAGS)
+    import re
+
+    match = re.fullmatch(_VERSION, text, _re_flags())
     if not match:
         return None
     group = match.group
@@ -156,7 +163,7 @@ def _parse_specifiers(specifiers):
         # Fast path for the usual ">=3.8", "~=3.10", "==3.*" without the big regex.
         release = text[:-2] if op in ("==", "!=") and text.endswith(".*") else text
         plain = op in ("~=", "==", "!=", "<=", ">=", "<", ">") and _is_plain_release(release)
-        if not (plain and (op != "~=" or "." in release)) and not re.fullmatch(_SPEC, item, _RE_FLAGS):
+        if not (plain and (op != "~=" or "." in release)) and not _matches_spec(item):
             raise ValueError(
                 "invalid version specifier {!r} in {!r}: expected an operator "
                 "(==, !=, >=, <=, >, <, ~=, ===) followed by a PEP 440 version, "
@@ -164,6 +171,12 @@ def _parse_specifiers(specifiers):
             )
         clauses.append((op, text))
     return clauses
+
+
+def _matches_spec(item):
+    import re
+
+    return re.fullmatch(_SPEC, item, _re_flags()) is not None
 
 
 def _clause_matches(op, text, raw, version):
@@ -220,10 +233,14 @@ def python_version_matches(specifiers: str, version: str) -> bool:
     return all(_clause_matches(op, text, version, parsed) for op, text in clauses)
 
 
+_VERSION_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz.+")
+
+
 def _python_version():
     """platform.python_version() without importing platform (which is slow)."""
     text = sys.version.split()[0] if sys.version else ""
-    if not re.fullmatch(r"[0-9]+\.[0-9]+(\.[0-9]+)?[a-z0-9.+]*", text):
+    head = text.split(".")
+    if not (len(head) > 1 and head[0].isdigit() and head[1][:1].isdigit() and _VERSION_CHARS.issuperset(text)):
         import platform
 
         return platform.python_version()
@@ -348,8 +365,17 @@ def _glibc_version():
                 text = text.decode("ascii")
         except (ImportError, OSError, AttributeError, UnicodeError):
             return None
-    match = re.match(r"([0-9]+)\.([0-9]+)", text or "")
-    return (int(match.group(1)), int(match.group(2))) if match else None
+    return _major_minor(text or "")
+
+
+def _major_minor(text):
+    """(major, minor) from the start of "2.36" or "2.36.1-foo", or None."""
+    head = text.split(".", 2)
+    if len(head) < 2 or not head[0].isdigit():
+        return None
+    minor = head[1]
+    digits = len(minor) - len(minor.lstrip("0123456789"))
+    return (int(head[0]), int(minor[:digits])) if digits else None
 
 
 def _musl_version(executable):
@@ -367,8 +393,9 @@ def _musl_version(executable):
     lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
     if len(lines) < 2 or not lines[0].startswith("musl"):
         return None
-    match = re.match(r"Version (\d+)\.(\d+)", lines[1])
-    return (int(match.group(1)), int(match.group(2))) if match else None
+    if not lines[1].startswith("Version "):
+        return None
+    return _major_minor(lines[1][len("Version ") :])
 
 
 def _manylinux_allowed(arch, version, manylinux_module):
@@ -536,11 +563,24 @@ def _android_platforms(api_level=None, abi=None):
     return ["android_%d_%s" % (level, _normalize(abi)) for level in range(api_level, 15, -1)]
 
 
-def _platforms():
-    """Platform tags of this interpreter, best first."""
+def _uname():
+    """``(system, release, version, machine)`` as ``platform`` gives them, without importing it on Linux.
+
+    ``platform`` costs about 10 ms to import (it imports ``re``); on Linux its
+    answers are those of ``os.uname()``.  Elsewhere (Android and iOS report
+    other names there) ask ``platform`` itself.
+    """
+    if sys.platform == "linux":
+        u = os.uname()
+        return u.sysname, u.release, u.version, u.machine
     import platform
 
-    system = platform.system()
+    return platform.system(), platform.release(), platform.version(), platform.machine()
+
+
+def _platforms():
+    """Platform tags of this interpreter, best first."""
+    system = _uname()[0]
     if system == "Darwin":
         return _mac_platforms()
     if system == "iOS":
@@ -577,7 +617,7 @@ def interpreter_tags() -> list[str]:
     if name == "cp":
         interpreter = "cp%d%d" % (major, minor)
         abis = [a for a in _cpython_abis(sys.version_info) if a not in ("abi3", "abi3t", "none")]
-        threaded = bool(abis) and "t" in re.match(r"cp\d+(.*)", abis[0]).group(1)
+        threaded = bool(abis) and "t" in abis[0][2:].lstrip("0123456789")  # cp313t
         stable = "abi3t" if threaded else "abi3"
         for abi in [*abis, stable, "none"]:
             tags += ["%s-%s-%s" % (interpreter, abi, p) for p in platforms]
@@ -615,23 +655,28 @@ def _expand_tag(tag):
 
 def marker_environment() -> dict[str, str]:
     """The PEP 508 marker environment of this interpreter."""
-    import platform
-
     info = sys.implementation.version
     implementation_version = "%d.%d.%d" % (info.major, info.minor, info.micro)
     if info.releaselevel != "final":
         implementation_version += info.releaselevel[0] + str(info.serial)
+    system, release, version, machine = _uname()
+    implementation = {"cpython": "CPython", "pypy": "PyPy"}.get(sys.implementation.name)
+    if implementation is None:
+        import platform
+
+        implementation = platform.python_implementation()
+    full_version = _python_version()
     return {
         "implementation_name": sys.implementation.name,
         "implementation_version": implementation_version,
         "os_name": os.name,
-        "platform_machine": platform.machine(),
-        "platform_release": platform.release(),
-        "platform_system": platform.system(),
-        "platform_version": platform.version(),
-        "python_full_version": platform.python_version(),
-        "platform_python_implementation": platform.python_implementation(),
-        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "platform_machine": machine,
+        "platform_release": release,
+        "platform_system": system,
+        "platform_version": version,
+        "python_full_version": full_version,
+        "platform_python_implementation": implementation,
+        "python_version": ".".join(full_version.split(".")[:2]),
         "sys_platform": sys.platform,
     }
 
@@ -775,6 +820,8 @@ def _check_native(entries, archive):
     if expanded and not any(p in our_platforms for _, _, p in expanded):
         where = "on a %s machine" % " or ".join(sorted({p for _, _, p in expanded}))
     python = None
+    import re
+
     for interpreter, abi, _ in expanded:
         match = re.fullmatch(r"cp(\d)(\d+)", interpreter)
         if match:  # cp313-cp313t-...: a free-threaded build, python3.13t

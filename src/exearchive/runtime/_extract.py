@@ -9,8 +9,10 @@ incomplete, or not yet ready for the running interpreter.  Steps:
    default root falls back to a private directory under the temp dir);
 3. under an exclusive lock (flock, with a timeout; without a lock when none
    can be had, which stays correct because publishing is a rename), remove
-   leftovers of killed starts, stream every payload member into a unique
-   temp directory beside the target, compile bytecode for this interpreter
+   leftovers of killed starts, write every payload member into a unique
+   temp directory beside the target (``_zipdir`` reads the central
+   directories, ``_unpack`` writes the files with a few threads, streaming
+   the large ones), compile bytecode for this interpreter
    unless the payload ships it, write the completion record and the ready
    marker for this interpreter, rename into place;
 4. for an entry published by another interpreter: compile bytecode for this
@@ -30,7 +32,6 @@ import sys
 from ._boot import COMPLETE, READY, STATE_DIR, LauncherError, interpreter_key, unsafe_reason
 
 PAYLOAD = "__exearchive__/payload.zip"
-_BUFFER = 256 * 1024
 _LOCK_TIMEOUT = 300.0
 _STALE_AGE = 24 * 3600.0
 _ID_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.-")
@@ -222,42 +223,32 @@ def _extract(manifest, archive, root, entry, trace):
 
 def new_tmp(root, entry_id):
     """Make ``ROOT/.tmp-<id>-<pid>-<rand>`` (0700) for a new tree; return it and its random token."""
-    import binascii
-
-    token = binascii.hexlify(os.urandom(4)).decode()
+    token = os.urandom(4).hex()
     tmp = os.path.join(root, ".tmp-%s-%d-%s" % (entry_id, os.getpid(), token))
     os.mkdir(tmp, 0o700)
     return tmp, token
 
 
 def unpack(archive, dest, members=None):
-    """Stream the archive's payload into ``dest``; return the number of files.
+    """Extract the archive's payload into ``dest``; return the number of files.
 
     ``members``, when given, limits extraction to those names (for repairs).
     """
-    import zipfile
     import zlib
+
+    from . import _unpack, _zipdir
 
     try:
         with open(archive, "rb") as handle:
-            outer = zipfile.ZipFile(handle)
-            info = outer.getinfo(PAYLOAD)
-            if info.compress_type != zipfile.ZIP_STORED:
-                raise LauncherError("the archive %s is damaged: its payload is compressed; rebuild it" % archive)
-            window = _Window(handle, _data_offset(handle, info), info.file_size)
-            with zipfile.ZipFile(window) as payload:
-                return _unpack_members(payload, dest, members)
+            fd = handle.fileno()
+            payload = _find_payload(fd, archive)
+            jobs = _plan(_zipdir.members(fd, payload[1], payload[3]), dest, members)
+            after_each = (lambda: _checkpoint("file")) if _KILL_AT else None
+            _unpack.write_all(fd, jobs, after_each)
+            return len(jobs)
     except LauncherError:
         raise
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        zlib.error,
-        KeyError,
-        EOFError,
-        ValueError,
-        NotImplementedError,
-    ) as error:
+    except (zlib.error, ValueError, UnicodeError) as error:  # _zipdir.Damaged is a ValueError
         raise LauncherError(
             "the archive %s is damaged (%s); rebuild it or get an intact copy" % (archive, error)
         ) from None
@@ -265,17 +256,36 @@ def unpack(archive, dest, members=None):
         raise LauncherError("cannot extract %s into %s: %s" % (archive, dest, error.strerror or error)) from None
 
 
-def _unpack_members(payload, dest, members):
-    import stat
+def _find_payload(fd, archive):
+    """The payload's member tuple, with ``offset`` moved to where its data starts."""
+    from . import _zipdir
 
-    made = set()
-    count = 0
-    for info in payload.infolist():
-        name = info.filename
+    for member in _zipdir.members(fd):
+        if member[0] == PAYLOAD:
+            break
+    else:
+        raise LauncherError("the archive %s is damaged: it holds no %s; rebuild it" % (archive, PAYLOAD))
+    if member[5] != 0:
+        raise LauncherError("the archive %s is damaged: its payload is compressed; rebuild it" % archive)
+    header = _zipdir.pread(fd, 30, member[1])
+    if len(header) != 30 or header[:4] != b"PK\x03\x04":
+        raise _zipdir.Damaged("bad local header for %s" % PAYLOAD)
+    skip = 30 + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
+    return (member[0], member[1] + skip, *member[2:])
+
+
+def _plan(found, dest, members):
+    """Check every member, make the directories, and list the files to write."""
+    from ._unpack import Job
+
+    dirs = set()
+    jobs = []
+    for member in found:
+        name, mode = member[0], member[6]
         if members is not None and name not in members:
             continue
-        kind = stat.S_IFMT(info.external_attr >> 16)
-        if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+        kind = mode & 0o170000
+        if kind not in (0, 0o100000, 0o040000):  # unknown (not from Unix), regular file, directory
             raise LauncherError(
                 "the archive holds an unsafe member %r (a link or device); refusing to extract it" % name
             )
@@ -283,30 +293,13 @@ def _unpack_members(payload, dest, members):
             raise LauncherError("the archive holds an unsafe member name %r; refusing to extract it" % name)
         target = os.path.join(dest, *name.split("/"))
         if name.endswith("/"):
-            if target not in made:
-                os.makedirs(target, exist_ok=True)
-                made.add(target)
+            dirs.add(target.rstrip(os.sep))
             continue
-        parent = os.path.dirname(target)
-        if parent not in made:
-            os.makedirs(parent, exist_ok=True)
-            made.add(parent)
-        mode = 0o755 if (info.external_attr >> 16) & 0o111 else 0o644
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        with os.fdopen(fd, "wb") as out, payload.open(info) as src:
-            if info.file_size <= _BUFFER:
-                out.write(src.read())
-            else:
-                read = src.read
-                write = out.write
-                chunk = read(_BUFFER)
-                while chunk:
-                    write(chunk)
-                    chunk = read(_BUFFER)
-        count += 1
-        if _KILL_AT:
-            _checkpoint("file")
-    return count
+        dirs.add(os.path.dirname(target))
+        jobs.append(Job(member, target, 0o755 if mode & 0o111 else 0o644))
+    for directory in sorted(dirs):  # parents sort before their children
+        os.makedirs(directory, exist_ok=True)
+    return jobs
 
 
 def unsafe_name(name):
@@ -321,57 +314,6 @@ def unsafe_name(name):
         or any(p in ("..", ".") for p in parts)
         or "" in parts[:-1]
     )
-
-
-def _data_offset(handle, info):
-    """Where the data of a zip member starts, from its local header."""
-    import struct
-
-    handle.seek(info.header_offset)
-    header = handle.read(30)
-    if len(header) != 30 or header[:4] != b"PK\x03\x04":
-        raise ValueError("bad local header for %s" % info.filename)
-    name_len, extra_len = struct.unpack("<HH", header[26:30])
-    return info.header_offset + 30 + name_len + extra_len
-
-
-class _Window:
-    """A read-only, seekable view of ``size`` bytes of a file at ``offset``."""
-
-    def __init__(self, handle, offset, size):
-        self._handle = handle
-        self._offset = offset
-        self._size = size
-        self._pos = 0
-
-    def seekable(self):
-        return True
-
-    def readable(self):
-        return True
-
-    def tell(self):
-        return self._pos
-
-    def seek(self, pos, whence=0):
-        if whence == 1:
-            pos += self._pos
-        elif whence == 2:
-            pos += self._size
-        self._pos = max(0, min(pos, self._size))
-        return self._pos
-
-    def read(self, n=-1):
-        left = self._size - self._pos
-        if n is None or n < 0 or n > left:
-            n = left
-        self._handle.seek(self._offset + self._pos)
-        data = self._handle.read(n)
-        self._pos += len(data)
-        return data
-
-    def close(self):
-        pass
 
 
 def _needs_bytecode(manifest):
@@ -407,20 +349,39 @@ def _compile(tree, trace):
 
 
 def _write_complete(path, manifest, count):
-    import json
+    """Write the completion record: a small JSON object (``json`` is imported only if a value needs escaping)."""
     import time
 
     record = {
+        "extracted": int(time.time()),
+        "files": count,
         "format": manifest["format"],
         "id": manifest["id"],
         "name": manifest["name"],
         "version": manifest["version"],
-        "files": count,
-        "extracted": int(time.time()),
     }
     with open(path, "w") as handle:
-        json.dump(record, handle, sort_keys=True)
-        handle.write("\n")
+        handle.write(_json_object(record) + "\n")
+
+
+_PLAIN = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ ._-+!")
+
+
+def _json_object(record):
+    """``json.dumps(record, sort_keys=True)`` for ints and plain strings, without importing json."""
+    parts = []
+    for key in sorted(record):
+        value = record[key]
+        if isinstance(value, int) and not isinstance(value, bool):
+            text = str(value)
+        elif isinstance(value, str) and _PLAIN.issuperset(value):
+            text = '"%s"' % value
+        else:
+            import json
+
+            return json.dumps(record, sort_keys=True)
+        parts.append('"%s": %s' % (key, text))
+    return "{" + ", ".join(parts) + "}"
 
 
 def _publish(tmp, entry, root, token, trace):

@@ -350,25 +350,19 @@ def _read_payload(archive, digest=False):
     central directory is read (the same way ``_extract.unpack`` finds it),
     plus, for the digest, the payload's bytes with a bounded buffer.
     """
-    import zipfile
+    from . import _zipdir
 
     try:
         with open(archive, "rb") as handle:
-            outer = zipfile.ZipFile(handle)
-            info = outer.getinfo(_extract.PAYLOAD)
-            if info.compress_type != zipfile.ZIP_STORED:
-                raise LauncherError("the archive %s is damaged: its payload is compressed; rebuild it" % archive)
-            offset = _extract._data_offset(handle, info)
-            window = _extract._Window(handle, offset, info.file_size)
-            with zipfile.ZipFile(window) as payload:
-                members = [
-                    (i.filename, i.file_size, i.CRC, bool((i.external_attr >> 16) & 0o111)) for i in payload.infolist()
-                ]
-            sha256 = _digest(handle, offset, info.file_size) if digest else None
-            return members, info.file_size, sha256
+            fd = handle.fileno()
+            payload = _extract._find_payload(fd, archive)
+            offset, size = payload[1], payload[3]
+            members = [(m[0], m[3], m[4], bool(m[6] & 0o111)) for m in _zipdir.members(fd, offset, size)]
+            sha256 = _digest(handle, offset, size) if digest else None
+            return members, size, sha256
     except LauncherError:
         raise
-    except (zipfile.BadZipFile, KeyError, EOFError, ValueError) as error:
+    except (ValueError, UnicodeError) as error:  # _zipdir.Damaged is a ValueError
         raise LauncherError(
             "the archive %s is damaged (%s); rebuild it or get an intact copy" % (archive, error)
         ) from None
@@ -719,7 +713,6 @@ def _run_command(manifest, dest, python):
 
 def _make_venv(context, dest):
     """Make ``dest`` a virtual environment of this interpreter holding the payload."""
-    import binascii
     import subprocess
     import venv
 
@@ -749,7 +742,7 @@ def _make_venv(context, dest):
         raise LauncherError("the new virtual environment's python %s does not start: %s" % (python, last))
     site = result.stdout.strip()
     os.makedirs(site, exist_ok=True)
-    staging = os.path.join(dest, ".exearchive-payload-%s" % binascii.hexlify(os.urandom(4)).decode())
+    staging = os.path.join(dest, ".exearchive-payload-%s" % os.urandom(4).hex())
     os.mkdir(staging, 0o700)
     count = _extract.unpack(context.archive, staging)
     moved = {}
@@ -1129,8 +1122,6 @@ def _duration(seconds):
 
 def _remove_entry(root, entry, dry):
     """Remove one entry unless a process uses it: "removed", "in use", "busy" or an error."""
-    import binascii
-
     try:
         import fcntl
     except ImportError:
@@ -1154,7 +1145,7 @@ def _remove_entry(root, entry, dry):
                     return "cannot tell whether it is in use (%s)" % (error.strerror or error)
         if dry:
             return "removed"
-        token = binascii.hexlify(os.urandom(4)).decode()
+        token = os.urandom(4).hex()
         trash = os.path.join(root, ".trash-%s-%d-%s" % (entry.name, os.getpid(), token))
         try:
             os.rename(entry.path, trash)  # while holding the locks: no start can begin using it now

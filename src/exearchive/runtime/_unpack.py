@@ -1,0 +1,205 @@
+"""Write the payload's members to disk: in parallel, streamed, checked.
+
+Used by ``_extract`` on the cold path (and by the tools for repairs and
+``extract``), with the members ``_zipdir`` read from the payload's central
+directory.  Not ``ZipFile.open``: per member it costs more than creating the
+file (a ``ZipExtFile``, a buffered writer and several seeks each); on
+payloads of thousands of small modules that overhead was half of the cold
+start.
+
+Per member: one ``os.pread`` of the local header and the data (position
+independent, so every worker shares one descriptor), one ``zlib`` inflate,
+a size and CRC-32 check, then ``open`` (``O_EXCL``), ``write``, ``close``.
+Members larger than ``_WHOLE`` bytes are streamed in ``_CHUNK`` pieces, so
+memory stays bounded whatever the largest file.
+
+Workers are threads: reading, inflating, creating and writing files all
+release the GIL, so on a machine with several cores they overlap.  Work is
+handed out in batches of neighbouring members (the large ones first, alone),
+so that a worker mostly writes into one directory at a time.  The first
+error stops every worker and is raised in the caller's thread.
+"""
+
+import os
+import struct
+import zlib
+
+from ._zipdir import HAS_PREAD, Damaged, pread
+
+_LOCAL = struct.Struct("<4s2B4HL2L2H")  # local file header, 30 bytes
+_LOCAL_MAGIC = b"PK\x03\x04"
+_STORED, _DEFLATED = 0, 8
+_WHOLE = 1 << 20  # members up to this size are inflated in one call
+_CHUNK = 1 << 20  # larger ones are read this much at a time
+_BATCH = 32  # members per hand-out
+_MAX_WORKERS = 4
+
+
+class Job:
+    """One file to write: where its bytes are and where they go."""
+
+    __slots__ = ("crc", "csize", "extra", "method", "mode", "name", "offset", "size", "target")
+
+    def __init__(self, member, target, mode):
+        """``member`` is a ``_zipdir.members`` tuple; ``mode`` the new file's permissions."""
+        self.name, self.offset, self.csize, self.size, self.crc, self.method, _, self.extra = member
+        self.target = target
+        self.mode = mode
+
+
+def workers_for(jobs):
+    """How many threads to use for these jobs."""
+    if not HAS_PREAD or (len(jobs) < 2 * _BATCH and sum(job.size for job in jobs) < 8 * _WHOLE):
+        return 1
+    return max(1, min(_MAX_WORKERS, os.cpu_count() or 1))
+
+
+def write_all(fd, jobs, after_each=None, workers=None):
+    """Write every job's file; ``fd`` is open on the archive (offsets are absolute).
+
+    ``after_each`` is called after each file is complete (the kill hook of the
+    tests).  Raises ``Damaged`` for bad data and ``OSError`` for write errors.
+    """
+    if workers is None:
+        workers = workers_for(jobs)
+    batches = _batches(jobs)
+    if workers <= 1:
+        for batch in batches:
+            for job in batch:
+                _write(fd, job)
+                if after_each is not None:
+                    after_each()
+        return
+    import threading
+
+    feed = iter(batches)
+    lock = threading.Lock()
+    errors = []
+
+    def work():
+        try:
+            while not errors:
+                with lock:
+                    batch = next(feed, None)
+                if batch is None:
+                    return
+                for job in batch:
+                    if errors:
+                        return
+                    _write(fd, job)
+                    if after_each is not None:
+                        after_each()
+        except BaseException as error:  # handed to the caller's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, name="exearchive-unpack-%d" % i) for i in range(workers)]
+    for thread in threads:
+        thread.daemon = True
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def _batches(jobs):
+    """Hand-outs: each large member alone (largest first), then the small ones by directory.
+
+    A directory's files go to one worker (file creation locks the directory),
+    and directories with few files are merged up to ``_BATCH`` files.
+    """
+    large = sorted((job for job in jobs if job.size > _WHOLE), key=lambda job: job.size, reverse=True)
+    batches = [[job] for job in large]
+    batch = []
+    directory = None
+    for job in jobs:
+        if job.size > _WHOLE:
+            continue
+        parent = os.path.dirname(job.target)
+        if parent != directory and len(batch) >= _BATCH:
+            batches.append(batch)
+            batch = []
+        directory = parent
+        batch.append(job)
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def _write(fd, job):
+    start = job.offset
+    name_len = len(job.name.encode("utf-8"))
+    guess = _LOCAL.size + name_len + job.extra
+    whole = job.size <= _WHOLE
+    raw = pread(fd, guess + job.csize if whole else guess, start)
+    if len(raw) < _LOCAL.size:
+        raise Damaged("%s: truncated" % job.name)
+    fields = _LOCAL.unpack_from(raw)
+    if fields[0] != _LOCAL_MAGIC:
+        raise Damaged("%s: bad local header" % job.name)
+    skip = _LOCAL.size + fields[10] + fields[11]  # file name and extra field lengths
+    if skip != guess:
+        raw = pread(fd, skip + job.csize if whole else skip, start)
+    out = os.open(job.target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), job.mode)
+    try:
+        if whole:
+            data = _inflate(job, raw[skip : skip + job.csize])
+            if len(data) != job.size or zlib.crc32(data) != job.crc:
+                raise Damaged("%s: its data does not match its size and CRC-32" % job.name)
+            _write_bytes(out, data)
+        else:
+            _stream(fd, start + skip, job, out)
+    finally:
+        os.close(out)
+
+
+def _inflate(job, raw):
+    if len(raw) != job.csize:
+        raise Damaged("%s: truncated" % job.name)
+    if job.method == _STORED:
+        return raw
+    if job.method == _DEFLATED:
+        return zlib.decompress(raw, -15, job.size or 1)
+    raise Damaged("%s: unsupported compression method %d" % (job.name, job.method))
+
+
+def _stream(fd, offset, job, out):
+    """Copy a large member in bounded pieces: never more than ``_CHUNK`` in or out at once."""
+    if job.method == _DEFLATED:
+        inflater = zlib.decompressobj(-15)
+    elif job.method != _STORED:
+        raise Damaged("%s: unsupported compression method %d" % (job.name, job.method))
+    else:
+        inflater = None
+    crc = 0
+    written = 0
+    left = job.csize
+    while left:
+        raw = pread(fd, min(_CHUNK, left), offset)
+        if not raw:
+            raise Damaged("%s: truncated" % job.name)
+        offset += len(raw)
+        left -= len(raw)
+        data = raw if inflater is None else inflater.decompress(raw, _CHUNK)
+        while True:
+            crc = zlib.crc32(data, crc)
+            written += len(data)
+            if written > job.size:
+                raise Damaged("%s: more data than its size says" % job.name)
+            _write_bytes(out, data)
+            if inflater is None or not inflater.unconsumed_tail:
+                break
+            data = inflater.decompress(inflater.unconsumed_tail, _CHUNK)
+    if inflater is not None:
+        data = inflater.flush()
+        crc = zlib.crc32(data, crc)
+        written += len(data)
+        _write_bytes(out, data)
+    if written != job.size or crc != job.crc:
+        raise Damaged("%s: its data does not match its size and CRC-32" % job.name)
+
+
+def _write_bytes(out, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(out, view) :]

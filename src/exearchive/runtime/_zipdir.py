@@ -1,0 +1,127 @@
+"""Read a zip's central directory: the members' names, sizes and offsets.
+
+The cold path reads two directories (the archive's, to find the payload, and
+the payload's) and needs only where each member's bytes are.  ``zipfile``
+would do it, but importing it costs about 9 ms (it pulls in ``pathlib``,
+``shutil``, ``bz2``, ``lzma`` and more) and building a ``ZipInfo`` per member
+costs 5 us, which is a tenth of a second on a payload of 20,000 modules.
+This reads the format as APPNOTE.TXT describes it (end of central directory
+record, its Zip64 variant, Zip64 extra fields), with ``struct`` only.
+
+``members(fd, start, size)`` returns one tuple per member, in directory order:
+``(name, offset, csize, size, crc, method, mode, extra_len)``, where
+``offset`` is the absolute position of the member's local header in the file
+behind ``fd`` (data before the zip, such as a shebang line, is accounted for
+the way ``zipfile`` does it), ``mode`` the Unix mode from the external
+attributes and ``extra_len`` the length of the central extra field (the local
+one is usually as long).  Anything inconsistent raises ``Damaged``.
+"""
+
+import os
+import struct
+
+_EOCD = struct.Struct("<4s4H2LH")  # end of central directory record, 22 bytes
+_EOCD_MAGIC = b"PK\x05\x06"
+_LOCATOR = struct.Struct("<4sLQL")  # Zip64 end of central directory locator, 20 bytes
+_LOCATOR_MAGIC = b"PK\x06\x07"
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")  # Zip64 end of central directory record, 56 bytes
+_EOCD64_MAGIC = b"PK\x06\x06"
+_ENTRY = struct.Struct("<4s4B4HL2L5H2L")  # central directory file header, 46 bytes
+_ENTRY_MAGIC = b"PK\x01\x02"
+_MAX_COMMENT = 0xFFFF
+_UTF8 = 0x800  # general purpose flag: the name is UTF-8
+_ENCRYPTED = 0x1
+_OS_PREAD = getattr(os, "pread", None)
+HAS_PREAD = _OS_PREAD is not None  # without it, reads move the shared file position: one thread only
+
+
+class Damaged(ValueError):
+    """The bytes are not the zip they claim to be."""
+
+
+def members(fd, start=0, size=None):
+    """The members of the zip that occupies ``size`` bytes of ``fd`` from ``start``."""
+    if size is None:
+        size = os.fstat(fd).st_size - start
+    tail_len = min(size, _EOCD.size + _MAX_COMMENT)
+    tail = pread(fd, tail_len, start + size - tail_len)
+    at = tail.rfind(_EOCD_MAGIC)
+    while at >= 0 and (len(tail) - at < _EOCD.size or at + _EOCD.size + _EOCD.unpack_from(tail, at)[7] != len(tail)):
+        at = tail.rfind(_EOCD_MAGIC, 0, at)  # that one was inside the comment (or cut short)
+    if at < 0:
+        raise Damaged("no end of central directory record")
+    _, _, _, _, count, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, at)
+    eocd = start + size - tail_len + at  # where the record is
+    record = eocd
+    if count == 0xFFFF or cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:
+        locator = pread(fd, _LOCATOR.size, eocd - _LOCATOR.size)
+        if len(locator) != _LOCATOR.size or locator[:4] != _LOCATOR_MAGIC:
+            raise Damaged("no Zip64 end of central directory locator")
+        record = eocd - _LOCATOR.size - _EOCD64.size
+        fields = _EOCD64.unpack(_pread(fd, _EOCD64.size, record))
+        if fields[0] != _EOCD64_MAGIC:
+            raise Damaged("no Zip64 end of central directory record")
+        count, cd_size, cd_offset = fields[7], fields[8], fields[9]
+    concat = record - cd_size - cd_offset  # bytes before the zip's own offset 0
+    if concat < start or cd_size > record - start:
+        raise Damaged("the central directory lies outside the file")
+    directory = _pread(fd, cd_size, concat + cd_offset)
+    found = []
+    pos = 0
+    unpack = _ENTRY.unpack_from
+    for _ in range(count):
+        if directory[pos : pos + 4] != _ENTRY_MAGIC or pos + _ENTRY.size > cd_size:
+            raise Damaged("bad central directory entry %d" % len(found))
+        fields = unpack(directory, pos)
+        flags, method, crc, csize, usize = fields[5], fields[6], fields[9], fields[10], fields[11]
+        name_len, extra_len, comment_len = fields[12], fields[13], fields[14]
+        offset = fields[18]
+        pos += _ENTRY.size
+        raw_name = directory[pos : pos + name_len]
+        name = raw_name.decode("utf-8" if flags & _UTF8 else "cp437")
+        if usize == 0xFFFFFFFF or csize == 0xFFFFFFFF or offset == 0xFFFFFFFF:
+            usize, csize, offset = _zip64(directory[pos + name_len : pos + name_len + extra_len], usize, csize, offset)
+        if flags & _ENCRYPTED:
+            raise Damaged("%s is encrypted" % name)
+        pos += name_len + extra_len + comment_len
+        found.append((name, concat + offset, csize, usize, crc, method, fields[17] >> 16, extra_len))
+    if pos != cd_size:
+        raise Damaged("the central directory has %d bytes more than its %d entries" % (cd_size - pos, count))
+    return found
+
+
+def _zip64(extra, usize, csize, offset):
+    """Sizes and offset from a Zip64 extended information extra field."""
+    pos = 0
+    while pos + 4 <= len(extra):
+        kind, length = struct.unpack_from("<2H", extra, pos)
+        if kind == 1:
+            values = list(struct.unpack_from("<%dQ" % (min(length, len(extra) - pos - 4) // 8), extra, pos + 4))
+            values.reverse()
+            try:
+                if usize == 0xFFFFFFFF:
+                    usize = values.pop()
+                if csize == 0xFFFFFFFF:
+                    csize = values.pop()
+                if offset == 0xFFFFFFFF:
+                    offset = values.pop()
+            except IndexError:
+                break
+            return usize, csize, offset
+        pos += 4 + length
+    raise Damaged("a Zip64 member without a complete Zip64 extra field")
+
+
+def pread(fd, length, offset):
+    """``os.pread``, or seek and read where there is none (Windows: callers then use one thread)."""
+    if _OS_PREAD is not None:
+        return _OS_PREAD(fd, length, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, length)
+
+
+def _pread(fd, length, offset):
+    data = pread(fd, length, offset)
+    if len(data) != length:
+        raise Damaged("truncated")
+    return data
