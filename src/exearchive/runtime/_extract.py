@@ -278,6 +278,7 @@ def _plan(found, dest, members):
     """Check every member, make the directories, and list the files to write."""
     from ._unpack import Job
 
+    dest = os.path.abspath(dest)  # so that the parents of every target end at dest itself
     dirs = set()
     jobs = []
     for member in found:
@@ -293,12 +294,18 @@ def _plan(found, dest, members):
             raise LauncherError("the archive holds an unsafe member name %r; refusing to extract it" % name)
         target = os.path.join(dest, *name.split("/"))
         if name.endswith("/"):
-            dirs.add(target.rstrip(os.sep))
-            continue
-        dirs.add(os.path.dirname(target))
-        jobs.append(Job(member, target, 0o755 if mode & 0o111 else 0o644))
+            directory = target.rstrip(os.sep)
+        else:
+            directory = os.path.dirname(target)
+            jobs.append(Job(member, target, 0o755 if mode & 0o111 else 0o644))
+        while directory not in dirs and directory != dest:  # and every parent: one mkdir each below
+            dirs.add(directory)
+            directory = os.path.dirname(directory)
     for directory in sorted(dirs):  # parents sort before their children
-        os.makedirs(directory, exist_ok=True)
+        try:
+            os.mkdir(directory)
+        except FileExistsError:
+            pass
     return jobs
 
 

@@ -96,8 +96,12 @@ def write_all(fd, jobs, after_each=None, workers=None):
     for thread in threads:
         thread.daemon = True
         thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException:  # KeyboardInterrupt while waiting: stop the workers too
+        errors.append(None)
+        raise
     if errors:
         raise errors[0]
 
@@ -159,7 +163,8 @@ def _inflate(job, raw):
     if job.method == _STORED:
         return raw
     if job.method == _DEFLATED:
-        return zlib.decompress(raw, -15, job.size or 1)
+        # at most one byte more than the member's size: a lying header cannot make it inflate without bound
+        return zlib.decompressobj(-15).decompress(raw, job.size + 1)
     raise Damaged("%s: unsupported compression method %d" % (job.name, job.method))
 
 
