@@ -279,6 +279,8 @@ def _plan(found, dest, members):
     from ._unpack import Job
 
     dest = os.path.abspath(dest)  # so that the parents of every target end at dest itself
+    prefix = os.path.join(dest, "")
+    sep = os.sep
     dirs = set()
     jobs = []
     for member in found:
@@ -292,15 +294,15 @@ def _plan(found, dest, members):
             )
         if unsafe_name(name):
             raise LauncherError("the archive holds an unsafe member name %r; refusing to extract it" % name)
-        target = os.path.join(dest, *name.split("/"))
+        target = prefix + (name if sep == "/" else name.replace("/", sep))  # a safe name: a plain join
         if name.endswith("/"):
-            directory = target.rstrip(os.sep)
+            directory = target[:-1]
         else:
-            directory = os.path.dirname(target)
+            directory = target.rpartition(sep)[0]
             jobs.append(Job(member, target, 0o755 if mode & 0o111 else 0o644))
-        while directory not in dirs and directory != dest:  # and every parent: one mkdir each below
+        while len(directory) > len(dest) and directory not in dirs:  # and every parent below dest
             dirs.add(directory)
-            directory = os.path.dirname(directory)
+            directory = directory.rpartition(sep)[0]
     for directory in sorted(dirs):  # parents sort before their children
         try:
             os.mkdir(directory)
