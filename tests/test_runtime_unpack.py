@@ -38,7 +38,7 @@ def _make_zip(path: Path, members: dict[str, bytes], prefix: bytes = b"", commen
 def _members(path: Path, start: int = 0, size: int | None = None) -> list[tuple]:
     fd = os.open(path, os.O_RDONLY)
     try:
-        return _zipdir.members(fd, start, size)
+        return list(_zipdir.members(fd, start, size))
     finally:
         os.close(fd)
 

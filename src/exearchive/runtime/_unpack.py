@@ -38,13 +38,23 @@ _MAX_WORKERS = 4
 class Job:
     """One file to write: where its bytes are and where they go."""
 
-    __slots__ = ("crc", "csize", "extra", "method", "mode", "name", "offset", "size", "target")
+    __slots__ = ("crc", "csize", "extra", "method", "mode", "name_chars", "offset", "size", "target")
 
     def __init__(self, member, target, mode):
-        """``member`` is a ``_zipdir.members`` tuple; ``mode`` the new file's permissions."""
-        self.name, self.offset, self.csize, self.size, self.crc, self.method, _, self.extra = member
+        """``member`` is a ``_zipdir.members`` tuple; ``mode`` the new file's permissions.
+
+        The member's name is not kept (it is the end of ``target``): a payload
+        can have tens of thousands of members.
+        """
+        name, self.offset, self.csize, self.size, self.crc, self.method, _, self.extra = member
+        self.name_chars = len(name)
         self.target = target
         self.mode = mode
+
+    @property
+    def name(self):
+        """The member's name, from the end of ``target``."""
+        return self.target[-self.name_chars :].replace(os.sep, "/")
 
 
 def workers_for(jobs):
@@ -132,8 +142,7 @@ def _batches(jobs):
 
 def _write(fd, job):
     start = job.offset
-    name_len = len(job.name.encode("utf-8"))
-    guess = _LOCAL.size + name_len + job.extra
+    guess = _LOCAL.size + len(job.name.encode("utf-8")) + job.extra
     whole = job.size <= _WHOLE
     raw = pread(fd, guess + job.csize if whole else guess, start)
     if len(raw) < _LOCAL.size:

@@ -8,7 +8,7 @@ costs 5 us, which is a tenth of a second on a payload of 20,000 modules.
 This reads the format as APPNOTE.TXT describes it (end of central directory
 record, its Zip64 variant, Zip64 extra fields), with ``struct`` only.
 
-``members(fd, start, size)`` returns one tuple per member, in directory order:
+``members(fd, start, size)`` yields one tuple per member, in directory order:
 ``(name, offset, csize, size, crc, method, mode, extra_len)``, where
 ``offset`` is the absolute position of the member's local header in the file
 behind ``fd`` (data before the zip, such as a shebang line, is accounted for
@@ -40,7 +40,12 @@ class Damaged(ValueError):
 
 
 def members(fd, start=0, size=None):
-    """The members of the zip that occupies ``size`` bytes of ``fd`` from ``start``."""
+    """The members of the zip that occupies ``size`` bytes of ``fd`` from ``start``, one by one.
+
+    A generator, so that a caller keeping less per member than the tuple
+    (the extraction plan) holds only that: memory for 40,000 members counts.
+    The end records are checked on the first ``next``.
+    """
     if size is None:
         size = os.fstat(fd).st_size - start
     tail_len = min(size, _EOCD.size + _MAX_COMMENT)
@@ -66,12 +71,11 @@ def members(fd, start=0, size=None):
     if concat < start or cd_size > record - start:
         raise Damaged("the central directory lies outside the file")
     directory = _pread(fd, cd_size, concat + cd_offset)
-    found = []
     pos = 0
     unpack = _ENTRY.unpack_from
-    for _ in range(count):
+    for index in range(count):
         if directory[pos : pos + 4] != _ENTRY_MAGIC or pos + _ENTRY.size > cd_size:
-            raise Damaged("bad central directory entry %d" % len(found))
+            raise Damaged("bad central directory entry %d" % index)
         fields = unpack(directory, pos)
         flags, method, crc, csize, usize = fields[5], fields[6], fields[9], fields[10], fields[11]
         name_len, extra_len, comment_len = fields[12], fields[13], fields[14]
@@ -84,10 +88,9 @@ def members(fd, start=0, size=None):
         if flags & _ENCRYPTED:
             raise Damaged("%s is encrypted" % name)
         pos += name_len + extra_len + comment_len
-        found.append((name, concat + offset, csize, usize, crc, method, fields[17] >> 16, extra_len))
+        yield (name, concat + offset, csize, usize, crc, method, fields[17] >> 16, extra_len)
     if pos != cd_size:
         raise Damaged("the central directory has %d bytes more than its %d entries" % (cd_size - pos, count))
-    return found
 
 
 def _zip64(extra, usize, csize, offset):
