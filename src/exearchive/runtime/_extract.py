@@ -265,12 +265,9 @@ def _find_payload(fd, archive):
             break
     else:
         raise LauncherError("the archive %s is damaged: it holds no %s; rebuild it" % (archive, PAYLOAD))
-    if member[5] != 0:
+    if member[5] != _zipdir.STORED:
         raise LauncherError("the archive %s is damaged: its payload is compressed; rebuild it" % archive)
-    header = _zipdir.pread(fd, 30, member[1])
-    if len(header) != 30 or header[:4] != b"PK\x03\x04":
-        raise _zipdir.Damaged("bad local header for %s" % PAYLOAD)
-    skip = 30 + int.from_bytes(header[26:28], "little") + int.from_bytes(header[28:30], "little")
+    skip = _zipdir.local_header_length(_zipdir.pread(fd, _zipdir.LOCAL_SIZE, member[1]), PAYLOAD)
     return (member[0], member[1] + skip, *member[2:])
 
 

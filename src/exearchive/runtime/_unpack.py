@@ -21,14 +21,10 @@ error stops every worker and is raised in the caller's thread.
 """
 
 import os
-import struct
 import zlib
 
-from ._zipdir import HAS_PREAD, Damaged, pread
+from ._zipdir import DEFLATED, HAS_PREAD, LOCAL_SIZE, STORED, Damaged, local_header_length, pread
 
-_LOCAL = struct.Struct("<4s2B4HL2L2H")  # local file header, 30 bytes
-_LOCAL_MAGIC = b"PK\x03\x04"
-_STORED, _DEFLATED = 0, 8
 _WHOLE = 1 << 20  # members up to this size are inflated in one call
 _CHUNK = 1 << 20  # larger ones are read this much at a time
 _BATCH = 32  # members per hand-out
@@ -142,15 +138,10 @@ def _batches(jobs):
 
 def _write(fd, job):
     start = job.offset
-    guess = _LOCAL.size + len(job.name.encode("utf-8")) + job.extra
+    guess = LOCAL_SIZE + len(job.name.encode("utf-8")) + job.extra  # header and data in one read
     whole = job.size <= _WHOLE
     raw = pread(fd, guess + job.csize if whole else guess, start)
-    if len(raw) < _LOCAL.size:
-        raise Damaged("%s: truncated" % job.name)
-    fields = _LOCAL.unpack_from(raw)
-    if fields[0] != _LOCAL_MAGIC:
-        raise Damaged("%s: bad local header" % job.name)
-    skip = _LOCAL.size + fields[10] + fields[11]  # file name and extra field lengths
+    skip = local_header_length(raw, job.name)
     if skip != guess:
         raw = pread(fd, skip + job.csize if whole else skip, start)
     out = os.open(job.target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), job.mode)
@@ -169,9 +160,9 @@ def _write(fd, job):
 def _inflate(job, raw):
     if len(raw) != job.csize:
         raise Damaged("%s: truncated" % job.name)
-    if job.method == _STORED:
+    if job.method == STORED:
         return raw
-    if job.method == _DEFLATED:
+    if job.method == DEFLATED:
         # at most one byte more than the member's size: a lying header cannot make it inflate without bound
         return zlib.decompressobj(-15).decompress(raw, job.size + 1)
     raise Damaged("%s: unsupported compression method %d" % (job.name, job.method))
@@ -179,9 +170,9 @@ def _inflate(job, raw):
 
 def _stream(fd, offset, job, out):
     """Copy a large member in bounded pieces: never more than ``_CHUNK`` in or out at once."""
-    if job.method == _DEFLATED:
+    if job.method == DEFLATED:
         inflater = zlib.decompressobj(-15)
-    elif job.method != _STORED:
+    elif job.method != STORED:
         raise Damaged("%s: unsupported compression method %d" % (job.name, job.method))
     else:
         inflater = None

@@ -20,6 +20,10 @@ one is usually as long).  Anything inconsistent raises ``Damaged``.
 import os
 import struct
 
+STORED, DEFLATED = 0, 8  # compression methods
+LOCAL_SIZE = 30  # a local file header without its name and extra field
+_LOCAL = struct.Struct("<4s2B4HL2L2H")  # local file header
+_LOCAL_MAGIC = b"PK\x03\x04"
 _EOCD = struct.Struct("<4s4H2LH")  # end of central directory record, 22 bytes
 _EOCD_MAGIC = b"PK\x05\x06"
 _LOCATOR = struct.Struct("<4sLQL")  # Zip64 end of central directory locator, 20 bytes
@@ -91,6 +95,19 @@ def members(fd, start=0, size=None):
         yield (name, concat + offset, csize, usize, crc, method, fields[17] >> 16, extra_len)
     if pos != cd_size:
         raise Damaged("the central directory has %d bytes more than its %d entries" % (cd_size - pos, count))
+
+
+def local_header_length(raw, name):
+    """Length of the local header at the start of ``raw`` (name and extra field included).
+
+    The member's data starts that many bytes after its offset.
+    """
+    if len(raw) < LOCAL_SIZE:
+        raise Damaged("%s: truncated" % name)
+    fields = _LOCAL.unpack_from(raw)
+    if fields[0] != _LOCAL_MAGIC:
+        raise Damaged("%s: bad local header" % name)
+    return LOCAL_SIZE + fields[10] + fields[11]  # file name and extra field lengths
 
 
 def _zip64(extra, usize, csize, offset):
