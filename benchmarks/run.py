@@ -18,7 +18,9 @@ against exearchive go to stdout and, as Markdown, to ``--output``
 
 Every archive runs as ``RUN_VENV/bin/python ARCHIVE``, where RUN_VENV is an
 empty venv of ``--python`` (a real interpreter binary, never a shim); the
-venv baseline runs its console script.  Scratch lives under ``--work``
+venv baseline runs its console script.  ``--run-python`` runs the archives
+(built by ``--python``) and the venv baseline on another interpreter: the
+common case of an archive built on one Python and deployed to another.  Scratch lives under ``--work``
 (``benchmarks/.work``, not tracked).
 """
 
@@ -343,10 +345,13 @@ class Bench:
         self.work = Path(args.work).resolve()
         self.tools: list[str] = args.tools
         self.python = args.python
+        self.run_python = args.run_python or args.python
         self.wheelhouse = self.work / "wheelhouse"
         self.local = self.work / "local-wheels"
         self.tools_venv = self.work / "tools-venv"
-        self.run_venv = self.work / "run-venv"
+        self.run_venv = self.work / (
+            "run-venv" if self.run_python == self.python else f"run-venv-{Path(self.run_python).name}"
+        )
         self.rundir = self.work / "rundir"
         self.tpy = str(self.tools_venv / "bin" / "python")
         self.rpy = str(self.run_venv / "bin" / "python")
@@ -398,8 +403,8 @@ class Bench:
             log(f"making the tool venv {self.tools_venv} from {self.python}")
             run([self.python, "-m", "venv", self.tools_venv], base_env(), what="venv")
         if not self.run_venv.exists():
-            log(f"making the empty run venv {self.run_venv}")
-            run([self.python, "-m", "venv", "--without-pip", self.run_venv], base_env(), what="venv")
+            log(f"making the empty run venv {self.run_venv} from {self.run_python}")
+            run([self.run_python, "-m", "venv", "--without-pip", self.run_venv], base_env(), what="venv")
         self.download()
         installs = ["-r", str(HERE / "requirements-build.txt")]
         if {"shiv", "pex", "pex-venv"} & set(self.tools):
@@ -680,7 +685,7 @@ class Bench:
             venv = out / "venv"
             env = self.offline_env()
             start = time.perf_counter()
-            run([self.python, "-m", "venv", "--without-pip", venv], env, what="venv")
+            run([self.run_python, "-m", "venv", "--without-pip", venv], env, what="venv")
             run(
                 [self.tpy, "-m", "pip", "--python", venv / "bin" / "python", "install", "--quiet", name],
                 env,
@@ -834,7 +839,9 @@ class Bench:
             "memory": memory,
             "os": f"{platform.system()} {platform.release()}",
             "python": output_of([self.rpy, "-c", "import sys; print(sys.version.split()[0], sys.executable)"]),
-            "runner": f"{self.python} (archives run as RUN_VENV/bin/python ARCHIVE; RUN_VENV is an empty venv of it)",
+            "runner": f"{self.run_python} (archives run as RUN_VENV/bin/python ARCHIVE; RUN_VENV is an empty venv "
+            + "of it)"
+            + (f"; they were built by {self.python}" if self.run_python != self.python else ""),
             "tools": ", ".join(tools),
         }
 
@@ -849,6 +856,7 @@ class Bench:
             f"- Command: `{command}`",
             f"- Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory']}, {machine['os']}",
             f"- Python: {machine['python']}",
+            f"- Runner: {machine['runner']}",
             f"- Tools: {machine['tools']}",
             f"- Runs: {args.build_runs} builds, {args.runs} cold and {args.warm_runs} warm starts per tool, "
             f"alternating between the tools; {args.concurrency} concurrent cold starts x {args.concurrent_runs}. "
@@ -1010,6 +1018,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--python",
         default=DEFAULT_PYTHON if os.path.exists(DEFAULT_PYTHON) else sys.executable,
         help=f"the interpreter that runs everything (default {DEFAULT_PYTHON}, a real binary)",
+    )
+    parser.add_argument(
+        "--run-python",
+        default=None,
+        metavar="PYTHON",
+        help="run the archives and the venv baseline on this interpreter instead (default: --python); "
+        "the archives are still built by --python",
     )
     parser.add_argument(
         "--exearchive-from",

@@ -14,12 +14,17 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
+
 from helpers import ROOT, clean_env, run
+from launcher_support import python_or_skip
 
 
-def test_benchmark_driver_runs_the_tiny_payload(tmp_path: Path) -> None:
+@pytest.mark.parametrize("run_python", [None, "3.12"], ids=["build-python", "run-on-3.12"])
+def test_benchmark_driver_runs_the_tiny_payload(run_python: str | None, tmp_path: Path) -> None:
     report = tmp_path / "report.md"
     raw = tmp_path / "raw.json"
+    other = ["--run-python", python_or_skip(run_python)] if run_python else []
     result = run(
         [
             sys.executable,
@@ -32,6 +37,7 @@ def test_benchmark_driver_runs_the_tiny_payload(tmp_path: Path) -> None:
             "--work", tmp_path / "work",
             "--output", report,
             "--json", raw,
+            *other,
         ],
         env=clean_env(),
         timeout=600,
@@ -58,3 +64,6 @@ def test_benchmark_driver_runs_the_tiny_payload(tmp_path: Path) -> None:
     assert "| exearchive | " in text and "| venv | " in text
     assert "- Caches on: " in text
     assert "failed" not in text
+    if run_python:  # archives built by this Python, run (like the venv baseline) on the other one
+        assert f"- Runner: {other[1]} " in text and "; they were built by " in text
+        assert "Python: 3.12." in text

@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from helpers import Build, expected_runs, run_archive
+from helpers import ROOT, Build, expected_runs, run_archive
 from launcher_support import (
     OTHER_PYTHONS,
     entries,
     launcher_env,
     one_line_error,
     python_or_skip,
+    read_manifest,
     rewrite_archive,
     run_python,
 )
@@ -145,3 +146,84 @@ def test_warm_start_uses_bytecode_for_every_app_module(
     modules = {Path(p).name.split(".")[0] for p in loaded}
     assert {"__init__", "__main__", "styles"} <= modules
     assert {p: k for p, k in loaded.items() if k != "pyc"} == {}
+
+
+_LOADED = re.compile(r"^import '?(_exearchive_runtime[\w.]*)'? # (.*)$")
+
+
+def _launcher_origins(python: str, archive: Path, root: Path) -> dict[str, str]:
+    """Run a warm start with ``-v`` and no bytecode writing; launcher module -> how it was loaded."""
+    env = launcher_env(root, {"PYTHONDONTWRITEBYTECODE": "1"})
+    result = subprocess.run([python, "-v", str(archive), "World"], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    origins = {}
+    compiled_from = {}
+    for line in result.stderr.splitlines():
+        code = _CODE_FROM.match(line)
+        if code:
+            compiled_from[Path(code.group(1)).name.split(".")[0]] = code.group(1)
+        loaded = _LOADED.match(line)
+        if loaded:
+            name = loaded.group(1)
+            short = name.rpartition(".")[2]
+            origins[name] = compiled_from.get(short, "") if "SourceFileLoader" in loaded.group(2) else "archive"
+    return origins
+
+
+@pytest.mark.parametrize("other", ["3.12", "3.8", "pypy3"])
+def test_other_interpreter_runs_the_launcher_from_a_compiled_copy(
+    other: str, build_sample: Callable[[str], Build], tmp_path: Path
+) -> None:
+    python = python_or_skip(other)
+    archive = build_sample("greetcli").archive()
+    root = tmp_path / "cache"
+    # the build interpreter uses the launcher bytecode in the archive: no copy
+    assert run_python(sys.executable, archive, "World", env=launcher_env(root)).returncode == 0
+    [entry] = entries(root)
+    assert not list((entry / ".exearchive").glob("launcher-*"))
+    # the first start on another interpreter leaves a copy compiled for it, marked ready last
+    assert run_python(python, archive, "World", env=launcher_env(root)).returncode == 0
+    [copy] = (entry / ".exearchive").glob("launcher-*")
+    assert copy.name == "launcher-" + read_manifest(archive)["launcher"]
+    runtime = sorted(p.name for p in (ROOT / "src" / "exearchive" / "runtime").glob("*.py"))
+    assert sorted(p.name for p in copy.glob("*.py")) == runtime
+    [ready] = copy.glob("ready-*")
+    pycs = list((copy / "__pycache__").glob("*.pyc"))
+    assert len(pycs) == len(runtime)
+    assert all(p.stat().st_mtime_ns <= ready.stat().st_mtime_ns for p in pycs)
+    assert not list((entry / ".exearchive").glob(".tmp-*"))
+    # warm: the launcher's modules come from the copy's bytecode; only the package itself is compiled
+    origins = _launcher_origins(python, archive, root)
+    assert origins["_exearchive_runtime"] == "archive"
+    [boot_pyc] = (copy / "__pycache__").glob("_boot.*.pyc")
+    assert origins["_exearchive_runtime._boot"] == str(boot_pyc)
+    assert set(origins) == {"_exearchive_runtime", "_exearchive_runtime._boot"}
+
+
+def test_a_damaged_launcher_copy_is_not_trusted_or_is_completed(
+    build_sample: Callable[[str], Build], tmp_path: Path
+) -> None:
+    python = python_or_skip("3.12")
+    archive = build_sample("greetcli").archive()
+    root = tmp_path / "cache"
+    env = launcher_env(root, {"PYTHONDONTWRITEBYTECODE": "1"})
+    expected = run_python(python, archive, "World", env=env)
+    assert expected.returncode == 0, expected.stderr
+    [entry] = entries(root)
+    [copy] = (entry / ".exearchive").glob("launcher-*")
+    # a file gone from a trusted copy: the archive's own module stands in
+    (copy / "_boot.py").unlink()
+    assert run_python(python, archive, "World", env=env).stdout == expected.stdout
+    # no ready marker (a start killed while compiling): not used, completed by the next start
+    [ready] = copy.glob("ready-*")
+    ready.unlink()
+    for pyc in (copy / "__pycache__").glob("_extract.*"):
+        pyc.unlink()
+    assert run_python(python, archive, "World", env=env).stdout == expected.stdout
+    assert ready.exists() and list((copy / "__pycache__").glob("_extract.*.pyc"))
+    # a start killed while writing the copy left only its temp directory: the next one cleans it up
+    copy.rename(copy.parent / ".tmp-launcher-999999999-dead")
+    assert run_python(python, archive, "World", env=env).stdout == expected.stdout
+    assert ready.exists() and (copy / "_boot.py").exists()
+    assert not list(copy.parent.glob(".tmp-*"))
+    # (a read-only cache without the copy: test_read_only_root_holding_the_entry_runs_without_writing)

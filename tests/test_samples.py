@@ -64,9 +64,12 @@ def test_archive_outer_zip_is_small_and_payload_is_stored(build_sample: Callable
     expected = {*launcher, *(name + "c" for name in launcher), "__exearchive__/manifest.json", payload.filename}
     assert set(names) == expected
     assert payload.compress_type == zipfile.ZIP_STORED
-    # what a warm start reads from the archive is stored, so zipimport needs neither zlib nor inflating
+    # what a warm start reads from the archive is stored, so zipimport needs neither zlib nor inflating:
+    # the bytecode on the build interpreter, the two sources that it compiles on any other
     warm = {"__main__.pyc", "_exearchive_runtime/__init__.pyc", "_exearchive_runtime/_boot.pyc"}
-    assert stored == {payload.filename, *warm}
+    assert stored == {payload.filename, *warm, "__main__.py", "_exearchive_runtime/__init__.py"}
+    assert manifest["launcher_pyc"] == sys.implementation.cache_tag
+    assert len(manifest["launcher"]) == 32
     assert manifest["name"] == "greetcli"
     assert manifest["entry_point"] == "greetcli.__main__:main"
     assert {d["name"] for d in manifest["distributions"]} == {"greetcli", "greetlib"}

@@ -12,6 +12,7 @@ file beside the target and renamed into place.
 from __future__ import annotations
 
 import compileall
+import hashlib
 import importlib.resources
 import json
 import logging
@@ -36,8 +37,11 @@ PAYLOAD = "__exearchive__/payload.zip"
 MANIFEST = "__exearchive__/manifest.json"
 RUNTIME = "_exearchive_runtime"
 # What a warm start imports from the archive: their bytecode is stored, not deflated, so that zipimport
-# reads it without importing zlib or inflating anything (about 0.7 ms of every start).
+# reads it without importing zlib or inflating anything (about 0.7 ms of every start).  On other
+# interpreters zipimport compiles the first two from source (and takes the rest from the cache entry's
+# compiled copy of the launcher), so their sources are stored too.
 _WARM_PATH = frozenset({"__main__.py", f"{RUNTIME}/__init__.py", f"{RUNTIME}/_boot.py"})
+_WARM_SOURCES = frozenset({"__main__.py", f"{RUNTIME}/__init__.py"})
 FORMAT = 1
 _ID_LENGTH = 32  # hex digits of the SHA-256 kept as the content id
 
@@ -46,6 +50,12 @@ _MAIN = """\
 # Set EXEARCHIVE_TOOLS=1 and run it with "info" to see what it holds.
 MANIFEST = {manifest}
 if __name__ == "__main__":
+    import sys
+
+    if sys.implementation.cache_tag != MANIFEST["launcher_pyc"]:  # the shipped bytecode is for another Python
+        import {runtime}
+
+        {runtime}.use_compiled_copy(MANIFEST)
     from {runtime}._boot import main
 
     main(MANIFEST, __loader__)
@@ -119,6 +129,19 @@ def content_id(payload: Payload) -> str:
     return payload.sha256[:_ID_LENGTH]
 
 
+def launcher_keys() -> dict[str, str | None]:
+    """The manifest keys that describe the launcher written into every archive.
+
+    ``launcher``: a hash of its sources, naming the copy that a start on
+    another interpreter keeps in the cache entry; ``launcher_pyc``: the cache
+    tag of the bytecode shipped beside them (None when there is none).
+    """
+    digest = hashlib.sha256()
+    for name, data in _runtime_files():
+        digest.update(b"%d:%s\0%d:" % (len(name), name.encode(), len(data)) + data)
+    return {"launcher": digest.hexdigest()[:_ID_LENGTH], "launcher_pyc": sys.implementation.cache_tag}
+
+
 def _runtime_files() -> list[tuple[str, bytes]]:
     package = importlib.resources.files("exearchive.runtime")
     members = []
@@ -163,6 +186,7 @@ def _launcher_bytecode(name: str, source: bytes) -> bytes | None:
 
 def write_archive(target: Path, shebang: str, manifest: dict[str, Any], payload: Payload, version: str) -> Path:
     """Write the archive to ``target`` atomically (temp file + rename); return ``target``."""
+    manifest = {**manifest, **launcher_keys()}
     logger.debug("writing %s (payload %.1f MB)", target.name, payload.size / 1e6)
     date = _zip.build_date()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -174,7 +198,7 @@ def write_archive(target: Path, shebang: str, manifest: dict[str, Any], payload:
             with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 launcher = [("__main__.py", main_source(manifest, version).encode()), *_runtime_files()]
                 for name, data in launcher:
-                    _zip.add_bytes(archive, name, data, date)
+                    _zip.add_bytes(archive, name, data, date, compress=name not in _WARM_SOURCES)
                     code = _launcher_bytecode(name, data)
                     if code is not None:
                         _zip.add_bytes(archive, name + "c", code, date, compress=name not in _WARM_PATH)

@@ -6,9 +6,10 @@ Every archive is a shebang line followed by a zip whose members are:
 
 ``__main__.py``
     generated at build time; holds ``MANIFEST``, a dict literal, and calls
-    ``_exearchive_runtime._boot.main(MANIFEST, __loader__)``.
-``_exearchive_runtime/*.py``
-    this package.
+    ``_exearchive_runtime._boot.main(MANIFEST, __loader__)`` (after
+    ``use_compiled_copy`` on an interpreter the shipped bytecode is not for).
+``_exearchive_runtime/*.py`` and ``*.pyc``
+    this package, with unchecked-hash bytecode for the build interpreter.
 ``__exearchive__/manifest.json``
     the same manifest as JSON, for tools that do not execute the archive.
 ``__exearchive__/payload.zip``
@@ -21,7 +22,9 @@ payload's hash; the cache key), ``name``, ``version``, ``entry_point``
 (``module:attr`` or ``module``), ``scripts`` (console script name ->
 ``module:attr``), ``pth`` (names of ``.pth`` files at the top of
 ``site-packages``), ``pyc`` (cache tags the payload ships bytecode for),
-``needs`` (what the interpreter must provide; checked by ``_compat``).
+``needs`` (what the interpreter must provide; checked by ``_compat``),
+``launcher`` (a hash of this package's sources) and ``launcher_pyc`` (the
+cache tag of its shipped bytecode).
 
 Cache layout (``ROOT`` is ``EXEARCHIVE_ROOT`` or the platform cache dir)::
 
@@ -34,6 +37,11 @@ Cache layout (``ROOT`` is ``EXEARCHIVE_ROOT`` or the platform cache dir)::
                                    this interpreter passed the compatibility
                                    check and the entry has bytecode for it;
                                    its mtime is the entry's last use
+    ROOT/<id>/.exearchive/launcher-<launcher hash>/
+                                   this package, copied and compiled by a
+                                   start on an interpreter the shipped
+                                   bytecode is not for; ``ready-<interpreter
+                                   key>`` inside says it has bytecode for one
     ROOT/.locks/<id>.lock          extraction lock
     ROOT/.tmp-<id>-<pid>-<rand>/   extraction in progress (or left by a killed
                                    start; removed by the next extraction)
@@ -59,10 +67,10 @@ visible), ``EXEARCHIVE_VERBOSE=1`` (trace each step with timings),
 import os
 import sys
 
+from . import READY, STATE_DIR, default_root, interpreter_key, unsafe_reason
+
 FORMAT = 1
-STATE_DIR = ".exearchive"
 COMPLETE = "complete"
-READY = "ready-"
 _TOUCH_AFTER = 3600.0  # refresh the last-use time at most once an hour
 _TRUE = ("1", "true", "yes", "on")
 _RUNTIME_PREFIX = "_exearchive_runtime/"  # how the launcher's shipped bytecode names its files
@@ -74,39 +82,6 @@ class LauncherError(Exception):
     def __init__(self, message, code=1):
         Exception.__init__(self, message)
         self.code = code
-
-
-def interpreter_key():
-    """Name this interpreter for ready markers: bytecode and check results."""
-    impl = sys.implementation
-    tag = impl.cache_tag or impl.name
-    version = "%d.%d.%d" % sys.version_info[:3]
-    return "%s%s-%s-%s" % (tag, getattr(sys, "abiflags", ""), version, sys.platform)
-
-
-def default_root(env):
-    """The cache root: ``EXEARCHIVE_ROOT`` or the platform's cache directory."""
-    root = env.get("EXEARCHIVE_ROOT")
-    if root:
-        return os.path.abspath(root), True
-    if sys.platform == "win32":
-        base = env.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
-    elif sys.platform == "darwin":
-        base = os.path.expanduser("~/Library/Caches")
-    else:
-        base = env.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return os.path.join(base, "exearchive"), False
-
-
-def unsafe_reason(st):
-    """Why a directory with this ``stat`` result must not hold a cache, or None."""
-    if not hasattr(os, "geteuid"):
-        return None
-    if st.st_uid not in (os.geteuid(), 0):
-        return "it is owned by another user (uid %d)" % st.st_uid
-    if st.st_mode & 0o022:
-        return "others can write to it (mode %o)" % (st.st_mode & 0o777)
-    return None
 
 
 class _Trace:
@@ -138,6 +113,10 @@ def main(manifest, loader):
 
             sys.exit(_tools.main(manifest, archive, env, trace))
         entry = open_entry(manifest, archive, env, trace)
+        if not _bytecode_fits(manifest, archive):
+            from . import _extract
+
+            _extract.install_copy(entry, manifest, archive, trace)
         setup_paths(entry, manifest, archive, env)
         trace("sys.path ready")
         if env.get("EXEARCHIVE_INTERPRETER", "") in _TRUE:
@@ -154,6 +133,12 @@ def main(manifest, loader):
     except Exception as error:  # our bug or a state we did not foresee: still one line
         _fail_unexpected(prog, error, trace)
     run_app(app, prog)
+
+
+def _bytecode_fits(manifest, archive):
+    """Whether this launcher runs from bytecode: shipped for this interpreter, or the entry's compiled copy."""
+    tag = sys.implementation.cache_tag
+    return tag is None or tag == manifest.get("launcher_pyc") or not __file__.startswith(os.path.join(archive, ""))
 
 
 def _fail(prog, error):

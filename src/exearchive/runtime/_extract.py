@@ -29,9 +29,11 @@ see ``_checkpoint``.  It is read only here, on the cold path.
 import os
 import sys
 
-from ._boot import COMPLETE, READY, STATE_DIR, LauncherError, interpreter_key, unsafe_reason
+from . import READY, STATE_DIR, copy_dir, interpreter_key, unsafe_reason
+from ._boot import COMPLETE, LauncherError
 
 PAYLOAD = "__exearchive__/payload.zip"
+RUNTIME = "_exearchive_runtime/"  # the launcher's members in the archive
 _LOCK_TIMEOUT = 300.0
 _STALE_AGE = 24 * 3600.0
 _ID_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.-")
@@ -328,7 +330,13 @@ def _needs_bytecode(manifest):
 
 
 def _compile(tree, trace):
-    """Compile every source under ``tree/site-packages`` for this interpreter.
+    """Compile every source under ``tree/site-packages`` for this interpreter."""
+    compiled = compile_dir(os.path.join(tree, "site-packages"))
+    trace("compiled %d modules for %s" % (compiled, sys.implementation.cache_tag))
+
+
+def compile_dir(top):
+    """Compile every source under ``top`` for this interpreter; return how many compiled.
 
     Unchecked-hash pycs, like the ones the payload ships for the build
     interpreter: the sources in a cache entry never change.  Each ``.pyc`` is
@@ -339,7 +347,7 @@ def _compile(tree, trace):
 
     mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
     compiled = 0
-    for directory, dirs, files in os.walk(os.path.join(tree, "site-packages")):
+    for directory, dirs, files in os.walk(top):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
         for name in files:
             if not name.endswith(".py"):
@@ -351,7 +359,61 @@ def _compile(tree, trace):
                 continue
             if _KILL_AT:
                 _checkpoint("compiling")
-    trace("compiled %d modules for %s" % (compiled, sys.implementation.cache_tag))
+    return compiled
+
+
+def install_copy(entry, manifest, archive, trace):
+    """Keep a copy of the launcher in the entry, compiled for this interpreter.
+
+    For starts on an interpreter the archive ships no launcher bytecode for:
+    the next one imports the launcher from this copy (``use_compiled_copy``)
+    instead of compiling it from the archive again.  The files go into a
+    temp directory that is renamed into place, then get bytecode for this
+    interpreter, then the copy's ready marker; a start killed on the way
+    leaves nothing the next one trusts.  A copy already marked ready is left
+    alone: where it cannot serve (a fallback root, a file deleted from it)
+    the archive's own modules stand in, and ``verify --repair`` drops it with
+    the rest of the entry.  When the cache is read-only this only costs each
+    start the compile it would have paid anyway.
+    """
+    if not _ID_CHARS.issuperset(str(manifest.get("launcher") or "-/")):
+        trace("no compiled copy of the launcher: the manifest names none")
+        return
+    copy = copy_dir(entry, manifest)
+    ready = os.path.join(copy, READY + interpreter_key())
+    if os.path.exists(ready):
+        return
+    try:
+        if not os.path.isdir(copy):
+            _write_copy(copy, archive, trace)
+        compile_dir(copy)
+        with open(ready, "w"):
+            pass
+    except (OSError, ValueError) as error:  # _zipdir.Damaged is a ValueError
+        trace("no compiled copy of the launcher (%s)" % (getattr(error, "strerror", None) or error))
+        return
+    trace("compiled a copy of the launcher for %s" % sys.implementation.cache_tag)
+
+
+def _write_copy(copy, archive, trace):
+    """Write the launcher's sources from the archive into ``copy``, atomically."""
+    from . import _unpack, _zipdir
+
+    state = os.path.dirname(copy)
+    _remove_leftovers(state, trace)
+    tmp, _token = new_tmp(state, "launcher")
+    try:
+        with open(archive, "rb") as handle:
+            fd = handle.fileno()
+            found = (m for m in _zipdir.members(fd) if m[0].startswith(RUNTIME) and m[0].endswith(".py"))
+            _unpack.write_all(fd, _plan(found, tmp, None))
+        try:
+            os.rename(os.path.join(tmp, RUNTIME[:-1]), copy)
+        except OSError:
+            if not os.path.isdir(copy):
+                raise  # else another start put its copy there first
+    finally:
+        _rmtree(tmp)
 
 
 def _write_complete(path, manifest, count):
