@@ -8,12 +8,12 @@ nothing beyond ``os``, ``sys`` and ``fcntl``, the rest only when needed.
 The protocol is the ``MANIFEST`` literal in the archive's ``__main__.py``
 (see ``_boot``).
 
-On any other interpreter zipimport would compile the launcher from source on
+On any other interpreter zipimport would compile ``_boot`` from source on
 every start, 10-20 ms.  So the archive's ``__main__`` calls
-``use_compiled_copy`` first: it puts the copy of this package that a start
-on this interpreter left in the cache entry, with its bytecode, ahead of the
-archive on ``__path__``.  ``_extract.install_copy`` makes that copy.  This
-module is compiled on every such start: keep it short.
+``use_compiled_copy`` first: it puts the copy of the warm-path modules that
+a start on this interpreter left in the cache entry, with their bytecode,
+ahead of the archive on ``__path__``.  ``_extract.install_copy`` makes that
+copy.  This module is compiled on every such start: keep it short.
 """
 
 import os

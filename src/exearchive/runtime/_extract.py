@@ -34,6 +34,9 @@ from ._boot import COMPLETE, LauncherError
 
 PAYLOAD = "__exearchive__/payload.zip"
 RUNTIME = "_exearchive_runtime/"  # the launcher's members in the archive
+# What a warm start imports of the launcher after its package: all that the entry's copy holds.  The rest
+# runs once per entry and interpreter, or for the tools; it comes from the archive.
+COPIED = ("_boot.py", "_interpreter.py")
 _LOCK_TIMEOUT = 300.0
 _STALE_AGE = 24 * 3600.0
 _ID_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.-")
@@ -366,8 +369,9 @@ def install_copy(entry, manifest, archive, trace):
     """Keep a copy of the launcher in the entry, compiled for this interpreter.
 
     For starts on an interpreter the archive ships no launcher bytecode for:
-    the next one imports the launcher from this copy (``use_compiled_copy``)
-    instead of compiling it from the archive again.  The files go into a
+    the next one imports the launcher's warm path (``COPIED``) from this copy
+    (``use_compiled_copy``) instead of compiling it from the archive again;
+    the rest of the launcher still comes from the archive.  The files go into a
     temp directory that is renamed into place, then get bytecode for this
     interpreter, then the copy's ready marker; a start killed on the way
     leaves nothing the next one trusts.  A copy already marked ready is left
@@ -396,7 +400,7 @@ def install_copy(entry, manifest, archive, trace):
 
 
 def _write_copy(copy, archive, trace):
-    """Write the launcher's sources from the archive into ``copy``, atomically."""
+    """Write the launcher's warm-path sources from the archive into ``copy``, atomically."""
     from . import _unpack, _zipdir
 
     state = os.path.dirname(copy)
@@ -405,7 +409,8 @@ def _write_copy(copy, archive, trace):
     try:
         with open(archive, "rb") as handle:
             fd = handle.fileno()
-            found = (m for m in _zipdir.members(fd) if m[0].startswith(RUNTIME) and m[0].endswith(".py"))
+            wanted = set(RUNTIME + name for name in COPIED)
+            found = (m for m in _zipdir.members(fd) if m[0] in wanted)
             _unpack.write_all(fd, _plan(found, tmp, None))
         try:
             os.rename(os.path.join(tmp, RUNTIME[:-1]), copy)
