@@ -58,12 +58,12 @@ def unsafe_reason(st):
 
 
 def copy_dir(entry, manifest):
-    """Where the cache entry keeps its copy of this launcher (named by the launcher's hash)."""
+    """Where the cache entry keeps its copy of the launcher's warm path (named by the launcher's hash)."""
     return os.path.join(entry, STATE_DIR, COPY + manifest["launcher"])
 
 
 def use_compiled_copy(manifest):
-    """Import the rest of the launcher from the entry's copy if it is ready for this interpreter."""
+    """Import the launcher's warm-path modules from the entry's copy if it is ready for this interpreter."""
     root = default_root(os.environ)[0]
     try:
         if unsafe_reason(os.stat(root)) is None:

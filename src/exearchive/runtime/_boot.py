@@ -38,8 +38,9 @@ Cache layout (``ROOT`` is ``EXEARCHIVE_ROOT`` or the platform cache dir)::
                                    check and the entry has bytecode for it;
                                    its mtime is the entry's last use
     ROOT/<id>/.exearchive/launcher-<launcher hash>/
-                                   this package, copied and compiled by a
-                                   start on an interpreter the shipped
+                                   the warm-path modules of this package
+                                   (``_extract.COPIED``), copied and compiled
+                                   by a start on an interpreter the shipped
                                    bytecode is not for; ``ready-<interpreter
                                    key>`` inside says it has bytecode for one
     ROOT/.locks/<id>.lock          extraction lock
@@ -73,7 +74,7 @@ FORMAT = 1
 COMPLETE = "complete"
 _TOUCH_AFTER = 3600.0  # refresh the last-use time at most once an hour
 _TRUE = ("1", "true", "yes", "on")
-_RUNTIME_PREFIX = "_exearchive_runtime/"  # how the launcher's shipped bytecode names its files
+RUNTIME_PREFIX = "_exearchive_runtime/"  # the launcher's members in the archive; its shipped bytecode names files so
 
 
 class LauncherError(Exception):
@@ -456,7 +457,7 @@ def run_app(app, prog="exearchive"):
         while tb is not None:
             filename = tb.tb_frame.f_code.co_filename
             if not (
-                filename.startswith((ours, _RUNTIME_PREFIX))  # the latter: from the bytecode the archive ships
+                filename.startswith((ours, RUNTIME_PREFIX))  # the latter: from the bytecode the archive ships
                 or filename == "<frozen runpy>"
                 or filename.endswith("runpy.py")
             ):

@@ -30,10 +30,9 @@ import os
 import sys
 
 from . import READY, STATE_DIR, copy_dir, interpreter_key, unsafe_reason
-from ._boot import COMPLETE, LauncherError
+from ._boot import COMPLETE, RUNTIME_PREFIX, LauncherError
 
 PAYLOAD = "__exearchive__/payload.zip"
-RUNTIME = "_exearchive_runtime/"  # the launcher's members in the archive
 # What a warm start imports of the launcher after its package: all that the entry's copy holds.  The rest
 # runs once per entry and interpreter, or for the tools; it comes from the archive.
 COPIED = ("_boot.py", "_interpreter.py")
@@ -409,11 +408,11 @@ def _write_copy(copy, archive, trace):
     try:
         with open(archive, "rb") as handle:
             fd = handle.fileno()
-            wanted = set(RUNTIME + name for name in COPIED)
+            wanted = set(RUNTIME_PREFIX + name for name in COPIED)
             found = (m for m in _zipdir.members(fd) if m[0] in wanted)
             _unpack.write_all(fd, _plan(found, tmp, None))
         try:
-            os.rename(os.path.join(tmp, RUNTIME[:-1]), copy)
+            os.rename(os.path.join(tmp, RUNTIME_PREFIX[:-1]), copy)
         except OSError:
             if not os.path.isdir(copy):
                 raise  # else another start put its copy there first
