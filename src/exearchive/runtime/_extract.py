@@ -13,7 +13,8 @@ incomplete, or not yet ready for the running interpreter.  Steps:
    temp directory beside the target (``_zipdir`` reads the central
    directories, ``_unpack`` writes the files with a few threads, streaming
    the large ones), compile bytecode for this interpreter
-   unless the payload ships it, write the completion record and the ready
+   unless the payload ships it (``_compile``, in several processes for large
+   payloads), write the completion record and the ready
    marker for this interpreter, rename into place;
 4. for an entry published by another interpreter: compile bytecode for this
    one in place (each ``.pyc`` is written atomically) and write its ready marker.
@@ -332,36 +333,12 @@ def _needs_bytecode(manifest):
 
 
 def _compile(tree, trace):
-    """Compile every source under ``tree/site-packages`` for this interpreter."""
-    compiled = compile_dir(os.path.join(tree, "site-packages"))
+    """Compile every source under ``tree/site-packages`` for this interpreter (see ``_compile``)."""
+    from ._compile import compile_tree
+
+    after_each = (lambda: _checkpoint("compiling")) if _KILL_AT else None
+    compiled = compile_tree(os.path.join(tree, "site-packages"), after_each)
     trace("compiled %d modules for %s" % (compiled, sys.implementation.cache_tag))
-
-
-def compile_dir(top):
-    """Compile every source under ``top`` for this interpreter; return how many compiled.
-
-    Unchecked-hash pycs, like the ones the payload ships for the build
-    interpreter: the sources in a cache entry never change.  Each ``.pyc`` is
-    written atomically by ``py_compile``; sources that do not compile (tests
-    for other Python versions, templates) are skipped, as pip does.
-    """
-    import py_compile
-
-    mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
-    compiled = 0
-    for directory, dirs, files in os.walk(top):
-        dirs[:] = [d for d in dirs if d != "__pycache__"]
-        for name in files:
-            if not name.endswith(".py"):
-                continue
-            try:
-                py_compile.compile(os.path.join(directory, name), doraise=True, invalidation_mode=mode)
-                compiled += 1
-            except (py_compile.PyCompileError, SyntaxError, ValueError, UnicodeError):
-                continue
-            if _KILL_AT:
-                _checkpoint("compiling")
-    return compiled
 
 
 def install_copy(entry, manifest, archive, trace):
@@ -389,7 +366,9 @@ def install_copy(entry, manifest, archive, trace):
     try:
         if not os.path.isdir(copy):
             _write_copy(copy, archive, trace)
-        compile_dir(copy)
+        from ._compile import compile_tree
+
+        compile_tree(copy)
         with open(ready, "w"):
             pass
     except (OSError, ValueError) as error:  # _zipdir.Damaged is a ValueError
