@@ -231,3 +231,31 @@ def test_a_damaged_launcher_copy_is_not_trusted_or_is_completed(
     assert ready.exists() and (copy / "_boot.py").exists()
     assert not list(copy.parent.glob(".tmp-*"))
     # (a read-only cache without the copy: test_read_only_root_holding_the_entry_runs_without_writing)
+
+
+def test_simultaneous_first_starts_on_another_interpreter_make_one_copy(
+    build_sample: Callable[[str], Build], tmp_path: Path
+) -> None:
+    python = python_or_skip("3.12")
+    archive = build_sample("greetcli").archive()
+    root = tmp_path / "cache"
+    # the entry exists (made by the build interpreter); 16 starts on 3.12 race to make it ready and copy the launcher
+    assert run_python(sys.executable, archive, "World", env=launcher_env(root)).returncode == 0
+    env = launcher_env(root)
+    processes = [
+        subprocess.Popen(
+            [python, str(archive), "World"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(16)
+    ]
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=300)
+        assert (stdout, stderr, process.returncode) == ("Greetings, World!\n", "", 0)
+    [entry] = entries(root)
+    state = entry / ".exearchive"
+    [copy] = state.glob("launcher-*")
+    [ready] = copy.glob("ready-*")
+    assert sorted(p.name for p in copy.iterdir()) == sorted(["__pycache__", "_boot.py", "_interpreter.py", ready.name])
+    assert not list(state.glob(".tmp-*"))
+    [boot_pyc] = (copy / "__pycache__").glob("_boot.*.pyc")
+    assert _launcher_origins(python, archive, root)["_exearchive_runtime._boot"] == str(boot_pyc)
