@@ -47,10 +47,10 @@ def compile_tree(top, after_each=None, processes=None, executable=None):
         processes = _processes(sources)
     executable = sys.executable if executable is None else executable
     if processes <= 1 or not executable:
-        return _compile(sources, after_each)
+        return _compile([path for path, _ in sources], after_each)
     shares = _shares(sources, processes)
     helpers = [_Helper(executable, share) for share in shares[1:]]
-    compiled = _compile(shares[0], after_each)
+    compiled = _compile([path for path, _ in shares[0]], after_each)
     import importlib.util
 
     for helper in helpers:
@@ -93,13 +93,12 @@ def _shares(sources, count):
     return shares
 
 
-def _compile(sources, after_each):
+def _compile(paths, after_each):
     import py_compile
 
     mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
     compiled = 0
-    for item in sources:
-        path = item[0] if isinstance(item, tuple) else item
+    for path in paths:
         try:
             py_compile.compile(path, doraise=True, invalidation_mode=mode)
             compiled += 1
