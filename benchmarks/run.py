@@ -20,8 +20,8 @@ Every archive runs as ``RUN_VENV/bin/python ARCHIVE``, where RUN_VENV is an
 empty venv of ``--python`` (a real interpreter binary, never a shim); the
 venv baseline runs its console script.  ``--run-python`` runs the archives
 (built by ``--python``) and the venv baseline on another interpreter: the
-common case of an archive built on one Python and deployed to another.  Scratch lives under ``--work``
-(``benchmarks/.work``, not tracked).
+common case of an archive built on one Python and deployed to another.
+Scratch lives under ``--work`` (``benchmarks/.work``, not tracked).
 """
 
 from __future__ import annotations
@@ -839,9 +839,8 @@ class Bench:
             "memory": memory,
             "os": f"{platform.system()} {platform.release()}",
             "python": output_of([self.rpy, "-c", "import sys; print(sys.version.split()[0], sys.executable)"]),
-            "runner": f"{self.run_python} (archives run as RUN_VENV/bin/python ARCHIVE; RUN_VENV is an empty venv "
-            + "of it)"
-            + (f"; they were built by {self.python}" if self.run_python != self.python else ""),
+            "runner": f"{self.run_python} (archives run as RUN_VENV/bin/python ARCHIVE; RUN_VENV is an empty venv of "
+            + ("it)" if self.run_python == self.python else f"it; they were built by {self.python})"),
             "tools": ", ".join(tools),
         }
 

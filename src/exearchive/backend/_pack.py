@@ -129,15 +129,15 @@ def content_id(payload: Payload) -> str:
     return payload.sha256[:_ID_LENGTH]
 
 
-def launcher_keys() -> dict[str, str | None]:
-    """The manifest keys that describe the launcher written into every archive.
+def launcher_keys(runtime: list[tuple[str, bytes]]) -> dict[str, str | None]:
+    """The manifest keys that describe the launcher (``runtime``: its files) written into every archive.
 
     ``launcher``: a hash of its sources, naming the copy that a start on
     another interpreter keeps in the cache entry; ``launcher_pyc``: the cache
     tag of the bytecode shipped beside them (None when there is none).
     """
     digest = hashlib.sha256()
-    for name, data in _runtime_files():
+    for name, data in runtime:
         digest.update(b"%d:%s\0%d:" % (len(name), name.encode(), len(data)) + data)
     return {"launcher": digest.hexdigest()[:_ID_LENGTH], "launcher_pyc": sys.implementation.cache_tag}
 
@@ -186,7 +186,8 @@ def _launcher_bytecode(name: str, source: bytes) -> bytes | None:
 
 def write_archive(target: Path, shebang: str, manifest: dict[str, Any], payload: Payload, version: str) -> Path:
     """Write the archive to ``target`` atomically (temp file + rename); return ``target``."""
-    manifest = {**manifest, **launcher_keys()}
+    runtime = _runtime_files()
+    manifest = {**manifest, **launcher_keys(runtime)}
     logger.debug("writing %s (payload %.1f MB)", target.name, payload.size / 1e6)
     date = _zip.build_date()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -196,7 +197,7 @@ def write_archive(target: Path, shebang: str, manifest: dict[str, Any], payload:
         with os.fdopen(handle, "wb") as out:
             out.write(f"#!{shebang}\n".encode())
             with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                launcher = [("__main__.py", main_source(manifest, version).encode()), *_runtime_files()]
+                launcher = [("__main__.py", main_source(manifest, version).encode()), *runtime]
                 for name, data in launcher:
                     _zip.add_bytes(archive, name, data, date, compress=name not in _WARM_SOURCES)
                     code = _launcher_bytecode(name, data)

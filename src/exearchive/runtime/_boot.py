@@ -74,7 +74,7 @@ FORMAT = 1
 COMPLETE = "complete"
 _TOUCH_AFTER = 3600.0  # refresh the last-use time at most once an hour
 _TRUE = ("1", "true", "yes", "on")
-RUNTIME_PREFIX = "_exearchive_runtime/"  # the launcher's members in the archive; its shipped bytecode names files so
+RUNTIME_PREFIX = "_exearchive_runtime/"  # the launcher in the archive; also how its shipped bytecode names files
 
 
 class LauncherError(Exception):

@@ -61,6 +61,11 @@ def _checkpoint(point):
             os.kill(os.getpid(), 9)
 
 
+def plain_name(value):
+    """Whether a manifest value can name a directory in the cache: a content id or the launcher's hash."""
+    return isinstance(value, str) and bool(value) and not value.startswith(".") and _ID_CHARS.issuperset(value)
+
+
 def prepare(manifest, archive, root, explicit, env, trace):
     """Return a ready entry for this archive; extract it if need be."""
     needs = manifest.get("needs")
@@ -72,7 +77,7 @@ def prepare(manifest, archive, root, explicit, env, trace):
             raise LauncherError(problem)
         trace("compatibility check passed")
     entry_id = str(manifest["id"])
-    if not entry_id or entry_id.startswith(".") or not _ID_CHARS.issuperset(entry_id):
+    if not plain_name(entry_id):
         raise LauncherError(
             "the archive %s is damaged: its content id %r is not a plain name; rebuild it" % (archive, entry_id)
         )
@@ -356,7 +361,7 @@ def install_copy(entry, manifest, archive, trace):
     the rest of the entry.  When the cache is read-only this only costs each
     start the compile it would have paid anyway.
     """
-    if not _ID_CHARS.issuperset(str(manifest.get("launcher") or "-/")):
+    if not plain_name(manifest.get("launcher")):
         trace("no compiled copy of the launcher: the manifest names none")
         return
     copy = copy_dir(entry, manifest)

@@ -68,7 +68,6 @@ _CACHE_TOOLS = ("list", "prune", "clear")
 _BUFFER = 256 * 1024
 _DAY = 86400.0
 _SHEBANG_MAX = 127  # what Linux reads of a "#!" line
-_ID_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.-")
 
 
 class _UsageError(Exception):
@@ -92,7 +91,7 @@ class _Context:
         self.trace = trace
         self.name = name
         self.id = str(manifest.get("id") or "")
-        if self.id.startswith(".") or not self.id or not _ID_CHARS.issuperset(self.id):
+        if not _extract.plain_name(self.id):
             raise LauncherError("the archive %s is damaged: its content id %r is not a plain name" % (archive, self.id))
         self.root, self.explicit = default_root(env)
         self.entry = os.path.join(self.root, self.id)
