@@ -1,0 +1,1 @@
+"""The benchmark's parts; ``benchmarks/run.py`` is the driver that uses them."""

@@ -1,0 +1,121 @@
+"""The benchmarked tools: how each builds the payload's app, and how its artifact is started."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import zipfile
+from pathlib import Path
+
+from .common import BenchError, fresh_dir, run
+from .measure import Result
+from .payloads import Payload, app_name, clean_project
+from .workspace import Workspace
+
+TOOLS = ("exearchive", "shiv", "pex", "pex-venv", "venv")
+CACHE_VARS = {"exearchive": "EXEARCHIVE_ROOT", "shiv": "SHIV_ROOT", "pex": "PEX_ROOT", "pex-venv": "PEX_ROOT"}
+UNZIP = "unzip -q"  # a reference row: unzip -q of exearchive's payload into an empty directory
+
+
+def depth(tool: str) -> int:
+    """How deep the artifact of ``tool`` lies in its build directory (dist/app.pyz: 1, app.pex: 0)."""
+    return 1 if tool == "exearchive" else 0
+
+
+def build(ws: Workspace, tool: str, payload: Payload, app: Path, out: Path, result: Result) -> Path:
+    """Build ``tool``'s artifact into ``out`` (fresh); record the time; return what to run."""
+    fresh_dir(out)
+    name = app_name(payload)
+    finds = ["--find-links", str(ws.wheelhouse), "--find-links", str(ws.local)]
+    if tool == "exearchive":
+        clean_project(app)
+        result.build.append(
+            run(
+                [ws.tpy, "-m", "build", "--wheel", "--outdir", out / "dist", app],
+                ws.offline_env(),
+                cwd=out,
+                what="python -m build",
+            )
+        )
+        clean_project(app)
+        # The same build without the archive step: the difference is what the archive costs.
+        result.without_archive.append(
+            run(
+                [ws.tpy, "-m", "build", "--wheel", "--outdir", out / "wheel-only",
+                 "-C", "exearchive.enabled=false", app],
+                ws.offline_env(),
+                cwd=out,
+                what="python -m build -C exearchive.enabled=false",
+            )
+        )  # fmt: skip
+        clean_project(app)
+        archives = sorted((out / "dist").glob("*.pyz"))
+        if len(archives) != 1:
+            raise BenchError(f"python -m build made {len(archives)} archives in {out / 'dist'}")
+        return archives[0]
+    if tool == "shiv":
+        target = out / "app.pyz"
+        result.build.append(
+            run(
+                [ws.tools_venv / "bin" / "shiv", "-o", target, "-e", "benchapp:main", "--no-index", *finds, name],
+                ws.offline_env(),
+                cwd=out,
+                what="shiv",
+            )
+        )
+        return target
+    if tool in ("pex", "pex-venv"):
+        target = out / "app.pex"
+        extra = ["--venv"] if tool == "pex-venv" else []
+        env = ws.offline_env({"PEX_ROOT": str(out / "pex-build-root")})
+        result.build.append(
+            run(
+                [
+                    ws.tools_venv / "bin" / "pex",
+                    "--no-pypi",
+                    *finds,
+                    name,
+                    "-e",
+                    "benchapp:main",
+                    *extra,
+                    "-o",
+                    target,
+                ],
+                env,
+                cwd=out,
+                what="pex",
+            )
+        )
+        return target
+    if tool == "venv":
+        venv = out / "venv"
+        env = ws.offline_env()
+        start = time.perf_counter()
+        run([ws.run_python, "-m", "venv", "--without-pip", venv], env, what="venv")
+        run(
+            [ws.tpy, "-m", "pip", "--python", venv / "bin" / "python", "install", "--quiet", name],
+            env,
+            what="pip install into the venv",
+        )
+        result.build.append(time.perf_counter() - start)
+        return venv
+    raise BenchError(f"unknown tool {tool}")
+
+
+def start_command(ws: Workspace, tool: str, artifact: Path, cache: Path | None = None) -> list[str]:
+    if tool == "venv":
+        return [str(artifact / "bin" / "benchapp")]
+    if tool == UNZIP:
+        return ["sh", "-c", 'unzip -q "$0" -d "$1" && echo ok', str(artifact), str(cache)]
+    return [ws.rpy, str(artifact)]
+
+
+def payload_zip(archive: Path, target: Path) -> Path:
+    """Copy exearchive's payload out of its archive: what the ``unzip -q`` row extracts."""
+    with (
+        zipfile.ZipFile(archive) as outer,
+        outer.open("__exearchive__/payload.zip") as source,
+        target.open("wb") as out,
+    ):
+        shutil.copyfileobj(source, out, 1 << 20)
+    return target
