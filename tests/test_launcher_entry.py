@@ -239,10 +239,7 @@ def test_interpreter_errors(build_sample: Callable[[str], Build], tmp_path: Path
     )
     syntax = _interpreter(archive, "-c", "1 +", root=root)
     assert syntax.returncode == 1 and "SyntaxError" in syntax.stderr and "Traceback" not in syntax.stderr
-    for bad in (["-x"], ["-c"], ["-m"]):
-        result = _interpreter(archive, *bad, root=root)
-        assert result.returncode == 2
-        assert "interpreter mode takes" in one_line_error(result)
+    # options and their errors: test_launcher_interpreter_options.py
 
 
 def test_app_traceback_shows_the_app_not_the_launcher(build_sample: Callable[[str], Build], tmp_path: Path) -> None:

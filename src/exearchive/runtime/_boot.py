@@ -113,6 +113,16 @@ def main(manifest, loader):
             from . import _tools
 
             sys.exit(_tools.main(manifest, archive, env, trace))
+        command = None
+        if env.get("EXEARCHIVE_INTERPRETER", "") in _TRUE or (
+            manifest.get("interpreter") and not env.get("EXEARCHIVE_ENTRY_POINT")
+        ):
+            from . import _interpreter
+
+            options, command = _interpreter.split_options(sys.argv[1:])
+            if options:
+                trace("interpreter options %s: starting the interpreter again with them" % " ".join(options))
+                _interpreter.reexec(options, command, archive)
         entry = open_entry(manifest, archive, env, trace)
         if not _bytecode_fits(manifest, archive):
             from . import _extract
@@ -120,11 +130,9 @@ def main(manifest, loader):
             _extract.install_copy(entry, manifest, archive, trace)
         setup_paths(entry, manifest, archive, env)
         trace("sys.path ready")
-        if env.get("EXEARCHIVE_INTERPRETER", "") in _TRUE:
-            from . import _interpreter
-
+        if command is not None:
             trace("interpreter mode")
-            app = _interpreter.prepare(sys.argv[1:])
+            app = _interpreter.prepare(command)
         else:
             spec = choose_entry_point(manifest, env)
             trace("running %s" % spec)
