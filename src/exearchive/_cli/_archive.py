@@ -20,7 +20,7 @@ from ..backend._pack import FORMAT, MANIFEST, PAYLOAD, RUNTIME
 from ._errors import CommandError
 
 _SNIFF = 256 * 1024  # how much of a broken zip to look at for our member names
-_REQUIRED = {"format": int, "id": str, "name": str, "version": str, "entry_point": str}
+_REQUIRED = {"format": int, "id": str, "name": str, "version": str}
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,8 @@ def _manifest(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
     for key, kind in _REQUIRED.items():
         if not isinstance(manifest.get(key), kind):
             raise _damaged(path, f"its manifest has no valid {key!r}")
+    if not isinstance(manifest.get("entry_point"), str) and not manifest.get("interpreter"):
+        raise _damaged(path, "its manifest has no valid 'entry_point'")
     return manifest
 
 

@@ -115,6 +115,12 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
         help="a pip requirements file added to the resolution, e.g. pinned with --hash (repeatable)",
     )
     archive.add_argument(
+        "--interpreter",
+        action="store_true",
+        help="make an interpreter archive: it runs no entry point and takes what python takes "
+        "(-c CODE, -m MODULE, a script, options), for engines that start Python by path (PYSPARK_PYTHON)",
+    )
+    archive.add_argument(
         "--no-compile",
         action="store_true",
         help="ship no bytecode (by default the archive holds .pyc files for this Python)",
@@ -150,6 +156,7 @@ def run(options: argparse.Namespace, output: Output) -> int:
         .with_option("constraints", "--constraints", options.constraints)
         .with_option("requirements", "--requirements", options.requirements)
         .with_option("compile", "--no-compile", "false" if options.no_compile else None)
+        .with_option("interpreter", "--interpreter", "true" if options.interpreter else None)
     )
     passed = parse_config_settings(options.config_setting)
     config = settings.load(project.path, passed)

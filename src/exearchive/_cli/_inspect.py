@@ -100,7 +100,8 @@ def describe(archive: _archive.Archive) -> dict[str, Any]:
         "name": manifest["name"],
         "version": manifest["version"],
         "built_with": manifest.get("built_with"),
-        "entry_point": {"name": manifest.get("entry_point_name"), "spec": manifest["entry_point"]},
+        "entry_point": {"name": manifest.get("entry_point_name"), "spec": manifest.get("entry_point")},
+        "interpreter_archive": bool(manifest.get("interpreter")),
         "scripts": dict(manifest.get("scripts") or {}),
         "distributions": [_distribution(d) for d in manifest.get("distributions") or []],
         "needs": {
@@ -156,7 +157,10 @@ def render(data: dict[str, Any]) -> list[str]:
     field("content id", data["id"])
     field("#! line", data["interpreter_line"] or "none (run it with python ARCHIVE)")
     entry = data["entry_point"]
-    field("entry point", f"{entry['name']} = {entry['spec']}" if entry["name"] else entry["spec"])
+    if data["interpreter_archive"]:
+        field("entry point", "none: an interpreter archive (it runs like python: -c, -m, a script, a console)")
+    else:
+        field("entry point", f"{entry['name']} = {entry['spec']}" if entry["name"] else entry["spec"])
     field("console scripts", *(f"{name} = {spec}" for name, spec in sorted(data["scripts"].items())))
     field(
         "distributions",

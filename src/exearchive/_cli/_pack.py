@@ -98,6 +98,12 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
         metavar="NAME",
         help="what the archive runs: the console script NAME of any distribution in the archive",
     )
+    entry.add_argument(
+        "--interpreter",
+        action="store_true",
+        help="make an interpreter archive: it runs no entry point and takes what python takes "
+        "(-c CODE, -m MODULE, a script, options), for engines that start Python by path (PYSPARK_PYTHON)",
+    )
     parser.add_argument(
         "-o",
         "--output",
@@ -146,6 +152,7 @@ def run(options: argparse.Namespace, output: Output) -> int:
         .with_option("python", "--python", options.python)
         .with_option("constraints", "--constraints", options.constraints)
         .with_option("compile", "--no-compile", "false" if options.no_compile else None)
+        .with_option("interpreter", "--interpreter", "true" if options.interpreter else None)
     )
     config = settings.load_without_project()
     target = Target.parse(options.output, Path.cwd())

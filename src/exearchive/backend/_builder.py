@@ -76,7 +76,7 @@ def _assemble(
     if dist is None:
         raise ConfigError(f"{name!r} is not one of the distributions in the archive")
     _staged.check_complete(staged, config.extras, name, "the lock file" if config.lock else "pip")
-    entry = _entry.choose(staged, name, config.entry_point, config.where("entry-point"))
+    entry = None if config.interpreter else _entry.choose(staged, name, config.entry_point, config.where("entry-point"))
     pyc_tags = []
     if config.compile:
         tag = _pack.compile_site(root)
@@ -87,11 +87,11 @@ def _assemble(
     target = target_for(staged)
     _pack.write_archive(target, config.python, manifest, payload, __version__)
     logger.info(
-        "built %s (%d files, %.1f MB; entry point %s)",
+        "built %s (%d files, %.1f MB; %s)",
         target.name,
         payload.files,
         target.stat().st_size / 1e6,
-        entry.name or entry.spec,
+        f"entry point {entry.name or entry.spec}" if entry else "an interpreter archive",
     )
     return target
 
@@ -121,7 +121,7 @@ def _manifest(
     staged: _staged.Staged,
     project: str,
     version: str,
-    entry: _entry.EntryPoint,
+    entry: _entry.EntryPoint | None,
     payload: _pack.Payload,
     pyc_tags: list[str],
     config: Config,
@@ -131,8 +131,9 @@ def _manifest(
         "id": _pack.content_id(payload),
         "name": project,
         "version": version,
-        "entry_point": entry.spec,
-        "entry_point_name": entry.name,
+        "entry_point": entry.spec if entry else None,
+        "entry_point_name": entry.name if entry else None,
+        "interpreter": entry is None,
         "scripts": staged.scripts(),
         "pth": staged.pth_files,
         "pyc": pyc_tags,

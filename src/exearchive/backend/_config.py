@@ -44,6 +44,8 @@ class Config:
     """Extras of the project to include."""
     compile: bool = True
     """Ship bytecode for the build interpreter in the payload."""
+    interpreter: bool = False
+    """The archive is a Python: it runs no entry point and takes what ``python`` takes."""
     lock: str | None = None
     """A PEP 751 lock file (relative to the project) to take the dependencies from instead of resolving."""
     constraints: tuple[str, ...] = ()
@@ -71,6 +73,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "python": ("python", _STR),
     "extras": ("extras", _LIST),
     "compile": ("compile", _BOOL),
+    "interpreter": ("interpreter", _BOOL),
     "lock": ("lock", _STR),
     "constraints": ("constraints", _LIST),
     "requirements": ("requirements", _LIST),
@@ -94,6 +97,11 @@ def load(project_dir: Path, settings: Mapping[str, Any] | None) -> Config:
     if "enabled" in sources:
         values["enabled_explicitly"] = True
     config = Config(**values, sources=sources)
+    if config.interpreter and config.entry_point:
+        raise ConfigError(
+            f"{config.where('interpreter')} and {config.where('entry-point')} cannot be used together: "
+            "an interpreter archive runs no entry point (EXEARCHIVE_ENTRY_POINT still picks one at run time)"
+        )
     if config.lock and (config.constraints or config.requirements):
         other = "constraints" if config.constraints else "requirements"
         raise ConfigError(

@@ -23,8 +23,9 @@ payload's hash; the cache key), ``name``, ``version``, ``entry_point``
 ``module:attr``), ``pth`` (names of ``.pth`` files at the top of
 ``site-packages``), ``pyc`` (cache tags the payload ships bytecode for),
 ``needs`` (what the interpreter must provide; checked by ``_compat``),
-``launcher`` (a hash of this package's sources) and ``launcher_pyc`` (the
-cache tag of its shipped bytecode).
+``launcher`` (a hash of this package's sources), ``launcher_pyc`` (the
+cache tag of its shipped bytecode) and ``interpreter`` (true: an interpreter
+archive, which runs like ``python`` and has no ``entry_point``).
 
 Cache layout (``ROOT`` is ``EXEARCHIVE_ROOT`` or the platform cache dir)::
 

@@ -229,6 +229,7 @@ def _info(context, options):
         "built_with": manifest.get("built_with"),
         "entry_point": manifest.get("entry_point"),
         "entry_point_name": manifest.get("entry_point_name"),
+        "interpreter_archive": bool(manifest.get("interpreter")),
         "scripts": dict(manifest.get("scripts") or {}),
         "needs": {
             "requires_python": list(needs.get("requires_python") or []),
@@ -285,7 +286,10 @@ def _print_info(data):
     built = " (built with %s)" % data["built_with"] if data["built_with"] else ""
     field("format", "%s%s" % (data["format"], built))
     spec = data["entry_point"]
-    field("entry point", "%s = %s" % (data["entry_point_name"], spec) if data["entry_point_name"] else spec)
+    if data["interpreter_archive"]:
+        field("entry point", "none: an interpreter archive (it runs like python)")
+    else:
+        field("entry point", "%s = %s" % (data["entry_point_name"], spec) if data["entry_point_name"] else spec)
     scripts = sorted(data["scripts"].items())
     if not scripts:
         field("console scripts", "none")
@@ -705,6 +709,8 @@ def _run_command(manifest, dest, python):
     if name and os.path.isfile(os.path.join(dest, "bin", name)):
         return "%s %s" % (python, os.path.join(dest, "bin", name))
     module, sep, attr = (manifest.get("entry_point") or "").partition(":")
+    if not module:  # an interpreter archive
+        return python
     if not sep:
         return "%s -m %s" % (python, module)
     return "%s -c 'import sys, %s; sys.exit(%s.%s())'" % (python, module, module, attr.split("[")[0].strip())
