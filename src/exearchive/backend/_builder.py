@@ -18,7 +18,7 @@ from packaging.tags import Tag
 from packaging.utils import parse_wheel_filename
 
 from .. import __version__
-from . import _entry, _lock, _pack, _resolve, _stage, _staged, _zip
+from . import _entry, _extras, _lock, _pack, _resolve, _stage, _staged, _zip
 from ._config import Config, input_files
 from ._errors import ConfigError
 
@@ -34,6 +34,7 @@ def build_archive(wheel: Path, config: Config, outdir: Path, project_dir: Path) 
     _check_shebang(config)
     _check_input_files(config, project_dir)
     name = parse_wheel_filename(wheel.name)[0]
+    _extras.check(config.extras, _extras.declared_in_wheel(wheel), name, config.where("extras"))
     with tempfile.TemporaryDirectory(prefix="exearchive-") as temp:
         work = Path(temp)
         wheels = _wheels(wheel, config, project_dir, work / "wheels")
@@ -75,6 +76,7 @@ def _assemble(
     dist = staged.find(name)
     if dist is None:
         raise ConfigError(f"{name!r} is not one of the distributions in the archive")
+    _extras.check(config.extras, dist.extras, dist.name, config.where("extras"))
     _staged.check_complete(staged, config.extras, name, "the lock file" if config.lock else "pip")
     entry = _entry.choose(staged, name, config.entry_point, config.where("entry-point"))
     pyc_tags = []
