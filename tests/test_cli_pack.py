@@ -168,8 +168,8 @@ def test_quiet_normal_and_verbose(env: dict[str, str], apps: Path, tmp_path: Pat
     assert any(line.startswith("exearchive: running ") and " -m pip wheel " in line for line in lines), lines
     assert any(line.startswith("exearchive: pip: ") for line in lines), lines  # pip's own output
     assert any(line.startswith("exearchive: staging hello-1.0") for line in lines), lines
-    assert lines[-2].startswith("exearchive: built v.pyz ("), lines
-    assert lines[-1] == "exearchive: saved v.pyz", lines
+    assert lines[-2].startswith("exearchive: built /") and "/v.pyz (" in lines[-2], lines
+    assert lines[-1] == f"exearchive: saved {(tmp_path / 'v.pyz').resolve()}", lines  # the full path
 
 
 def test_progress_on_a_terminal(env: dict[str, str], apps: Path, tmp_path: Path) -> None:
@@ -179,6 +179,6 @@ def test_progress_on_a_terminal(env: dict[str, str], apps: Path, tmp_path: Path)
     assert "\r\x1b[K" in terminal  # the status line is redrawn in place
     finished = [line.split("\x1b[K")[-1] for line in terminal.replace("\r\n", "\n").split("\n") if line]
     assert finished[0].startswith("exearchive: resolving "), finished
-    assert finished[-1] == "exearchive: saved t.pyz", finished
-    assert finished[-2].startswith("exearchive: built t.pyz ("), finished
+    assert finished[-1] == f"exearchive: saved {(tmp_path / 't.pyz').resolve()}", finished
+    assert finished[-2].startswith("exearchive: built /") and "/t.pyz (" in finished[-2], finished
     assert "pip:" not in "\n".join(finished)  # details only beside the spinner, never as lines of their own

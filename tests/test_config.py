@@ -58,7 +58,7 @@ def test_repeated_setting_gives_a_list(tmp_path: Path) -> None:
     [
         ('entry_point = "x"', None, "unknown key 'entry_point' in [tool.exearchive]; did you mean 'entry-point'?"),
         ('entrypoint = "x"', None, "did you mean 'entry-point'?"),
-        ('colour = "x"', None, "unknown key 'colour' in [tool.exearchive] (known keys: compile, constraints, enabled,"),
+        ('colour = "x"', None, "unknown key 'colour' in [tool.exearchive] (known keys: check-python, compile, constraints,"),
         ("enabled = 3", None, "[tool.exearchive] enabled must be a boolean (true or false, without quotes), not 3"),
         ('enabled = "no"', None, "[tool.exearchive] enabled must be a boolean (true or false, without quotes), not 'no'"),
         ('compile = "false"', None, "[tool.exearchive] compile must be a boolean (true or false, without quotes)"),

@@ -18,7 +18,7 @@ from packaging.tags import Tag
 from packaging.utils import parse_wheel_filename
 
 from .. import __version__
-from . import _entry, _extras, _lock, _pack, _resolve, _stage, _staged, _zip
+from . import _entry, _extras, _lock, _pack, _resolve, _shebang, _stage, _staged, _zip
 from ._config import Config, input_files
 from ._errors import ConfigError
 
@@ -87,10 +87,12 @@ def _assemble(
     payload = _pack.write_payload(root, work / "payload.zip", _zip.build_date())
     manifest = _manifest(staged, dist.name, dist.version, entry, payload, pyc_tags, config)
     target = target_for(staged)
+    if config.check_python and "python" in config.sources:
+        _shebang.check(config.python, config.where("python"), manifest["needs"], target.name)
     _pack.write_archive(target, config.python, manifest, payload, __version__)
     logger.info(
         "built %s (%d files, %.1f MB; entry point %s)",
-        target.name,
+        target.resolve(),
         payload.files,
         target.stat().st_size / 1e6,
         entry.name or entry.spec,

@@ -50,6 +50,8 @@ class Config:
     """pip constraints files (relative to the project) for resolution."""
     requirements: tuple[str, ...] = ()
     """pip requirements files (relative to the project) added to resolution, e.g. pinned with hashes."""
+    check_python: bool = True
+    """Run the ``python`` interpreter, when set and on this machine, to check that it can run the archive."""
     sources: dict[str, str] = field(default_factory=dict)
     """For messages: where each set key came from."""
 
@@ -76,6 +78,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "lock": ("lock", _STR),
     "constraints": ("constraints", _LIST),
     "requirements": ("requirements", _LIST),
+    "check-python": ("check_python", _BOOL),
 }
 
 
