@@ -152,6 +152,22 @@ def test_a_failing_backend_is_one_line(wheelhouse: Path, tmp_path: Path) -> None
     assert "--verbose" in message
 
 
+@pytest.mark.parametrize("requirement", ["hatchlingg", "exearchive"])
+def test_an_uninstallable_build_requirement_shows_pips_reason(requirement: str, tmp_path: Path) -> None:
+    project = copy_sample("hatch-app", tmp_path)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('requires = ["hatchling"]', f'requires = ["{requirement}"]'))
+    result = exearchive("build", project, env=cli_env(tmp_path), cwd=tmp_path)  # an empty wheelhouse
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == (
+        f"exearchive: error: cannot install the build requirements of hatch-app ({requirement}) "
+        "in an isolated environment with pip:"
+    ), result.stderr
+    assert f"  ERROR: No matching distribution found for {requirement}" in lines, result.stderr
+    assert len(lines) <= 4 and "Traceback" not in result.stderr
+
+
 def test_a_bad_table_stops_before_the_wheel_is_built(tmp_path: Path) -> None:
     project = copy_sample("hatch-app", tmp_path)
     with (project / "pyproject.toml").open("a") as handle:

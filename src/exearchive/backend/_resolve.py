@@ -133,7 +133,11 @@ class PipFailed(ResolutionError):
 
 
 def _pip_failure(stdout: str, stderr: str, name: str) -> str:
-    """pip's reason, in one short block: its ERROR lines and, for conflicts, their causes."""
+    return f"cannot resolve the dependencies of {name} with pip:\n  {pip_reason(stdout, stderr)}"
+
+
+def pip_reason(stdout: str, stderr: str) -> str:
+    """pip's reason for failing, in one short block: its ERROR lines and, for conflicts, their causes."""
     lines = [line.rstrip() for line in stderr.splitlines() if line.strip()]
     first = next((i for i, line in enumerate(lines) if line.startswith("ERROR")), None)
     chosen = lines[first:] if first is not None else lines or stdout.strip().splitlines()
@@ -146,8 +150,7 @@ def _pip_failure(stdout: str, stderr: str, name: str) -> str:
                 break
             block.append(line.rstrip())
         chosen = block + chosen
-    reason = "\n  ".join(chosen[:_ERROR_LINES]) if chosen else "pip exited with an error and said nothing"
-    return f"cannot resolve the dependencies of {name} with pip:\n  {reason}"
+    return "\n  ".join(chosen[:_ERROR_LINES]) if chosen else "pip exited with an error and said nothing"
 
 
 def _check_one_per_project(wheels: list[Path]) -> None:
