@@ -72,7 +72,10 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     [
         ([], "no command given; the commands are: build, pack, inspect, cache (see: exearchive --help)"),
         (["bulid"], "argument COMMAND: invalid choice: 'bulid'"),
-        (["build", "--no-such-option"], "unrecognized arguments: --no-such-option"),
+        (["build", "--no-such-option"], "unrecognized arguments: --no-such-option (see: exearchive build --help)"),
+        (["pack", "x", "--lokc"], "unrecognized arguments: --lokc (see: exearchive pack --help)"),
+        (["cache", "clear", "--days", "3"], "unrecognized arguments: --days 3 (see: exearchive cache clear --help)"),
+        (["inspect", "a.pyz", "b.pyz"], "unrecognized arguments: b.pyz (see: exearchive inspect --help)"),
         (["build", "-q", "-v"], "argument -v/--verbose: not allowed with argument -q/--quiet"),
         (["build", "-C", "novalue", "/nonexistent"], "the project directory '/nonexistent' does not exist"),
         (["inspect"], "the following arguments are required: ARCHIVE"),
