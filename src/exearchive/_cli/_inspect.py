@@ -18,6 +18,7 @@ from packaging.utils import parse_wheel_filename
 
 from ..runtime import _compat
 from . import _archive
+from ..backend._errors import ExearchiveError
 from ._errors import CommandError
 from ._output import Output
 from ._parser import Parser
@@ -62,7 +63,17 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
 
 
 def run(options: argparse.Namespace, output: Output) -> int:
-    """Describe the archive on standard output."""
+    """Describe the archive on standard output (with ``--json``, a failure too: ``{"error": ...}``)."""
+    try:
+        return _inspect(options, output)
+    except (ExearchiveError, OSError) as error:
+        if options.json:
+            text = str(error) if isinstance(error, ExearchiveError) else f"{options.archive}: {error.strerror or error}"
+            output.line(json.dumps({"archive": options.archive, "error": text}, indent=2, sort_keys=True))
+        raise
+
+
+def _inspect(options: argparse.Namespace, output: Output) -> int:
     archive = _archive.read(Path(options.archive))
     data = describe(archive)
     if options.verify:
