@@ -44,25 +44,33 @@ def build_archive(wheel: Path, config: Config, outdir: Path, project_dir: Path) 
 def pack_requirements(
     requirements: list[str], config: Config, output: Path, project: str | None = None, base_dir: Path | None = None
 ) -> Path:
-    """Build an archive at ``output`` from pip requirements (names, ``-r FILE``, wheel paths).
+    """Build an archive at ``output`` from pip requirements (names, ``-r FILE``, wheel paths, directories).
 
     ``project`` names the distribution whose name and version the archive
     takes (default: the first requirement's); its console script is the
-    default entry point.  ``base_dir`` resolves the configuration's relative
-    constraints and requirements files (default: the current directory).
+    default entry point, and ``config.extras`` are its extras.  ``base_dir``
+    resolves the configuration's relative lock, constraints and requirements
+    files (default: the current directory).  With a lock file, the lock says
+    what goes in: ``requirements`` may only name the app.
     """
     _check_shebang(config)
-    if config.lock:
-        raise ConfigError("a lock file can only be used when building a project; pass its packages as requirements")
     base = base_dir or Path.cwd()
     with tempfile.TemporaryDirectory(prefix="exearchive-") as temp:
         work = Path(temp)
-        wheels = _resolve.resolve_requirements(
-            requirements,
-            work / "wheels",
-            constraints=[base / path for path in config.constraints],
-            requirements_files=[base / path for path in config.requirements],
-        )
+        if config.lock:
+            if any(not _resolve.is_name(item) for item in requirements):
+                raise ConfigError(
+                    f"with {config.where('lock')}, the lock file says what goes into the archive: "
+                    "name only the app (a distribution in the lock), not paths or requirements files"
+                )
+            wheels = _lock.wheels_from_lock(base / config.lock, config.where("lock"), None, config.extras, work / "wheels")
+        else:
+            wheels = _resolve.resolve_requirements(
+                _resolve.with_extras(requirements, project, config.extras),
+                work / "wheels",
+                constraints=[base / path for path in config.constraints],
+                requirements_files=[base / path for path in config.requirements],
+            )
         name = project or _resolve.first_project(requirements, wheels)
         return _assemble(wheels, name, config, work, lambda staged: output)
 
