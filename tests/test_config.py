@@ -62,7 +62,7 @@ def test_repeated_setting_gives_a_list(tmp_path: Path) -> None:
         ("enabled = 3", None, "[tool.exearchive] enabled must be a boolean (true or false, without quotes), not 3"),
         ('enabled = "no"', None, "[tool.exearchive] enabled must be a boolean (true or false, without quotes), not 'no'"),
         ('compile = "false"', None, "[tool.exearchive] compile must be a boolean (true or false, without quotes)"),
-        ('extras = "fast"', None, "[tool.exearchive] extras must be a list of strings (extras = ['fast'])"),
+        ('extras = "fast"', None, "[tool.exearchive] extras must be a list of strings (extras = [\"fast\"])"),
         ("extras = [1]", None, "[tool.exearchive] extras must be a list of strings"),
         ('python = ""', None, "[tool.exearchive] python must be a string, not ''"),
         ("", {"exearchive.enabeld": "1"}, "unknown setting -C exearchive.enabeld; did you mean 'exearchive.enabled'?"),

@@ -9,6 +9,7 @@ a likely typo the key that was meant.
 from __future__ import annotations
 
 import difflib
+import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -193,5 +194,5 @@ def _convert(key: str, value: Any, where: str) -> Any:
             items = [part.strip() for v in value for part in (v.split(",") if from_settings else [v])]
             return tuple(item for item in items if item)
         if isinstance(value, str):
-            raise ConfigError(f"{where} must be {kind} ({key} = [{value!r}]), not the string {value!r}")
+            raise ConfigError(f"{where} must be {kind} ({key} = {json.dumps([value])}), not the string {value!r}")
     raise ConfigError(f"{where} must be {kind}, not {value!r}")
