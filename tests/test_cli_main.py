@@ -95,7 +95,10 @@ def test_a_bad_config_setting(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["build", "-C", "novalue", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"{ERROR}-C 'novalue' must be KEY=VALUE\n"
     assert main(["build", "-C", "exearchive.compile=maybe", str(tmp_path)]) == 1
-    assert capsys.readouterr().err == f"{ERROR}-C exearchive.compile must be a boolean (true, false, 1 or 0), not 'maybe'\n"
+    assert (
+        capsys.readouterr().err
+        == f"{ERROR}-C exearchive.compile must be a boolean (true, false, 1 or 0), not 'maybe'\n"
+    )
     assert main(["build", "-C", "exearchiv.python=/usr/bin/python3", str(tmp_path)]) == 1
     assert "did you mean 'exearchive.python'?" in capsys.readouterr().err
 

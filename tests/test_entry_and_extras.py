@@ -40,7 +40,9 @@ def test_a_module_with_main_but_no_main_block_suggests_module_function(tmp_path:
 
 
 def test_a_package_without_main_module_suggests_its_main(tmp_path: Path) -> None:
-    staged = _staged(tmp_path, {"quotecli/__init__.py": "from .cli import main\n", "quotecli/cli.py": "def main(): pass\n"})
+    staged = _staged(
+        tmp_path, {"quotecli/__init__.py": "from .cli import main\n", "quotecli/cli.py": "def main(): pass\n"}
+    )
     assert _problem(staged, "quotecli").endswith(
         "package 'quotecli' has no __main__.py, so it cannot be run as a module; did you mean 'quotecli:main'?"
     )
@@ -88,7 +90,9 @@ def test_an_undeclared_extra_names_the_declared_ones_and_the_likely_one(tmp_path
     assert str(caught.value) == (
         "[tool.exearchive] extras: quotecli has no extra 'fecth' (its extras: fetch, yaml); did you mean 'fetch'?"
     )
-    with pytest.raises(ConfigError, match=r"^-C exearchive.extras: quotecli declares no extras, so it has no extra 'x'$"):
+    with pytest.raises(
+        ConfigError, match=r"^-C exearchive.extras: quotecli declares no extras, so it has no extra 'x'$"
+    ):
         _extras.check(["x"], [], "quotecli", "-C exearchive.extras")
 
 

@@ -16,9 +16,9 @@ from typing import Any
 
 from packaging.utils import parse_wheel_filename
 
+from ..backend._errors import ExearchiveError
 from ..runtime import _compat
 from . import _archive
-from ..backend._errors import ExearchiveError
 from ._errors import CommandError
 from ._output import Output
 from ._parser import Parser

@@ -169,7 +169,9 @@ def run(options: argparse.Namespace, output: Output) -> int:
     target = Target.parse(options.output, Path.cwd())
     try:
         with settings.naming(), scratch(target.directory) as temp:
-            built = pack_requirements(requirements, config, temp / (target.filename or _guess(requirements, name)), name)
+            built = pack_requirements(
+                requirements, config, temp / (target.filename or _guess(requirements, name)), name
+            )
             manifest = _archive.read(built).manifest
             if options.console_script:
                 _check_console_script(options.console_script, manifest)

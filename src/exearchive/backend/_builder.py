@@ -63,7 +63,9 @@ def pack_requirements(
                     f"with {config.where('lock')}, the lock file says what goes into the archive: "
                     "name only the app (a distribution in the lock), not paths or requirements files"
                 )
-            wheels = _lock.wheels_from_lock(base / config.lock, config.where("lock"), None, config.extras, work / "wheels")
+            wheels = _lock.wheels_from_lock(
+                base / config.lock, config.where("lock"), None, config.extras, work / "wheels"
+            )
         else:
             wheels = _resolve.resolve_requirements(
                 _resolve.with_extras(requirements, project, config.extras),

@@ -30,7 +30,7 @@ def declared_in_wheel(wheel: Path) -> list[str]:
 
 def check(requested: Iterable[str], declared: Iterable[str], project: str, where: str) -> None:
     """A :class:`ConfigError` naming the declared extras and the likely one, for an undeclared request."""
-    known = {canonicalize_name(extra): extra for extra in declared}
+    known: dict[str, str] = {canonicalize_name(extra): extra for extra in declared}
     for extra in requested:
         if canonicalize_name(extra) in known:
             continue
@@ -39,6 +39,4 @@ def check(requested: Iterable[str], declared: Iterable[str], project: str, where
         names = sorted(known.values())
         close = difflib.get_close_matches(canonicalize_name(extra), list(known), n=1, cutoff=0.6)
         hint = f"; did you mean {known[close[0]]!r}?" if close else ""
-        raise ConfigError(
-            f"{where}: {project} has no extra {extra!r} (its extras: {', '.join(names)}){hint}"
-        )
+        raise ConfigError(f"{where}: {project} has no extra {extra!r} (its extras: {', '.join(names)}){hint}")

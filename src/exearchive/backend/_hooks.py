@@ -154,5 +154,5 @@ def build_wheel(
     with tempfile.TemporaryDirectory(prefix=".exearchive-wheel-", dir=wheel_dir) as temp:
         name = str(_setuptools.build_wheel(temp, _config.theirs(config_settings), metadata_directory))
         build_archive(Path(temp) / name, config, outdir, Path.cwd())
-        os.replace(Path(temp) / name, wheel_dir / name)
+        (Path(temp) / name).replace(wheel_dir / name)
     return name

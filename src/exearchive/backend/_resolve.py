@@ -165,7 +165,7 @@ def _directory_project(path: Path, wheels: list[Path]) -> str | None:
     except configparser.Error:
         name = None
     if name:
-        return name
+        return str(name)
     named = [w for w in wheels if canonicalize_name(parse_wheel_filename(w.name)[0]) == canonicalize_name(path.name)]
     return str(parse_wheel_filename(named[0].name)[0]) if named else None
 

@@ -50,7 +50,7 @@ def interpreter(shebang: str) -> str | None:
         names = [word for word in words[1:] if not word.startswith("-") and "=" not in word]
         return shutil.which(names[0]) if names else None
     path = words[0]
-    return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+    return path if Path(path).is_file() and os.access(path, os.X_OK) else None
 
 
 def problem(shebang: str, needs: dict[str, object], archive_name: str) -> str | None:

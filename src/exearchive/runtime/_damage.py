@@ -89,7 +89,11 @@ def _in_payload(name, archive):
         member_name = member[0]
         if member_name == module or member_name.startswith(package):
             return True
-        if member_name.startswith(native) and member_name.endswith((".so", ".pyd")) and "/" not in member_name[len(native):]:
+        if (
+            member_name.startswith(native)
+            and member_name.endswith((".so", ".pyd"))
+            and "/" not in member_name[len(native) :]
+        ):
             return True
     return False
 
