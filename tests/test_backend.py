@@ -142,18 +142,24 @@ def test_get_requires_adds_pip_only_for_an_archive(tmp_path: Path, settings: dic
             "'module:function' or 'module'; console scripts in the archive: mt-count, mt-lower, mt-upper; "
             "did you mean 'mt-upper'?",
         ),
-        ("greetcli", None, ["-Cexearchive.extras=nosuch-extra"], None),
+        (
+            "greetcli",
+            None,
+            ["-Cexearchive.extras=nosuch-extra"],
+            "-C exearchive.extras: greetcli declares no extras, so it has no extra 'nosuch-extra'",
+        ),
     ],
 )
 def test_bad_config_stops_the_build_with_one_line(
-    app: str, table: str | None, args: list[str], message: str | None, wheelhouse: Path, tmp_path: Path
+    app: str, table: str | None, args: list[str], message: str, wheelhouse: Path, tmp_path: Path
 ) -> None:
     project = _copy(app, tmp_path, table=table)
-    result = build_project(project, tmp_path / "dist", wheelhouse, "--wheel", *args)
-    if message is None:  # pip warns about an unknown extra but the build succeeds
-        assert result.returncode == 0, result.output
-        return
-    assert result.returncode != 0
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "older.txt").write_text("kept")
+    result = build_project(project, dist, wheelhouse, "--wheel", *args)
+    assert result.returncode == 1
+    assert sorted(p.name for p in dist.iterdir()) == ["older.txt"]  # no wheel without its archive
     errors = [line for line in result.output.splitlines() if line.startswith("exearchive: error:")]
     assert len(errors) == 1, result.output
     assert message in errors[0]
@@ -194,6 +200,12 @@ def test_entry_point_setting_chooses_what_runs(
     archive = tmp_path / "dist" / "archives" / "multitool-0.1.pyz"
     ran = run_archive(archive, *args, root=tmp_path / "cache")
     assert (ran.stdout, ran.returncode) == (stdout, 0), ran.stderr
+
+
+def test_the_last_line_names_the_archives_full_path(build_sample: Callable[[str], Build]) -> None:
+    built = build_sample("hello")
+    ours = [line for line in built.output.splitlines() if line.startswith("exearchive: ")]
+    assert ours[-1].startswith(f"exearchive: built {built.archive().resolve()} ("), ours
 
 
 def test_disabled_archive_builds_only_the_wheel(wheelhouse: Path, tmp_path: Path) -> None:

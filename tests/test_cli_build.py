@@ -87,7 +87,7 @@ def test_table_is_read_whatever_the_backend(built: dict[str, tuple[Path, str]]) 
 def test_exearchive_backend_project_is_packed_once(built: dict[str, tuple[Path, str]]) -> None:
     project, stderr = built["hello"]
     # the backend ran with its archive step off: only the command's own archive step ran
-    assert len(re.findall(r"built hello-1\.0\.pyz", stderr)) == 1, stderr
+    assert len(re.findall(r"built /\S+/hello-1\.0\.pyz", stderr)) == 1, stderr
     assert sorted(p.name for p in (project / "dist").iterdir()) == ["hello-1.0-py3-none-any.whl", "hello-1.0.pyz"]
 
 
@@ -152,6 +152,22 @@ def test_a_failing_backend_is_one_line(wheelhouse: Path, tmp_path: Path) -> None
     assert "--verbose" in message
 
 
+@pytest.mark.parametrize("requirement", ["hatchlingg", "exearchive"])
+def test_an_uninstallable_build_requirement_shows_pips_reason(requirement: str, tmp_path: Path) -> None:
+    project = copy_sample("hatch-app", tmp_path)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('requires = ["hatchling"]', f'requires = ["{requirement}"]'))
+    result = exearchive("build", project, env=cli_env(tmp_path), cwd=tmp_path)  # an empty wheelhouse
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == (
+        f"exearchive: error: cannot install the build requirements of hatch-app ({requirement}) "
+        "in an isolated environment with pip:"
+    ), result.stderr
+    assert f"  ERROR: No matching distribution found for {requirement}" in lines, result.stderr
+    assert len(lines) <= 4 and "Traceback" not in result.stderr
+
+
 def test_a_bad_table_stops_before_the_wheel_is_built(tmp_path: Path) -> None:
     project = copy_sample("hatch-app", tmp_path)
     with (project / "pyproject.toml").open("a") as handle:
@@ -169,7 +185,7 @@ def test_bad_option_values_name_the_option(tmp_path: Path) -> None:
     message = one_line_error(exearchive("build", "--no-isolation", "-e", "nosuch", project, env=env))
     assert message.startswith("--entry-point 'nosuch'"), message
     assert "console scripts in the archive: hello" in message
-    assert not list((project / "dist").glob("*.pyz"))
+    assert list((project / "dist").iterdir()) == []  # no archive, and no wheel without it
     message = one_line_error(exearchive("build", "--constraints", tmp_path / "missing.txt", project, env=env), 2)
     assert "argument --constraints: " in message and "does not exist" in message
 

@@ -112,6 +112,7 @@ def test_clear_keeps_an_entry_in_use(root: Path, build_sample: Callable[[str], B
             process.wait(timeout=60)
     cleared = succeeded(exearchive("cache", "clear", "--root", root, env=clean_env())).stdout
     assert f"removed  {in_use.name} hello 1.0" in cleared
+    assert cleared.splitlines()[-1].startswith("clear: removed 1, freeing "), cleared
     assert [p.name for p in root.iterdir() if not p.name.startswith(".")] == []
 
 
@@ -120,14 +121,17 @@ def test_a_root_that_does_not_exist(tmp_path: Path) -> None:
     assert listed.stdout == f"cache root: {tmp_path / 'none'} (does not exist: nothing is cached)\n"
     pruned = succeeded(exearchive("cache", "prune", "--root", tmp_path / "none", env=clean_env()))
     assert pruned.stdout == f"nothing to prune: the cache root {tmp_path / 'none'} does not exist\n"
+    cleared = succeeded(exearchive("cache", "clear", "--root", tmp_path / "none", env=clean_env()))
+    assert cleared.stdout == f"nothing to clear: the cache root {tmp_path / 'none'} does not exist\n"
 
 
-def test_a_root_others_can_write_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("action", "mode"), [("clear", 0o1777), ("prune", 0o777)])
+def test_a_root_others_can_write_is_refused(action: str, mode: int, tmp_path: Path) -> None:
     root = tmp_path / "shared"
     root.mkdir()
-    root.chmod(0o777)
-    message = one_line_error(exearchive("cache", "clear", "--root", root, env=clean_env()))
-    assert message == f"refusing to prune the cache root {root}: others can write to it (mode 777)"
+    root.chmod(mode)
+    message = one_line_error(exearchive("cache", action, "--root", root, env=clean_env()))
+    assert message == f"refusing to {action} the cache root {root}: others can write to it (mode {mode:o})"
 
 
 @pytest.mark.parametrize(

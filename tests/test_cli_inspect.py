@@ -138,6 +138,9 @@ def test_not_an_archive_or_damaged_is_one_line(
     path = make(hello, tmp_path / "file.pyz")
     message = one_line_error(exearchive("inspect", path, env=clean_env()))
     assert message.startswith(expected.format(path=path)), message
+    as_json = exearchive("inspect", "--json", path, env=clean_env())
+    assert one_line_error(as_json) == message
+    assert json.loads(as_json.stdout) == {"archive": str(path), "error": message}
 
 
 def test_verify_finds_a_damaged_payload(hello: Path, tmp_path: Path) -> None:

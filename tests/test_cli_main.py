@@ -72,7 +72,10 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     [
         ([], "no command given; the commands are: build, pack, inspect, cache (see: exearchive --help)"),
         (["bulid"], "argument COMMAND: invalid choice: 'bulid'"),
-        (["build", "--no-such-option"], "unrecognized arguments: --no-such-option"),
+        (["build", "--no-such-option"], "unrecognized arguments: --no-such-option (see: exearchive build --help)"),
+        (["pack", "x", "--lokc"], "unrecognized arguments: --lokc (see: exearchive pack --help)"),
+        (["cache", "clear", "--days", "3"], "unrecognized arguments: --days 3 (see: exearchive cache clear --help)"),
+        (["inspect", "a.pyz", "b.pyz"], "unrecognized arguments: b.pyz (see: exearchive inspect --help)"),
         (["build", "-q", "-v"], "argument -v/--verbose: not allowed with argument -q/--quiet"),
         (["build", "-C", "novalue", "/nonexistent"], "the project directory '/nonexistent' does not exist"),
         (["inspect"], "the following arguments are required: ARCHIVE"),
@@ -92,7 +95,10 @@ def test_a_bad_config_setting(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["build", "-C", "novalue", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"{ERROR}-C 'novalue' must be KEY=VALUE\n"
     assert main(["build", "-C", "exearchive.compile=maybe", str(tmp_path)]) == 1
-    assert capsys.readouterr().err == f"{ERROR}-C exearchive.compile must be a boolean (true or false), not 'maybe'\n"
+    assert (
+        capsys.readouterr().err
+        == f"{ERROR}-C exearchive.compile must be a boolean (true, false, 1 or 0), not 'maybe'\n"
+    )
     assert main(["build", "-C", "exearchiv.python=/usr/bin/python3", str(tmp_path)]) == 1
     assert "did you mean 'exearchive.python'?" in capsys.readouterr().err
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from pathlib import Path
 
@@ -118,11 +119,15 @@ def test_pack_with_constraints(env: dict[str, str], tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.pyz"))
 
 
-def test_a_console_script_that_is_not_one(env: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["multitool", "mt-uper"])
+def test_a_console_script_that_is_not_one(name: str, env: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
-    message = one_line_error(exearchive("pack", "-c", "multitool", "multitool", "-o", "out/", env=env, cwd=tmp_path))
-    assert message.startswith("--console-script 'multitool'"), message
+    message = one_line_error(exearchive("pack", "-c", name, "multitool", "-o", "out/", env=env, cwd=tmp_path))
+    assert message.startswith(f"--console-script {name!r} is not a console script in the archive"), message
     assert "mt-count, mt-lower, mt-upper" in message
+    assert "module" not in message
+    if name == "mt-uper":
+        assert message.endswith("; did you mean 'mt-upper'?"), message
     assert list((tmp_path / "out").iterdir()) == []  # nothing written, nothing left behind
 
 
@@ -136,7 +141,7 @@ def test_an_app_with_several_scripts_needs_a_choice(env: dict[str, str], tmp_pat
 @pytest.mark.parametrize(
     ("args", "status", "expected"),
     [
-        ((), 2, "nothing to pack: give at least one REQUIREMENT or -r FILE (see: exearchive pack --help)"),
+        ((), 2, "nothing to pack: give at least one REQUIREMENT, -r FILE or --lock FILE (see: exearchive pack --help)"),
         (
             ("-e", "a:b", "-c", "b", "hello"),
             2,
@@ -168,8 +173,8 @@ def test_quiet_normal_and_verbose(env: dict[str, str], apps: Path, tmp_path: Pat
     assert any(line.startswith("exearchive: running ") and " -m pip wheel " in line for line in lines), lines
     assert any(line.startswith("exearchive: pip: ") for line in lines), lines  # pip's own output
     assert any(line.startswith("exearchive: staging hello-1.0") for line in lines), lines
-    assert lines[-2].startswith("exearchive: built v.pyz ("), lines
-    assert lines[-1] == "exearchive: saved v.pyz", lines
+    assert lines[-2].startswith("exearchive: built /") and "/v.pyz (" in lines[-2], lines
+    assert lines[-1] == f"exearchive: saved {(tmp_path / 'v.pyz').resolve()}", lines  # the full path
 
 
 def test_progress_on_a_terminal(env: dict[str, str], apps: Path, tmp_path: Path) -> None:
@@ -179,6 +184,47 @@ def test_progress_on_a_terminal(env: dict[str, str], apps: Path, tmp_path: Path)
     assert "\r\x1b[K" in terminal  # the status line is redrawn in place
     finished = [line.split("\x1b[K")[-1] for line in terminal.replace("\r\n", "\n").split("\n") if line]
     assert finished[0].startswith("exearchive: resolving "), finished
-    assert finished[-1] == "exearchive: saved t.pyz", finished
-    assert finished[-2].startswith("exearchive: built t.pyz ("), finished
+    assert finished[-1] == f"exearchive: saved {(tmp_path / 't.pyz').resolve()}", finished
+    assert finished[-2].startswith("exearchive: built /") and "/t.pyz (" in finished[-2], finished
     assert "pip:" not in "\n".join(finished)  # details only beside the spinner, never as lines of their own
+
+
+def test_a_local_project_with_dependencies_is_the_app(env: dict[str, str], tmp_path: Path) -> None:
+    project = copy_sample("greetcli", tmp_path / "src")
+    result = succeeded(exearchive("pack", project, env=env, cwd=tmp_path))
+    assert result.stdout == "greetcli-0.5.pyz\n"
+    ran = run_archive(tmp_path / "greetcli-0.5.pyz", "Ada", root=tmp_path / "cache")
+    assert ran.stdout == "Greetings, Ada!\n", ran.stderr
+
+
+def test_extras_of_the_app(env: dict[str, str], tmp_path: Path) -> None:
+    project = copy_sample("extras-app", tmp_path / "src")
+    succeeded(exearchive("pack", project, "--extras", "greet", "-o", "with.pyz", env=env, cwd=tmp_path))
+    succeeded(exearchive("pack", project, "-o", "without.pyz", env=env, cwd=tmp_path))
+    assert run_archive(tmp_path / "with.pyz", "Ada", root=tmp_path / "cache").stdout == "Greetings, Ada!\n"
+    plain = run_archive(tmp_path / "without.pyz", "Ada", root=tmp_path / "cache")
+    assert plain.stdout == "hello, Ada (without greetlib)\n"
+    message = one_line_error(exearchive("pack", project, "--extras", "gret", env=env, cwd=tmp_path))
+    assert message == "--extras: extras-app has no extra 'gret' (its extras: greet); did you mean 'greet'?"
+    assert not list(tmp_path.glob("*extras*.pyz"))
+
+
+def test_packages_from_a_lock_file(env: dict[str, str], wheelhouse: Path, tmp_path: Path) -> None:
+    project = copy_sample("extras-app", tmp_path / "src")
+    greetlib = next(wheelhouse.glob("greetlib-2.3-*.whl"))
+    digest = hashlib.sha256(greetlib.read_bytes()).hexdigest()
+    lock = tmp_path / "pylock.toml"
+    lock.write_text(
+        'lock-version = "1.0"\ncreated-by = "exearchive tests"\n\n'
+        f'[[packages]]\nname = "greetlib"\nversion = "2.3"\n\n[[packages.wheels]]\nname = "{greetlib.name}"\n'
+        f'url = "{greetlib.as_uri()}"\nhashes = {{sha256 = "{digest}"}}\n\n'
+        f'[[packages]]\nname = "extras-app"\ndirectory = {{ path = "src/extras-app" }}\n'
+    )
+    result = succeeded(exearchive("pack", "--lock", lock, "extras-app", env=env, cwd=tmp_path))
+    assert result.stdout == "extras_app-0.3.pyz\n"
+    ran = run_archive(tmp_path / "extras_app-0.3.pyz", "Ada", root=tmp_path / "cache")
+    assert ran.stdout == "Greetings, Ada!\n", ran.stderr  # greetlib came from the lock
+    message = one_line_error(exearchive("pack", "--lock", lock, env=env, cwd=tmp_path))
+    assert message.startswith("cannot tell which requirement is the app"), message
+    message = one_line_error(exearchive("pack", "--lock", lock, str(project), env=env, cwd=tmp_path))
+    assert message.startswith("with --lock, the lock file says what goes into the archive: name only the app"), message

@@ -31,10 +31,23 @@ def test_table_values_are_read(tmp_path: Path) -> None:
 
 def test_config_settings_override_the_table(tmp_path: Path) -> None:
     project = _project(tmp_path, 'entry-point = "app:main"')
-    settings = {"exearchive.entry-point": "other", "exearchive.enabled": "no", "exearchive.extras": "a,b"}
+    settings = {"exearchive.entry-point": "other", "exearchive.enabled": "False", "exearchive.extras": "a,b"}
     config = load(project, settings)
     assert (config.entry_point, config.enabled, config.extras) == ("other", False, ("a", "b"))
     assert config.where("entry-point") == "-C exearchive.entry-point"
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [("true", True), ("TRUE", True), (" 1 ", True), ("False", False), ("0", False)]
+)
+def test_boolean_settings_take_true_false_1_0_in_any_case(tmp_path: Path, text: str, value: bool) -> None:
+    config = load(_project(tmp_path, ""), {"exearchive.compile": text, "exearchive.enabled": text})
+    assert (config.compile, config.enabled) == (value, value)
+
+
+def test_a_comma_list_only_from_config_settings(tmp_path: Path) -> None:
+    assert load(_project(tmp_path, 'extras = ["a,b"]'), None).extras == ("a,b",)
+    assert load(_project(tmp_path, ""), {"exearchive.extras": "a, b"}).extras == ("a", "b")
 
 
 def test_repeated_setting_gives_a_list(tmp_path: Path) -> None:
@@ -47,12 +60,29 @@ def test_repeated_setting_gives_a_list(tmp_path: Path) -> None:
     [
         ('entry_point = "x"', None, "unknown key 'entry_point' in [tool.exearchive]; did you mean 'entry-point'?"),
         ('entrypoint = "x"', None, "did you mean 'entry-point'?"),
-        ('colour = "x"', None, "unknown key 'colour' in [tool.exearchive] (known keys: compile, constraints, enabled,"),
-        ("enabled = 3", None, "[tool.exearchive] enabled must be a boolean (true or false), not 3"),
+        (
+            'colour = "x"',
+            None,
+            "unknown key 'colour' in [tool.exearchive] (known keys: check-python, compile, constraints,",
+        ),
+        ("enabled = 3", None, "[tool.exearchive] enabled must be a boolean (true or false, without quotes), not 3"),
+        (
+            'enabled = "no"',
+            None,
+            "[tool.exearchive] enabled must be a boolean (true or false, without quotes), not 'no'",
+        ),
+        ('compile = "false"', None, "[tool.exearchive] compile must be a boolean (true or false, without quotes)"),
+        ('extras = "fast"', None, '[tool.exearchive] extras must be a list of strings (extras = ["fast"])'),
         ("extras = [1]", None, "[tool.exearchive] extras must be a list of strings"),
         ('python = ""', None, "[tool.exearchive] python must be a string, not ''"),
         ("", {"exearchive.enabeld": "1"}, "unknown setting -C exearchive.enabeld; did you mean 'exearchive.enabled'?"),
-        ("", {"exearchive.enabled": "maybe"}, "-C exearchive.enabled must be a boolean (true or false), not 'maybe'"),
+        (
+            "",
+            {"exearchive.enabled": "maybe"},
+            "-C exearchive.enabled must be a boolean (true, false, 1 or 0), not 'maybe'",
+        ),
+        ("", {"exearchive.compile": "no"}, "-C exearchive.compile must be a boolean (true, false, 1 or 0), not 'no'"),
+        ("", {"exearchive.enabled": "on"}, "-C exearchive.enabled must be a boolean (true, false, 1 or 0), not 'on'"),
         ("", {"exearchve.enabled": "1"}, "did you mean 'exearchive.enabled'?"),
     ],
 )

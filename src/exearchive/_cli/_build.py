@@ -163,9 +163,12 @@ def run(options: argparse.Namespace, output: Output) -> int:
     _check_input_files(config, project.path, settings)
     wheel_dir = Path(options.outdir).resolve() if options.outdir else project.path / "dist"
     target = Target.parse(options.output, wheel_dir / config.outdir if config.outdir else wheel_dir)
-    wheel = build_wheel(project, wheel_dir, _config.theirs(passed) or {}, isolated=not options.no_isolation)
-    with settings.naming():
-        archive = write(target, lambda directory: build_archive(wheel, config, directory, project.path))
+    # The wheel joins the archive only once the archive is written: a failed step leaves the directory as it was.
+    with scratch(wheel_dir) as wheel_temp:
+        wheel = build_wheel(project, wheel_temp, _config.theirs(passed) or {}, isolated=not options.no_isolation)
+        with settings.naming():
+            archive = write(target, lambda directory: build_archive(wheel, config, directory, project.path))
+        wheel.replace(wheel_dir / wheel.name)
     output.line(shown(archive))
     return 0
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from packaging.utils import parse_wheel_filename
 
+from ..backend._errors import ExearchiveError
 from ..runtime import _compat
 from . import _archive
 from ._errors import CommandError
@@ -62,7 +63,17 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
 
 
 def run(options: argparse.Namespace, output: Output) -> int:
-    """Describe the archive on standard output."""
+    """Describe the archive on standard output (with ``--json``, a failure too: ``{"error": ...}``)."""
+    try:
+        return _inspect(options, output)
+    except (ExearchiveError, OSError) as error:
+        if options.json:
+            text = str(error) if isinstance(error, ExearchiveError) else f"{options.archive}: {error.strerror or error}"
+            output.line(json.dumps({"archive": options.archive, "error": text}, indent=2, sort_keys=True))
+        raise
+
+
+def _inspect(options: argparse.Namespace, output: Output) -> int:
     archive = _archive.read(Path(options.archive))
     data = describe(archive)
     if options.verify:

@@ -42,7 +42,10 @@ def run(argv: list[str]) -> int:
     """Run the command line ``argv``; return the exit status."""
     output = Output(sys.stdout, sys.stderr)
     try:
-        options = _parser().parse_args(argv)
+        options, unknown = _parser().parse_known_args(argv)
+        if unknown:  # argparse would name the top-level command's --help; name the subcommand's
+            prog = getattr(options, "help_prog", "exearchive")
+            raise UsageError(f"unrecognized arguments: {' '.join(unknown)} (see: {prog} --help)")
     except UsageError as error:
         output.error(str(error))
         return 2
@@ -101,4 +104,14 @@ def _parser() -> Parser:
     common = verbosity_options()
     for module in (_build, _pack, _inspect, _cache):
         module.add_parser(commands, common)
+    _name_help(parser)
     return parser
+
+
+def _name_help(parser: argparse.ArgumentParser) -> None:
+    """Let every subcommand's parser record its own name, for "see: exearchive COMMAND --help"."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.set_defaults(help_prog=sub.prog)
+                _name_help(sub)

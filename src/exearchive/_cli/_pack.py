@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import parse_wheel_filename
 
 from ..backend._builder import archive_name, pack_requirements
-from ..backend._errors import ExearchiveError
+from ..backend._errors import ConfigError, ExearchiveError
 from ..backend._resolve import first_project
 from ..backend._staged import Distribution, Staged
 from . import _archive
@@ -123,6 +124,19 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
         help="the interpreter of the archive's #! line, an absolute path (default: '/usr/bin/env python3')",
     )
     parser.add_argument(
+        "--extras",
+        action="append",
+        metavar="EXTRA[,EXTRA...]",
+        help="extras of the app whose dependencies go into the archive too (repeatable)",
+    )
+    parser.add_argument(
+        "--lock",
+        type=existing_file,
+        metavar="FILE",
+        help="take every package from this PEP 751 lock file (pylock.toml) instead of resolving; "
+        "a REQUIREMENT then only names the app",
+    )
+    parser.add_argument(
         "--constraints",
         action="append",
         type=existing_file,
@@ -139,8 +153,10 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
 
 def run(options: argparse.Namespace, output: Output) -> int:
     """Resolve, stage and pack the requirements; print the archive's path."""
-    if not options.requirements and not options.requirement_files:
-        raise UsageError("nothing to pack: give at least one REQUIREMENT or -r FILE (see: exearchive pack --help)")
+    if not options.requirements and not options.requirement_files and not options.lock:
+        raise UsageError(
+            "nothing to pack: give at least one REQUIREMENT, -r FILE or --lock FILE (see: exearchive pack --help)"
+        )
     requirements = [_requirement(text) for text in options.requirements]
     for path in options.requirement_files:
         requirements += ["-r", path]
@@ -150,20 +166,41 @@ def run(options: argparse.Namespace, output: Output) -> int:
         .with_option("entry-point", "--entry-point", options.entry_point)
         .with_option("entry-point", "--console-script", options.console_script)
         .with_option("python", "--python", options.python)
+        .with_option("extras", "--extras", options.extras)
+        .with_option("lock", "--lock", options.lock)
         .with_option("constraints", "--constraints", options.constraints)
         .with_option("compile", "--no-compile", "false" if options.no_compile else None)
         .with_option("interpreter", "--interpreter", "true" if options.interpreter else None)
     )
     config = settings.load_without_project()
     target = Target.parse(options.output, Path.cwd())
-    with settings.naming(), scratch(target.directory) as temp:
-        built = pack_requirements(requirements, config, temp / (target.filename or _guess(requirements, name)), name)
-        manifest = _archive.read(built).manifest
-        if options.console_script:
-            _check_console_script(options.console_script, manifest)
-        archive = place(built, target.path_for(usual_name(manifest)))
+    try:
+        with settings.naming(), scratch(target.directory) as temp:
+            built = pack_requirements(
+                requirements, config, temp / (target.filename or _guess(requirements, name)), name
+            )
+            manifest = _archive.read(built).manifest
+            if options.console_script:
+                _check_console_script(options.console_script, manifest)
+            archive = place(built, target.path_for(usual_name(manifest)))
+    except ConfigError as error:
+        if options.console_script is None:
+            raise
+        raise ConfigError(_script_message(options.console_script, str(error))) from None
     output.line(shown(archive))
     return 0
+
+
+def _script_message(name: str, message: str) -> str:
+    """The backend tried a name that is not a console script as a module; -c asked for a script: say so."""
+    if not message.startswith(f"--console-script {name!r}"):
+        return message
+    found = re.search(r"; console scripts in the archive: (.*?)(; did you mean '.*'\?)?$", message)
+    if found is None:
+        return f"--console-script {name!r} is not a console script in the archive, which has none"
+    return f"--console-script {name!r} is not a console script in the archive; its console scripts: " + "".join(
+        part or "" for part in found.groups()
+    )
 
 
 def _guess(requirements: list[str], name: str | None) -> str:

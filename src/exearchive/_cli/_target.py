@@ -57,7 +57,7 @@ def scratch(directory: Path) -> Iterator[Path]:
 def place(built: Path, target: Path) -> Path:
     """Move the finished archive ``built`` to ``target`` (same file system: one atomic rename)."""
     placed = built.replace(target)
-    logger.info("saved %s", shown(placed))
+    logger.info("saved %s", placed.resolve())
     return placed
 
 

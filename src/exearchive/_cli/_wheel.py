@@ -19,7 +19,7 @@ import os
 import subprocess
 import sys
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 from build import BuildBackendException, BuildException, FailedProcessError, ProjectBuilder
 from build.env import DefaultIsolatedEnv
 
+from ..backend._resolve import pip_reason
 from ._errors import CommandError
 
 if sys.version_info >= (3, 11):
@@ -94,8 +95,8 @@ def build_wheel(project: Project, outdir: Path, settings: Mapping[str, Any], iso
         if isolated:
             with DefaultIsolatedEnv() as env:
                 builder = ProjectBuilder.from_isolated_env(env, project.path, runner=runner)
-                env.install(builder.build_system_requires)
-                env.install(builder.get_requires_for_build("wheel", settings or None))
+                _install(env, builder.build_system_requires, project)
+                _install(env, builder.get_requires_for_build("wheel", settings or None), project)
                 wheel = builder.build("wheel", outdir, settings or None)
         else:
             builder = ProjectBuilder(project.path, runner=runner)
@@ -116,6 +117,22 @@ def build_wheel(project: Project, outdir: Path, settings: Mapping[str, Any], iso
     path = Path(wheel)
     logger.info("built %s", path.name)
     return path
+
+
+def _install(env: DefaultIsolatedEnv, requirements: Collection[str], project: Project) -> None:
+    """Install build requirements into the isolated environment; pip's reason when it cannot."""
+    try:
+        env.install(requirements)
+    except subprocess.CalledProcessError as error:  # build runs pip with its output captured
+        out, err = (_text(stream) for stream in (error.stdout, error.stderr))
+        raise CommandError(
+            f"cannot install the build requirements of {project.name} ({', '.join(sorted(requirements))}) "
+            f"in an isolated environment with pip:\n  {pip_reason(out, err)}"
+        ) from None
+
+
+def _text(stream: str | bytes | None) -> str:
+    return stream.decode(errors="replace") if isinstance(stream, bytes) else stream or ""
 
 
 class _Runner:

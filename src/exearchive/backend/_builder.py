@@ -18,7 +18,7 @@ from packaging.tags import Tag
 from packaging.utils import parse_wheel_filename
 
 from .. import __version__
-from . import _entry, _lock, _pack, _resolve, _stage, _staged, _zip
+from . import _entry, _extras, _lock, _pack, _resolve, _shebang, _stage, _staged, _zip
 from ._config import Config, input_files
 from ._errors import ConfigError
 
@@ -34,6 +34,7 @@ def build_archive(wheel: Path, config: Config, outdir: Path, project_dir: Path) 
     _check_shebang(config)
     _check_input_files(config, project_dir)
     name = parse_wheel_filename(wheel.name)[0]
+    _extras.check(config.extras, _extras.declared_in_wheel(wheel), name, config.where("extras"))
     with tempfile.TemporaryDirectory(prefix="exearchive-") as temp:
         work = Path(temp)
         wheels = _wheels(wheel, config, project_dir, work / "wheels")
@@ -43,25 +44,35 @@ def build_archive(wheel: Path, config: Config, outdir: Path, project_dir: Path) 
 def pack_requirements(
     requirements: list[str], config: Config, output: Path, project: str | None = None, base_dir: Path | None = None
 ) -> Path:
-    """Build an archive at ``output`` from pip requirements (names, ``-r FILE``, wheel paths).
+    """Build an archive at ``output`` from pip requirements (names, ``-r FILE``, wheel paths, directories).
 
     ``project`` names the distribution whose name and version the archive
     takes (default: the first requirement's); its console script is the
-    default entry point.  ``base_dir`` resolves the configuration's relative
-    constraints and requirements files (default: the current directory).
+    default entry point, and ``config.extras`` are its extras.  ``base_dir``
+    resolves the configuration's relative lock, constraints and requirements
+    files (default: the current directory).  With a lock file, the lock says
+    what goes in: ``requirements`` may only name the app.
     """
     _check_shebang(config)
-    if config.lock:
-        raise ConfigError("a lock file can only be used when building a project; pass its packages as requirements")
     base = base_dir or Path.cwd()
     with tempfile.TemporaryDirectory(prefix="exearchive-") as temp:
         work = Path(temp)
-        wheels = _resolve.resolve_requirements(
-            requirements,
-            work / "wheels",
-            constraints=[base / path for path in config.constraints],
-            requirements_files=[base / path for path in config.requirements],
-        )
+        if config.lock:
+            if any(not _resolve.is_name(item) for item in requirements):
+                raise ConfigError(
+                    f"with {config.where('lock')}, the lock file says what goes into the archive: "
+                    "name only the app (a distribution in the lock), not paths or requirements files"
+                )
+            wheels = _lock.wheels_from_lock(
+                base / config.lock, config.where("lock"), None, config.extras, work / "wheels"
+            )
+        else:
+            wheels = _resolve.resolve_requirements(
+                _resolve.with_extras(requirements, project, config.extras),
+                work / "wheels",
+                constraints=[base / path for path in config.constraints],
+                requirements_files=[base / path for path in config.requirements],
+            )
         name = project or _resolve.first_project(requirements, wheels)
         return _assemble(wheels, name, config, work, lambda staged: output)
 
@@ -75,6 +86,7 @@ def _assemble(
     dist = staged.find(name)
     if dist is None:
         raise ConfigError(f"{name!r} is not one of the distributions in the archive")
+    _extras.check(config.extras, dist.extras, dist.name, config.where("extras"))
     _staged.check_complete(staged, config.extras, name, "the lock file" if config.lock else "pip")
     entry = None if config.interpreter else _entry.choose(staged, name, config.entry_point, config.where("entry-point"))
     pyc_tags = []
@@ -85,10 +97,12 @@ def _assemble(
     payload = _pack.write_payload(root, work / "payload.zip", _zip.build_date())
     manifest = _manifest(staged, dist.name, dist.version, entry, payload, pyc_tags, config)
     target = target_for(staged)
+    if config.check_python and "python" in config.sources:
+        _shebang.check(config.python, config.where("python"), manifest["needs"], target.name)
     _pack.write_archive(target, config.python, manifest, payload, __version__)
     logger.info(
         "built %s (%d files, %.1f MB; %s)",
-        target.name,
+        target.resolve(),
         payload.files,
         target.stat().st_size / 1e6,
         f"entry point {entry.name or entry.spec}" if entry else "an interpreter archive",

@@ -9,6 +9,7 @@ a likely typo the key that was meant.
 from __future__ import annotations
 
 import difflib
+import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ class Config:
     """pip constraints files (relative to the project) for resolution."""
     requirements: tuple[str, ...] = ()
     """pip requirements files (relative to the project) added to resolution, e.g. pinned with hashes."""
+    check_python: bool = True
+    """Run the ``python`` interpreter, when set and on this machine, to check that it can run the archive."""
     sources: dict[str, str] = field(default_factory=dict)
     """For messages: where each set key came from."""
 
@@ -61,9 +64,11 @@ class Config:
         return source if source.startswith("-C") else f"{source} {key}"
 
 
-_BOOL = "a boolean (true or false)"
+_BOOL = "a boolean"
 _STR = "a string"
 _LIST = "a list of strings"
+# What a boolean config setting (a string on the command line) may say, in any case.
+_SETTING_BOOLS = {"true": True, "1": True, "false": False, "0": False}
 
 # key -> (Config attribute, type description)
 _KEYS: dict[str, tuple[str, str]] = {
@@ -77,6 +82,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "lock": ("lock", _STR),
     "constraints": ("constraints", _LIST),
     "requirements": ("requirements", _LIST),
+    "check-python": ("check_python", _BOOL),
 }
 
 
@@ -176,19 +182,25 @@ def _attr(key: str, problem: str, prefix: str) -> str:
 
 
 def _convert(key: str, value: Any, where: str) -> Any:
+    """``value`` of ``key`` as its type; from config settings (``-C``), strings stand for booleans and lists."""
     kind = _KEYS[key][1]
+    from_settings = where.startswith("-C")
     if kind == _BOOL:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-            return value.strip().lower() in ("1", "true", "yes", "on")
-    elif kind == _STR:
+        if from_settings and isinstance(value, str) and value.strip().lower() in _SETTING_BOOLS:
+            return _SETTING_BOOLS[value.strip().lower()]
+        accepted = "true, false, 1 or 0" if from_settings else "true or false, without quotes"
+        raise ConfigError(f"{where} must be a boolean ({accepted}), not {value!r}")
+    if kind == _STR:
         if isinstance(value, str) and value.strip():
             return value.strip()
     elif kind == _LIST:
-        if isinstance(value, str):
+        if from_settings and isinstance(value, str):
             value = [value]
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            items = [part.strip() for v in value for part in v.split(",")]
+            items = [part.strip() for v in value for part in (v.split(",") if from_settings else [v])]
             return tuple(item for item in items if item)
+        if isinstance(value, str):
+            raise ConfigError(f"{where} must be {kind} ({key} = {json.dumps([value])}), not the string {value!r}")
     raise ConfigError(f"{where} must be {kind}, not {value!r}")

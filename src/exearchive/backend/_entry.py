@@ -62,7 +62,8 @@ def choose(staged: Staged, project: str, configured: str | None, source: str) ->
     module, attr = match["module"], match["attr"]
     problem = _check_module(staged.site, module, attr)
     if problem:
-        raise ConfigError(f"{source} = {configured!r}: {problem}{choices}")
+        more = "" if "did you mean" in problem else choices
+        raise ConfigError(f"{source} = {configured!r}: {problem}{more}")
     return EntryPoint(f"{module}:{attr}" if attr else module, None)
 
 
@@ -78,21 +79,74 @@ def _check_module(site: Path, module: str, attr: str | None) -> str | None:
         return f"there is no module {module!r} in the archive"
     if attr is None:
         if package and not (base / "__main__.py").is_file():
-            return f"package {module!r} has no __main__.py, so it cannot be run as a module"
+            return f"package {module!r} has no __main__.py, so it cannot be run as a module{_main_hint(source, module)}"
+        if not package and source is not None and not _runs_as_main(source):
+            hint = _main_hint(source, module)
+            if hint:
+                return f"module {module!r} has no 'if __name__ == \"__main__\"' block, so running it does nothing{hint}"
         return None
     if source is not None:
         first = attr.split(".")[0]
         names = _top_level_names(source)
         if names is not None and first not in names:
-            return f"module {module!r} defines no {first!r} at top level"
+            close = difflib.get_close_matches(first, _top_level_definitions(source), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            return f"module {module!r} defines no {first!r} at top level{hint}"
     return None
+
+
+def _parse(path: Path) -> ast.Module | None:
+    try:
+        return ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError, OSError):
+        return None
+
+
+def _runs_as_main(path: Path) -> bool:
+    """The module has a top-level ``if __name__ == "__main__":`` block (True when that cannot be known)."""
+    tree = _parse(path)
+    if tree is None:
+        return True
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and len(node.test.comparators) == 1:
+            sides = [node.test.left, node.test.comparators[0]]
+            names = {side.id for side in sides if isinstance(side, ast.Name)}
+            values = {side.value for side in sides if isinstance(side, ast.Constant)}
+            if names == {"__name__"} and values == {"__main__"}:
+                return True
+    return False
+
+
+def _top_level_definitions(path: Path) -> list[str]:
+    """The functions, classes and variables a module defines at top level, for a "did you mean"."""
+    tree = _parse(path)
+    names: set[str] = set()
+    for node in tree.body if tree is not None else []:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return sorted(names)
+
+
+def _main_hint(path: Path | None, module: str) -> str:
+    """``; did you mean 'module:main'?`` when the module defines a function ``main`` at top level."""
+    tree = _parse(path) if path is not None else None
+    if tree is None:
+        return ""
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "main":
+            return f"; did you mean '{module}:main'?"
+        if isinstance(node, ast.ImportFrom) and any((a.asname or a.name) == "main" for a in node.names):
+            return f"; did you mean '{module}:main'?"
+    return ""
 
 
 def _top_level_names(path: Path) -> set[str] | None:
     """Names bound in a module (best effort); None when that cannot be known."""
-    try:
-        tree = ast.parse(path.read_bytes())
-    except (SyntaxError, ValueError, OSError):
+    tree = _parse(path)
+    if tree is None:
         return None
     names: set[str] = set()
     for node in ast.walk(tree):

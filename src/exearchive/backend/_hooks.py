@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import tarfile
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -141,11 +142,17 @@ def build_wheel(
     wheel_directory: str, config_settings: ConfigSettings = None, metadata_directory: str | None = None
 ) -> str:
     config = _load(config_settings)
-    name = str(_setuptools.build_wheel(wheel_directory, _config.theirs(config_settings), metadata_directory))
-    if _archive_wanted(config):
-        from ._builder import build_archive
+    if not _archive_wanted(config):
+        return str(_setuptools.build_wheel(wheel_directory, _config.theirs(config_settings), metadata_directory))
+    from ._builder import build_archive
 
-        wheel_dir = Path(wheel_directory).resolve()
-        outdir = wheel_dir / config.outdir if config.outdir else wheel_dir
-        build_archive(wheel_dir / name, config, outdir, Path.cwd())
+    wheel_dir = Path(wheel_directory).resolve()
+    outdir = wheel_dir / config.outdir if config.outdir else wheel_dir
+    # The wheel is made beside its place and moved there only once the archive is built,
+    # so that a failed archive step leaves the wheel directory as it was.
+    wheel_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".exearchive-wheel-", dir=wheel_dir) as temp:
+        name = str(_setuptools.build_wheel(temp, _config.theirs(config_settings), metadata_directory))
+        build_archive(Path(temp) / name, config, outdir, Path.cwd())
+        (Path(temp) / name).replace(wheel_dir / name)
     return name

@@ -59,11 +59,14 @@ def read(path: Path, where: str) -> Pylock:
 
 
 def wheels_from_lock(
-    lock_path: Path, where: str, project_wheel: Path, extras: tuple[str, ...], wheel_dir: Path
+    lock_path: Path, where: str, project_wheel: Path | None, extras: tuple[str, ...], wheel_dir: Path
 ) -> list[Path]:
-    """Fetch (and build where needed) every locked package for this environment, hash-checked."""
+    """Fetch (and build where needed) every locked package for this environment, hash-checked.
+
+    ``project_wheel`` (when building a project) stands for the project's own entry of the lock.
+    """
     lock = read(lock_path, where)
-    project = canonicalize_name(parse_wheel_filename(project_wheel.name)[0])
+    project = canonicalize_name(parse_wheel_filename(project_wheel.name)[0]) if project_wheel else None
     try:
         selected = list(lock.select(extras=extras))
     except PylockSelectError as error:
@@ -102,7 +105,8 @@ def wheels_from_lock(
             run_pip(command, lock_path.name)
         except PipFailed as failure:
             raise ResolutionError(_explain(failure, lines, lock_path.name)) from None
-    shutil.copy2(project_wheel, wheel_dir / project_wheel.name)
+    if project_wheel is not None:
+        shutil.copy2(project_wheel, wheel_dir / project_wheel.name)
     return sorted(wheel_dir.glob("*.whl"))
 
 

@@ -9,6 +9,7 @@ dependencies are resolved for the interpreter that runs the build.
 
 from __future__ import annotations
 
+import configparser
 import logging
 import os
 import subprocess
@@ -20,6 +21,11 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from ._errors import ResolutionError
 from ._hashing import sha256_file
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
 
 logger = logging.getLogger(__name__)
 
@@ -80,14 +86,60 @@ def resolve_requirements(
     return wheels
 
 
+def is_name(item: str) -> bool:
+    """``item`` is a plain requirement by name (not a path, a URL or an option)."""
+    if item.startswith("-") or "/" in item or os.sep in item or item.endswith(".whl"):
+        return False
+    try:
+        return Requirement(item).url is None
+    except InvalidRequirement:
+        return False
+
+
+def with_extras(requirements: list[str], project: str | None, extras: tuple[str, ...]) -> list[str]:
+    """``requirements`` with ``extras`` asked of the app: ``project``, else the first requirement."""
+    if not extras:
+        return requirements
+    wanted = ",".join(extras)
+    app = canonicalize_name(project) if project else None
+    result = list(requirements)
+    for index, item in enumerate(result):
+        if item.startswith("-") or (index and result[index - 1] in ("-r", "-c")):
+            continue
+        if app is None or _project_of(item) == app:
+            if is_name(item):
+                req = Requirement(item)
+                req.extras |= set(extras)
+                result[index] = str(req)
+            else:
+                result[index] = f"{item}[{wanted}]"
+            return result
+    if app is None:
+        raise ResolutionError("cannot tell which requirement is the app to give extras to; name it with --name")
+    return [*result, f"{project}[{wanted}]"]
+
+
+def _project_of(item: str) -> str | None:
+    try:
+        return canonicalize_name(first_project([item], []))
+    except ResolutionError:
+        return None
+
+
 def first_project(requirements: list[str], wheels: list[Path]) -> str:
-    """The project the first requirement names (a name, a wheel path, or the first line of a ``-r`` file)."""
+    """The project the first requirement names (a name, a wheel path, a project directory, or the first
+    line of a ``-r`` file)."""
     for item in requirements:
         if item.startswith("-"):
             continue
         path = Path(item)
         if path.suffix == ".whl":
             return str(parse_wheel_filename(path.name)[0])
+        if path.is_dir():
+            name = _directory_project(path, wheels)
+            if name:
+                return name
+            break
         try:
             return str(Requirement(item).name)
         except InvalidRequirement:
@@ -95,6 +147,27 @@ def first_project(requirements: list[str], wheels: list[Path]) -> str:
     if len(wheels) == 1:
         return str(parse_wheel_filename(wheels[0].name)[0])
     raise ResolutionError("cannot tell which requirement is the app; name it (the first requirement, or --name)")
+
+
+def _directory_project(path: Path, wheels: list[Path]) -> str | None:
+    """The name of the project in directory ``path``: its pyproject.toml's, setup.cfg's, or a wheel named after it."""
+    try:
+        with (path / "pyproject.toml").open("rb") as handle:
+            name = tomllib.load(handle).get("project", {}).get("name")
+        if isinstance(name, str):
+            return name
+    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+        pass
+    config = configparser.ConfigParser(interpolation=None)
+    try:
+        config.read(path / "setup.cfg", encoding="utf-8")
+        name = config.get("metadata", "name", fallback=None)
+    except configparser.Error:
+        name = None
+    if name:
+        return str(name)
+    named = [w for w in wheels if canonicalize_name(parse_wheel_filename(w.name)[0]) == canonicalize_name(path.name)]
+    return str(parse_wheel_filename(named[0].name)[0]) if named else None
 
 
 def run_pip(arguments: list[str], subject: str) -> str:
@@ -133,7 +206,11 @@ class PipFailed(ResolutionError):
 
 
 def _pip_failure(stdout: str, stderr: str, name: str) -> str:
-    """pip's reason, in one short block: its ERROR lines and, for conflicts, their causes."""
+    return f"cannot resolve the dependencies of {name} with pip:\n  {pip_reason(stdout, stderr)}"
+
+
+def pip_reason(stdout: str, stderr: str) -> str:
+    """pip's reason for failing, in one short block: its ERROR lines and, for conflicts, their causes."""
     lines = [line.rstrip() for line in stderr.splitlines() if line.strip()]
     first = next((i for i, line in enumerate(lines) if line.startswith("ERROR")), None)
     chosen = lines[first:] if first is not None else lines or stdout.strip().splitlines()
@@ -146,8 +223,7 @@ def _pip_failure(stdout: str, stderr: str, name: str) -> str:
                 break
             block.append(line.rstrip())
         chosen = block + chosen
-    reason = "\n  ".join(chosen[:_ERROR_LINES]) if chosen else "pip exited with an error and said nothing"
-    return f"cannot resolve the dependencies of {name} with pip:\n  {reason}"
+    return "\n  ".join(chosen[:_ERROR_LINES]) if chosen else "pip exited with an error and said nothing"
 
 
 def _check_one_per_project(wheels: list[Path]) -> None:

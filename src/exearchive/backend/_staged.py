@@ -36,6 +36,8 @@ class Distribution:
     tags: list[str]
     pure: bool
     wheel: str
+    extras: list[str] = field(default_factory=list)
+    """The extras it declares (``Provides-Extra``)."""
 
     @property
     def label(self) -> str:
@@ -90,6 +92,7 @@ def read(root: Path, wheels: Iterable[Path]) -> Staged:
                 tags=tags,
                 pure=all(t.endswith("-none-any") for t in tags),
                 wheel=wheel.name if wheel else "",
+                extras=list(meta.metadata.get_all("Provides-Extra") or []),
             )
         )
     pth = sorted(p.name for p in site.glob("*.pth") if not p.name.startswith("."))

@@ -53,7 +53,7 @@ def unsafe_reason(st):
     if st.st_uid not in (os.geteuid(), 0):
         return "it is owned by another user (uid %d)" % st.st_uid
     if st.st_mode & 0o022:
-        return "others can write to it (mode %o)" % (st.st_mode & 0o777)
+        return "others can write to it (mode %o)" % (st.st_mode & 0o7777)  # 1777, not 777, for /tmp
     return None
 
 

@@ -142,7 +142,7 @@ def main(manifest, loader):
         _fail(prog, error)
     except Exception as error:  # our bug or a state we did not foresee: still one line
         _fail_unexpected(prog, error, trace)
-    run_app(app, prog)
+    run_app(app, prog, (manifest, archive, entry))
 
 
 def _bytecode_fits(manifest, archive):
@@ -450,11 +450,13 @@ def _run_module(module, alter_argv):
         runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 
-def run_app(app, prog="exearchive"):
+def run_app(app, prog="exearchive", where=None):
     """Call ``app()``; report an uncaught exception as Python would, minus the launcher's frames.
 
     ``SystemExit`` and ``KeyboardInterrupt`` pass through unchanged, so exit
-    codes and signals behave as for a console script.
+    codes and signals behave as for a console script.  ``where`` is
+    ``(manifest, archive, entry)``: an ImportError or SyntaxError from the
+    entry's files gets one more line, how to check and repair the entry.
     """
     try:
         app()
@@ -474,5 +476,9 @@ def run_app(app, prog="exearchive"):
             tb = tb.tb_next
         value.__traceback__ = tb
         sys.excepthook(kind, value, tb)
+        if where is not None and isinstance(value, (ImportError, SyntaxError, ValueError, EOFError)):
+            from . import _damage
+
+            _damage.hint(value, tb, where, prog)
         del kind, value, tb
         sys.exit(1)

@@ -1039,6 +1039,7 @@ def _plural(count, one, many):
 def _cache_clear(context, options):
     options.days = 0.0
     options.dry_run = False
+    options.verb = "clear"
     return _cache_prune(context, options)
 
 
@@ -1046,12 +1047,13 @@ def _cache_prune(context, options):
     import time
 
     root = context.root
+    action = getattr(options, "verb", "prune")
     if not os.path.isdir(root):
-        _out("nothing to prune: the cache root %s does not exist" % root)
+        _out("nothing to %s: the cache root %s does not exist" % (action, root))
         return 0
     reason = unsafe_reason(os.stat(root))
     if reason:
-        raise LauncherError("refusing to prune the cache root %s: %s" % (root, reason))
+        raise LauncherError("refusing to %s the cache root %s: %s" % (action, root, reason))
     dry = options.dry_run
     verb = "would remove" if dry else "removed"
     entries, leftovers = _scan(root)
@@ -1104,7 +1106,7 @@ def _cache_prune(context, options):
         summary += "; kept %d used in the last %s" % (kept_recent, _duration(options.days * _DAY))
     if failures:
         summary += "; %d could not be removed" % failures
-    _out("prune: " + summary)
+    _out("%s: %s" % (action, summary))
     return 1 if failures else 0
 
 
