@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..runtime import _boot, _tools
+from ..runtime import _tools, cache_roots
 from ._errors import UsageError
 from ._output import Output
 from ._parser import Command, Parser
@@ -131,9 +131,11 @@ def _run(tool: Callable[[Any, argparse.Namespace], int]) -> Command:
         env = dict(os.environ)
         if options.root:
             env["EXEARCHIVE_ROOT"] = options.root
-        root, _explicit = _boot.default_root(env)
+        status = 0
         with contextlib.redirect_stdout(output.stdout):
-            status = tool(_Context(root), options)
+            for index, (root, _explicit) in enumerate(cache_roots(env)):
+                if index == 0 or os.path.isdir(root):  # the fallback root only if there is one
+                    status = max(status, tool(_Context(root), options))
         output.stdout.flush()
         return status
 

@@ -68,7 +68,7 @@ visible), ``EXEARCHIVE_VERBOSE=1`` (trace each step with timings),
 import os
 import sys
 
-from . import READY, STATE_DIR, default_root, interpreter_key, unsafe_reason
+from . import READY, STATE_DIR, cache_roots, default_root, interpreter_key, plain_name, unsafe_reason
 
 FORMAT = 1
 COMPLETE = "complete"
@@ -109,6 +109,7 @@ def main(manifest, loader):
     archive = os.path.abspath(getattr(loader, "archive", None) or sys.argv[0])
     prog = os.path.basename(sys.argv[0]) or "exearchive"
     try:
+        _absolute_root(env)
         if env.get("EXEARCHIVE_TOOLS", "") in _TRUE:
             from . import _tools
 
@@ -137,9 +138,31 @@ def main(manifest, loader):
 
 
 def _bytecode_fits(manifest, archive):
-    """Whether this launcher runs from bytecode: shipped for this interpreter, or the entry's compiled copy."""
+    """Whether this launcher runs from bytecode: shipped for this interpreter, or the entry's compiled copy.
+
+    Whatever the spelling of the archive's path in ``__file__`` (``./app.pyz``,
+    ``../d/app.pyz``), a launcher imported from the archive is in its
+    ``_exearchive_runtime`` directory and the compiled copy is not.
+    """
     tag = sys.implementation.cache_tag
-    return tag is None or tag == manifest.get("launcher_pyc") or not __file__.startswith(os.path.join(archive, ""))
+    return (
+        tag is None
+        or tag == manifest.get("launcher_pyc")
+        or os.path.basename(os.path.dirname(__file__)) != RUNTIME_PREFIX[:-1]
+    )
+
+
+def _absolute_root(env):
+    """Make a relative ``EXEARCHIVE_ROOT`` absolute, once, for this process and its children (which may chdir)."""
+    root = env.get("EXEARCHIVE_ROOT")
+    if root and not os.path.isabs(root):
+        try:
+            env["EXEARCHIVE_ROOT"] = os.path.abspath(root)
+        except OSError:  # the current directory is gone
+            raise LauncherError(
+                "EXEARCHIVE_ROOT=%r is a relative path and the current directory no longer exists; "
+                "set it to an absolute path" % root
+            ) from None
 
 
 def _fail(prog, error):
@@ -164,34 +187,60 @@ def _fail_unexpected(prog, error, trace):
 
 
 def open_entry(manifest, archive, env, trace):
-    """The path of a usable cache entry for this archive, made if need be."""
-    root, explicit = default_root(env)
-    entry = os.path.join(root, manifest["id"])
-    state = os.path.join(entry, STATE_DIR)
-    try:
-        reason = unsafe_reason(os.stat(root))
-    except OSError:
-        reason = "missing"
-    if reason is None:
-        try:
-            fd = os.open(os.path.join(state, COMPLETE), os.O_RDONLY)
-        except OSError:
-            fd = -1
-        if fd >= 0:
-            _hold_use_lock(fd)
-            try:
-                st = os.stat(os.path.join(state, READY + interpreter_key()))
-            except OSError:
-                st = None
-            if st is not None:
-                _touch(st, state, trace)
+    """The path of a usable cache entry for this archive, made if need be.
+
+    Warm: in each root (``cache_roots``: the fallback root too, so that starts
+    through it are warm), an ``lstat`` of the root (a real directory owned by
+    the user or root that others cannot write: never a symlink), the
+    completion record opened and its owner checked with ``fstat``, a ``stat``
+    of the ready marker.  The rest (the directories above the root, the
+    record's content, the payload's hash) is checked on the cold path, which
+    wrote the ready marker.
+    """
+    roots = cache_roots(env)
+    entry_id = manifest["id"]
+    reason = "the content id is not a plain name"
+    if plain_name(entry_id):
+        for root, _explicit in roots:
+            entry, reason = _warm_entry(root, entry_id, trace)
+            if entry is not None:
                 trace("warm: %s" % entry)
                 return entry
-            os.close(fd)
-    trace("cold: %s (%s)" % (entry, "root " + reason if reason else "not ready"))
+    root, explicit = roots[0]
+    trace("cold: %s (%s)" % (os.path.join(root, str(entry_id)), reason))
     from . import _extract
 
     return _extract.prepare(manifest, archive, root, explicit, env, trace)
+
+
+_OWNERS = (os.geteuid(), 0) if hasattr(os, "geteuid") else None  # who may own a trusted entry
+
+
+def _warm_entry(root, entry_id, trace):
+    """``(entry, None)`` with its use lock held if ``root`` holds it ready for this interpreter, else ``(None, why)``."""
+    try:
+        reason = unsafe_reason(os.lstat(root))
+    except OSError:
+        reason = "missing"
+    if reason is not None:
+        return None, "root " + reason
+    entry = os.path.join(root, entry_id)
+    state = os.path.join(entry, STATE_DIR)
+    try:
+        fd = os.open(os.path.join(state, COMPLETE), os.O_RDONLY)
+    except OSError:
+        return None, "not ready"
+    if _OWNERS is not None and os.fstat(fd).st_uid not in _OWNERS:
+        os.close(fd)
+        return None, "its completion record is owned by another user"
+    _hold_use_lock(fd)
+    try:
+        st = os.stat(os.path.join(state, READY + interpreter_key()))
+    except OSError:
+        os.close(fd)
+        return None, "not ready"
+    _touch(st, state, trace)
+    return entry, None
 
 
 def _hold_use_lock(fd):

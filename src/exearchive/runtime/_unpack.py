@@ -208,3 +208,50 @@ def _write_bytes(out, data):
     view = memoryview(data)
     while view:
         view = view[os.write(out, view) :]
+
+
+class Digest:
+    """The SHA-256 of ``size`` bytes at ``offset`` of ``fd``: the payload's hash, its content id.
+
+    Computed in a thread of its own while the workers write the members (it
+    reads the same pages, mostly from the page cache, and ``hashlib`` releases
+    the GIL), so a cold start pays little for it; without ``pread`` (Windows)
+    it is computed in ``hexdigest``, after the members.
+    """
+
+    def __init__(self, fd, offset, size):
+        import hashlib
+
+        self._hash = hashlib.sha256()
+        self._region = (fd, offset, size)
+        self._error = None
+        self._thread = None
+        if HAS_PREAD:
+            import threading
+
+            self._thread = threading.Thread(target=self._run, name="exearchive-digest")
+            self._thread.daemon = True
+            self._thread.start()
+
+    def _run(self):
+        fd, offset, left = self._region
+        try:
+            while left > 0:
+                chunk = pread(fd, min(_CHUNK, left), offset)
+                if not chunk:
+                    raise Damaged("the payload is truncated")
+                self._hash.update(chunk)
+                offset += len(chunk)
+                left -= len(chunk)
+        except BaseException as error:  # handed to the caller's thread
+            self._error = error
+
+    def hexdigest(self):
+        """Wait for the hash (or compute it now) and return it; raises what reading raised."""
+        if self._thread is None:
+            self._run()
+        else:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._hash.hexdigest()
