@@ -216,6 +216,7 @@ def _root_problem(root, entry_id):
             parent, looked_in = _resolve(os.path.dirname(os.path.abspath(root)))
         except OSError as error:
             return "its path cannot be resolved (%s)" % (error.strerror or error), root, False
+        looked_in.append(parent)  # where the root's own name is looked up
         root = os.path.join(parent, os.path.basename(root))
     for directory in looked_in:
         try:
