@@ -85,15 +85,16 @@ def prepare(manifest, archive, root, explicit, env, trace):
     from ._boot import _hold_use_lock
 
     for _attempt in range(3):
-        with _Lock(root, entry_id, env, trace):
-            _checkpoint("locked")
-            problem = entry_problem(entry, manifest, archive)
-            if problem is not None:
-                if problem is not _MISSING:
-                    trace("not trusting %s: %s" % (entry, problem))
-                _extract(manifest, archive, root, entry, trace)
-            elif not os.path.exists(ready):
-                _make_ready(manifest, entry, ready, trace)
+        if not os.path.exists(ready) or entry_problem(entry, manifest, archive) is not None:
+            with _Lock(root, entry_id, env, trace):
+                _checkpoint("locked")
+                problem = entry_problem(entry, manifest, archive)
+                if problem is not None:
+                    if problem is not _MISSING:
+                        trace("not trusting %s: %s" % (entry, problem))
+                    _extract(manifest, archive, root, entry, trace)
+                elif not os.path.exists(ready):
+                    _make_ready(manifest, entry, ready, trace)
         try:
             fd = os.open(complete, os.O_RDONLY | _NOFOLLOW)
         except OSError:
