@@ -26,7 +26,9 @@ payload's hash; the cache key), ``name``, ``version``, ``entry_point``
 ``launcher`` (a hash of this package's sources) and ``launcher_pyc`` (the
 cache tag of its shipped bytecode).
 
-Cache layout (``ROOT`` is ``EXEARCHIVE_ROOT`` or the platform cache dir)::
+Cache layout (``ROOT`` is ``EXEARCHIVE_ROOT``, else the platform cache dir or,
+when that cannot be used, the fallback ``$TMPDIR/exearchive-<uid>``; see
+``cache_roots`` and the README's "Security model")::
 
     ROOT/                          0700, owned by the user (or root), not
                                    writable by group or others
@@ -52,8 +54,9 @@ An entry is trusted only if its completion record exists; the record is
 written inside the temporary directory before it is renamed into place, so a
 start killed at any moment leaves nothing that a later start would trust.
 
-The warm path costs: one ``stat`` of the root, one ``open`` + ``flock`` of the
-completion record, one ``stat`` of the ready marker, ``sys.path`` setup.  It
+The warm path costs: one ``lstat`` of the root, one ``open`` + ``fstat`` (its
+owner) + ``flock`` of the completion record, one ``stat`` of the ready marker,
+``sys.path`` setup; through the fallback root, one ``lstat`` more.  It
 never reads the payload and imports nothing but ``os``, ``sys`` and ``fcntl``.
 
 Knobs (environment): ``EXEARCHIVE_ROOT``, ``EXEARCHIVE_ENTRY_POINT`` (a console

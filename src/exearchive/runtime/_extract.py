@@ -457,10 +457,11 @@ def unpack(archive, dest, members=None, manifest=None):
             fd = handle.fileno()
             payload = _find_payload(fd, archive)
             jobs = _plan(_zipdir.members(fd, payload[1], payload[3]), dest, members)
-            digest = None if manifest is None else _unpack.Digest(fd, payload[1], payload[2])
+            workers = _unpack.workers_for(jobs)
+            digest = None if manifest is None else _unpack.Digest(fd, payload[1], payload[2], workers > 1)
             after_each = (lambda: _checkpoint("file")) if _KILL_AT else None
             try:
-                _unpack.write_all(fd, jobs, after_each)
+                _unpack.write_all(fd, jobs, after_each, workers)
             finally:
                 found = None if digest is None else digest.hexdigest()
             if found is not None:

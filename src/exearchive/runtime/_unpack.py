@@ -213,20 +213,18 @@ def _write_bytes(out, data):
 class Digest:
     """The SHA-256 of ``size`` bytes at ``offset`` of ``fd``: the payload's hash, its content id.
 
-    Computed in a thread of its own while the workers write the members (it
-    reads the same pages, mostly from the page cache, and ``hashlib`` releases
-    the GIL), so a cold start pays little for it; without ``pread`` (Windows)
-    it is computed in ``hexdigest``, after the members.
+    With ``background``, computed in a thread of its own while the workers
+    write the members (it reads the same pages, mostly from the page cache,
+    and ``hashlib`` releases the GIL); else in ``hexdigest``, after them (small
+    payloads, written by one thread, and without ``pread``).
     """
 
-    def __init__(self, fd, offset, size):
-        import hashlib
-
-        self._hash = hashlib.sha256()
+    def __init__(self, fd, offset, size, background):
+        self._hash = _sha256(size)
         self._region = (fd, offset, size)
         self._error = None
         self._thread = None
-        if HAS_PREAD:
+        if background and HAS_PREAD:
             import threading
 
             self._thread = threading.Thread(target=self._run, name="exearchive-digest")
@@ -255,3 +253,24 @@ class Digest:
         if self._error is not None:
             raise self._error
         return self._hash.hexdigest()
+
+
+_SMALL_HASH = 128 << 10  # up to this size CPython's own SHA-256 is done before OpenSSL (hashlib) is loaded
+
+
+def _sha256(size):
+    """A SHA-256 object: CPython's built-in one for small sizes (loading OpenSSL costs ~3 ms), else hashlib's."""
+    import sys
+
+    if size <= _SMALL_HASH and sys.implementation.name == "cpython":
+        try:
+            from _sha2 import sha256  # 3.12 and newer
+        except ImportError:
+            try:
+                from _sha256 import sha256
+            except ImportError:
+                from hashlib import sha256
+        return sha256()
+    import hashlib
+
+    return hashlib.sha256()
