@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from exearchive.runtime import interpreter_key
 from helpers import Build, run_archive
 from launcher_support import (
     entries,
@@ -31,8 +32,6 @@ from launcher_support import (
     rewrite_archive,
     run_python,
 )
-
-from exearchive.runtime import interpreter_key
 
 HELLO_OUT = "Hello from hello 1.0!\nargv: x\nargv0-is-archive: yes\n"
 NOBODY = 65534
@@ -296,7 +295,10 @@ def test_waiting_for_the_lock_says_so_once(build_sample: Callable[[str], Build],
     )
     root.mkdir(mode=0o700)
     holder = subprocess.Popen(
-        [sys.executable, "-c", holder_code], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(SRC)}
+        [sys.executable, "-c", holder_code],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(SRC)},
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"

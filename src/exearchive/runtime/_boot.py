@@ -71,7 +71,7 @@ visible), ``EXEARCHIVE_VERBOSE=1`` (trace each step with timings),
 import os
 import sys
 
-from . import READY, STATE_DIR, cache_roots, default_root, interpreter_key, plain_name, unsafe_reason
+from . import READY, STATE_DIR, cache_roots, interpreter_key, plain_name, unsafe_reason
 
 FORMAT = 1
 COMPLETE = "complete"
@@ -220,7 +220,7 @@ _OWNERS = (os.geteuid(), 0) if hasattr(os, "geteuid") else None  # who may own a
 
 
 def _warm_entry(root, entry_id, trace):
-    """``(entry, None)`` with its use lock held if ``root`` holds it ready for this interpreter, else ``(None, why)``."""
+    """``(entry, None)``, its use lock held, if ``root`` holds it ready for this interpreter; else ``(None, why)``."""
     try:
         reason = unsafe_reason(os.lstat(root))
     except OSError:

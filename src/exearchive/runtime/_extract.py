@@ -4,15 +4,19 @@ Called by ``_boot.open_entry`` when the entry for this archive is missing,
 incomplete, or not yet ready for the running interpreter.  Steps:
 
 1. compatibility check (``_compat.check``) before anything is written;
-2. a usable cache root: created 0700, refused if another user owns it or
-   others can write to it (an explicit ``EXEARCHIVE_ROOT`` is an error, the
-   default root falls back to a private directory under the temp dir);
+2. a usable cache root (``_root_problem``): resolved, every directory above
+   it owned by the user or root and not writable by others (unless sticky),
+   the root itself a real directory created 0700 that only its owner can
+   write (an explicit ``EXEARCHIVE_ROOT`` that is not is an error, the default
+   root falls back to ``fallback_root``); then an existing entry is trusted
+   only if ``entry_problem`` finds nothing (owner, content id, file count);
 3. under an exclusive lock (flock, with a timeout; without a lock when none
    can be had, which stays correct because publishing is a rename), remove
    leftovers of killed starts, write every payload member into a unique
    temp directory beside the target (``_zipdir`` reads the central
    directories, ``_unpack`` writes the files with a few threads, streaming
-   the large ones), compile bytecode for this interpreter
+   the large ones; the payload is hashed meanwhile and refused if it is not
+   the one the content id names), compile bytecode for this interpreter
    unless the payload ships it (``_compile``, in several processes for large
    payloads), write the completion record and the ready
    marker for this interpreter, rename into place;

@@ -59,8 +59,7 @@ import argparse
 import os
 import sys
 
-from . import _extract
-from . import cache_roots
+from . import _extract, cache_roots
 from ._boot import COMPLETE, READY, STATE_DIR, LauncherError, interpreter_key, unsafe_reason
 
 _TOOL_LIST = "info, verify, extract DIR, cache list|prune|clear"
