@@ -410,3 +410,29 @@ def test_relative_root_is_made_absolute_for_children(build_sample: Callable[[str
     assert "] warm: " + str(work / "cache" / read_manifest(archive)["id"]) in result.stderr
     assert list(elsewhere.iterdir()) == []
     assert len(entries(work / "cache")) == 1
+
+
+def test_launcher_hash_that_is_not_a_plain_name_is_not_joined(
+    build_sample: Callable[[str], Build], tmp_path: Path
+) -> None:
+    """On another interpreter, a manifest ``launcher`` of ``../evil`` never makes a path to import from.
+
+    Before: ``use_compiled_copy`` joined it and imported ``_boot`` from wherever it led.
+    """
+    python = python_or_skip("3.12")
+    archive = tmp_path / "app.pyz"
+    manifest = rewrite_archive(
+        build_sample("hello").archive(), archive, edit_manifest=lambda m: m.update(launcher="../evil")
+    )
+    key_code = (
+        f"import sys; sys.path.insert(0, {str(SRC / 'exearchive')!r}); import runtime; print(runtime.interpreter_key())"
+    )
+    key = subprocess.run([python, "-c", key_code], capture_output=True, text=True, check=True).stdout.strip()
+    root = tmp_path / "cache"
+    evil = root / manifest["id"] / ".exearchive" / "launcher-.." / "evil"
+    evil.mkdir(parents=True)
+    (evil / f"ready-{key}").touch()
+    (evil / "_boot.py").write_text("print('PWNED')\ndef main(manifest, loader):\n    pass\n")
+    result = run_python(python, archive, "x", env=launcher_env(root))
+    assert "PWNED" not in result.stdout
+    assert (result.stdout, result.returncode) == (HELLO_OUT, 0), result.stderr

@@ -202,13 +202,14 @@ def open_entry(manifest, archive, env, trace):
     """
     roots = cache_roots(env)
     entry_id = manifest["id"]
-    reason = "the content id is not a plain name"
-    if plain_name(entry_id):
+    reason = None if plain_name(entry_id) else "the content id is not a plain name"
+    if reason is None:
         for root, _explicit in roots:
-            entry, reason = _warm_entry(root, entry_id, trace)
+            entry, why = _warm_entry(root, entry_id, trace)
             if entry is not None:
                 trace("warm: %s" % entry)
                 return entry
+            reason = reason or why  # the first root's
     root, explicit = roots[0]
     trace("cold: %s (%s)" % (os.path.join(root, str(entry_id)), reason))
     from . import _extract
