@@ -263,14 +263,11 @@ def _sha256(size):
     import sys
 
     if size <= _SMALL_HASH and sys.implementation.name == "cpython":
-        try:
-            from _sha2 import sha256  # 3.12 and newer
-        except ImportError:
+        for name in ("_sha2", "_sha256"):  # CPython's own SHA-256 module: 3.12 and newer, before
             try:
-                from _sha256 import sha256
+                return __import__(name).sha256()
             except ImportError:
-                from hashlib import sha256
-        return sha256()
+                pass
     import hashlib
 
     return hashlib.sha256()
