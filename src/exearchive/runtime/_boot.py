@@ -50,7 +50,9 @@ when that cannot be used, the fallback ``$TMPDIR/exearchive-<uid>``; see
                                    start; removed by the next extraction)
     ROOT/.trash-<id>-<pid>-<rand>/ an untrusted entry being removed
 
-An entry is trusted only if its completion record exists; the record is
+An entry is trusted only if its completion record exists and is owned by the
+user or root (and, checked on the cold path before the ready marker is
+written: it names this archive's content id and file count); the record is
 written inside the temporary directory before it is renamed into place, so a
 start killed at any moment leaves nothing that a later start would trust.
 
