@@ -306,7 +306,7 @@ def test_verbose_traces_each_step_with_timings(build_sample: Callable[[str], Bui
     expected = [
         "compatibility check passed",
         "lock taken",
-        "extracted 12 files",
+        "extracted 12 files, payload hash checked",
         f"published {entry}",
         "sys.path ready",
         "running hello.cli:main",

@@ -3,7 +3,8 @@
 The launcher's own tools (``EXEARCHIVE_TOOLS=1 ./app.pyz cache ...``,
 :mod:`exearchive.runtime._tools`) implement the cache's layout and its locking
 protocol; this command calls them, for the cache root that ``--root``,
-``EXEARCHIVE_ROOT`` or the platform's cache directory names, so that both
+``EXEARCHIVE_ROOT`` or the platform's cache directory names (and the fallback
+root in the temp dir, ``runtime.cache_roots``, when it exists), so that both
 agree on what an entry is, when it was last used, and that an entry a running
 process uses is never removed.
 """
@@ -16,9 +17,10 @@ import os
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from ..runtime import _boot, _tools
+from ..runtime import _tools, cache_roots
 from ._errors import UsageError
 from ._output import Output
 from ._parser import Command, Parser
@@ -28,7 +30,9 @@ List, prune or clear the cache that archives extract themselves into on
 their first start (one directory per archive content, shared by every copy
 of the same archive). The cache root is --root, else $EXEARCHIVE_ROOT, else
 the platform's cache directory + /exearchive ($XDG_CACHE_HOME or ~/.cache on
-Linux, ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows).
+Linux, ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows) and, without
+--root or $EXEARCHIVE_ROOT, also the fallback root $TMPDIR/exearchive-<uid>
+that archives use when the platform's cache directory cannot be used.
 
 An entry that a running process uses is never removed: every running archive
 holds a shared lock on its entry, and pruning removes an entry only while it
@@ -131,9 +135,11 @@ def _run(tool: Callable[[Any, argparse.Namespace], int]) -> Command:
         env = dict(os.environ)
         if options.root:
             env["EXEARCHIVE_ROOT"] = options.root
-        root, _explicit = _boot.default_root(env)
+        status = 0
         with contextlib.redirect_stdout(output.stdout):
-            status = tool(_Context(root), options)
+            for index, (root, _explicit) in enumerate(cache_roots(env)):
+                if index == 0 or Path(root).is_dir():  # the fallback root only if there is one
+                    status = max(status, tool(_Context(root), options))
         output.stdout.flush()
         return status
 

@@ -46,15 +46,53 @@ def default_root(env):
     return os.path.join(base, "exearchive"), False
 
 
+def fallback_root(env):
+    """The per-user root in the temp dir used when the default root cannot be: ``$TMPDIR/exearchive-<uid>``.
+
+    The temp dir is the first of ``TMPDIR``, ``TEMP`` and ``TMP`` that is set,
+    else ``/tmp`` (the user's local temp dir on Windows): computed without
+    ``tempfile``, the same way on the warm path, the cold path and in the tools.
+    """
+    temp = env.get("TMPDIR") or env.get("TEMP") or env.get("TMP")
+    if not temp:
+        temp = os.path.expanduser("~\\AppData\\Local\\Temp") if sys.platform == "win32" else "/tmp"
+    uid = os.geteuid() if hasattr(os, "geteuid") else 0
+    return os.path.join(os.path.abspath(temp), "exearchive-%d" % uid)
+
+
+def cache_roots(env):
+    """Every root a start may use, in the order it looks: ``[(path, explicit)]``.
+
+    ``EXEARCHIVE_ROOT`` alone when it is set; else the platform's cache
+    directory, then the fallback root (``fallback_root``).  The tools list and
+    prune all of them.
+    """
+    root, explicit = default_root(env)
+    if explicit:
+        return [(root, True)]
+    return [(root, False), (fallback_root(env), False)]
+
+
 def unsafe_reason(st):
-    """Why a directory with this ``stat`` result must not hold a cache, or None."""
+    """Why a directory with this ``lstat`` result must not hold a cache, or None."""
     if not hasattr(os, "geteuid"):
         return None
+    kind = st.st_mode & 0o170000
+    if kind != 0o040000:
+        return "it is a symbolic link" if kind == 0o120000 else "it is not a directory"
     if st.st_uid not in (os.geteuid(), 0):
         return "it is owned by another user (uid %d)" % st.st_uid
     if st.st_mode & 0o022:
         return "others can write to it (mode %o)" % (st.st_mode & 0o7777)  # 1777, not 777, for /tmp
     return None
+
+
+_NAME_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.-")
+
+
+def plain_name(value):
+    """Whether a manifest value can name a directory in the cache: a content id or the launcher's hash."""
+    return isinstance(value, str) and bool(value) and not value.startswith(".") and _NAME_CHARS.issuperset(value)
 
 
 def copy_dir(entry, manifest):
@@ -64,11 +102,15 @@ def copy_dir(entry, manifest):
 
 def use_compiled_copy(manifest):
     """Import the launcher's warm-path modules from the entry's copy if it is ready for this interpreter."""
-    root = default_root(os.environ)[0]
-    try:
-        if unsafe_reason(os.stat(root)) is None:
-            copy = copy_dir(os.path.join(root, manifest["id"]), manifest)
-            os.stat(os.path.join(copy, READY + interpreter_key()))
-            __path__.insert(0, copy)
-    except (OSError, KeyError):
-        pass
+    if not (plain_name(manifest.get("id")) and plain_name(manifest.get("launcher"))):
+        return
+    uid = os.geteuid() if hasattr(os, "geteuid") else 0
+    for root, _explicit in cache_roots(os.environ):
+        try:
+            if unsafe_reason(os.lstat(root)) is None:
+                copy = copy_dir(os.path.join(root, manifest["id"]), manifest)
+                if os.stat(os.path.join(copy, READY + interpreter_key())).st_uid in (uid, 0):
+                    __path__.insert(0, copy)
+                    return
+        except OSError:
+            pass

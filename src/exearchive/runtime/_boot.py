@@ -27,7 +27,9 @@ payload's hash; the cache key), ``name``, ``version``, ``entry_point``
 cache tag of its shipped bytecode) and ``interpreter`` (true: an interpreter
 archive, which runs like ``python`` and has no ``entry_point``).
 
-Cache layout (``ROOT`` is ``EXEARCHIVE_ROOT`` or the platform cache dir)::
+Cache layout (``ROOT`` is ``EXEARCHIVE_ROOT``, else the platform cache dir or,
+when that cannot be used, the fallback ``$TMPDIR/exearchive-<uid>``; see
+``cache_roots`` and the README's "Security model")::
 
     ROOT/                          0700, owned by the user (or root), not
                                    writable by group or others
@@ -49,12 +51,15 @@ Cache layout (``ROOT`` is ``EXEARCHIVE_ROOT`` or the platform cache dir)::
                                    start; removed by the next extraction)
     ROOT/.trash-<id>-<pid>-<rand>/ an untrusted entry being removed
 
-An entry is trusted only if its completion record exists; the record is
+An entry is trusted only if its completion record exists and is owned by the
+user or root (and, checked on the cold path before the ready marker is
+written: it names this archive's content id and file count); the record is
 written inside the temporary directory before it is renamed into place, so a
 start killed at any moment leaves nothing that a later start would trust.
 
-The warm path costs: one ``stat`` of the root, one ``open`` + ``flock`` of the
-completion record, one ``stat`` of the ready marker, ``sys.path`` setup.  It
+The warm path costs: one ``lstat`` of the root, one ``open`` + ``fstat`` (its
+owner) + ``flock`` of the completion record, one ``stat`` of the ready marker,
+``sys.path`` setup; through the fallback root, one ``lstat`` more.  It
 never reads the payload and imports nothing but ``os``, ``sys`` and ``fcntl``.
 
 Knobs (environment): ``EXEARCHIVE_ROOT``, ``EXEARCHIVE_ENTRY_POINT`` (a console
@@ -69,7 +74,7 @@ visible), ``EXEARCHIVE_VERBOSE=1`` (trace each step with timings),
 import os
 import sys
 
-from . import READY, STATE_DIR, default_root, interpreter_key, unsafe_reason
+from . import READY, STATE_DIR, cache_roots, interpreter_key, plain_name, unsafe_reason
 
 FORMAT = 1
 COMPLETE = "complete"
@@ -110,6 +115,7 @@ def main(manifest, loader):
     archive = os.path.abspath(getattr(loader, "archive", None) or sys.argv[0])
     prog = os.path.basename(sys.argv[0]) or "exearchive"
     try:
+        _absolute_root(env)
         if env.get("EXEARCHIVE_TOOLS", "") in _TRUE:
             from . import _tools
 
@@ -146,9 +152,31 @@ def main(manifest, loader):
 
 
 def _bytecode_fits(manifest, archive):
-    """Whether this launcher runs from bytecode: shipped for this interpreter, or the entry's compiled copy."""
+    """Whether this launcher runs from bytecode: shipped for this interpreter, or the entry's compiled copy.
+
+    Whatever the spelling of the archive's path in ``__file__`` (``./app.pyz``,
+    ``../d/app.pyz``), a launcher imported from the archive is in its
+    ``_exearchive_runtime`` directory and the compiled copy is not.
+    """
     tag = sys.implementation.cache_tag
-    return tag is None or tag == manifest.get("launcher_pyc") or not __file__.startswith(os.path.join(archive, ""))
+    return (
+        tag is None
+        or tag == manifest.get("launcher_pyc")
+        or os.path.basename(os.path.dirname(__file__)) != RUNTIME_PREFIX[:-1]
+    )
+
+
+def _absolute_root(env):
+    """Make a relative ``EXEARCHIVE_ROOT`` absolute, once, for this process and its children (which may chdir)."""
+    root = env.get("EXEARCHIVE_ROOT")
+    if root and not os.path.isabs(root):
+        try:
+            env["EXEARCHIVE_ROOT"] = os.path.abspath(root)
+        except OSError:  # the current directory is gone
+            raise LauncherError(
+                "EXEARCHIVE_ROOT=%r is a relative path and the current directory no longer exists; "
+                "set it to an absolute path" % root
+            ) from None
 
 
 def _fail(prog, error):
@@ -173,34 +201,61 @@ def _fail_unexpected(prog, error, trace):
 
 
 def open_entry(manifest, archive, env, trace):
-    """The path of a usable cache entry for this archive, made if need be."""
-    root, explicit = default_root(env)
-    entry = os.path.join(root, manifest["id"])
-    state = os.path.join(entry, STATE_DIR)
-    try:
-        reason = unsafe_reason(os.stat(root))
-    except OSError:
-        reason = "missing"
+    """The path of a usable cache entry for this archive, made if need be.
+
+    Warm: in each root (``cache_roots``: the fallback root too, so that starts
+    through it are warm), an ``lstat`` of the root (a real directory owned by
+    the user or root that others cannot write: never a symlink), the
+    completion record opened and its owner checked with ``fstat``, a ``stat``
+    of the ready marker.  The rest (the directories above the root, the
+    record's content, the payload's hash) is checked on the cold path, which
+    wrote the ready marker.
+    """
+    roots = cache_roots(env)
+    entry_id = manifest["id"]
+    reason = None if plain_name(entry_id) else "the content id is not a plain name"
     if reason is None:
-        try:
-            fd = os.open(os.path.join(state, COMPLETE), os.O_RDONLY)
-        except OSError:
-            fd = -1
-        if fd >= 0:
-            _hold_use_lock(fd)
-            try:
-                st = os.stat(os.path.join(state, READY + interpreter_key()))
-            except OSError:
-                st = None
-            if st is not None:
-                _touch(st, state, trace)
+        for root, _explicit in roots:
+            entry, why = _warm_entry(root, entry_id, trace)
+            if entry is not None:
                 trace("warm: %s" % entry)
                 return entry
-            os.close(fd)
-    trace("cold: %s (%s)" % (entry, "root " + reason if reason else "not ready"))
+            reason = reason or why  # the first root's
+    root, explicit = roots[0]
+    trace("cold: %s (%s)" % (os.path.join(root, str(entry_id)), reason))
     from . import _extract
 
     return _extract.prepare(manifest, archive, root, explicit, env, trace)
+
+
+_OWNERS = (os.geteuid(), 0) if hasattr(os, "geteuid") else None  # who may own a trusted entry
+
+
+def _warm_entry(root, entry_id, trace):
+    """``(entry, None)``, its use lock held, if ``root`` holds it ready for this interpreter; else ``(None, why)``."""
+    try:
+        reason = unsafe_reason(os.lstat(root))
+    except OSError:
+        reason = "missing"
+    if reason is not None:
+        return None, "root " + reason
+    entry = os.path.join(root, entry_id)
+    state = os.path.join(entry, STATE_DIR)
+    try:
+        fd = os.open(os.path.join(state, COMPLETE), os.O_RDONLY)
+    except OSError:
+        return None, "not ready"
+    if _OWNERS is not None and os.fstat(fd).st_uid not in _OWNERS:
+        os.close(fd)
+        return None, "its completion record is owned by another user"
+    _hold_use_lock(fd)
+    try:
+        st = os.stat(os.path.join(state, READY + interpreter_key()))
+    except OSError:
+        os.close(fd)
+        return None, "not ready"
+    _touch(st, state, trace)
+    return entry, None
 
 
 def _hold_use_lock(fd):

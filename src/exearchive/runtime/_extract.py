@@ -4,15 +4,19 @@ Called by ``_boot.open_entry`` when the entry for this archive is missing,
 incomplete, or not yet ready for the running interpreter.  Steps:
 
 1. compatibility check (``_compat.check``) before anything is written;
-2. a usable cache root: created 0700, refused if another user owns it or
-   others can write to it (an explicit ``EXEARCHIVE_ROOT`` is an error, the
-   default root falls back to a private directory under the temp dir);
+2. a usable cache root (``_root_problem``): resolved, every directory above
+   it owned by the user or root and not writable by others (unless sticky),
+   the root itself a real directory created 0700 that only its owner can
+   write (an explicit ``EXEARCHIVE_ROOT`` that is not is an error, the default
+   root falls back to ``fallback_root``); then an existing entry is trusted
+   only if ``entry_problem`` finds nothing (owner, content id, file count);
 3. under an exclusive lock (flock, with a timeout; without a lock when none
    can be had, which stays correct because publishing is a rename), remove
    leftovers of killed starts, write every payload member into a unique
    temp directory beside the target (``_zipdir`` reads the central
    directories, ``_unpack`` writes the files with a few threads, streaming
-   the large ones), compile bytecode for this interpreter
+   the large ones; the payload is hashed meanwhile and refused if it is not
+   the one the content id names), compile bytecode for this interpreter
    unless the payload ships it (``_compile``, in several processes for large
    payloads), write the completion record and the ready
    marker for this interpreter, rename into place;
@@ -30,8 +34,8 @@ see ``_checkpoint``.  It is read only here, on the cold path.
 import os
 import sys
 
-from . import READY, STATE_DIR, copy_dir, interpreter_key, unsafe_reason
-from ._boot import COMPLETE, RUNTIME_PREFIX, LauncherError
+from . import READY, STATE_DIR, copy_dir, fallback_root, interpreter_key, plain_name, unsafe_reason
+from ._boot import _OWNERS, COMPLETE, RUNTIME_PREFIX, LauncherError
 
 PAYLOAD = "__exearchive__/payload.zip"
 # What a warm start imports of the launcher after its package: all that the entry's copy holds.  The rest
@@ -39,7 +43,8 @@ PAYLOAD = "__exearchive__/payload.zip"
 COPIED = ("_boot.py", "_interpreter.py")
 _LOCK_TIMEOUT = 300.0
 _STALE_AGE = 24 * 3600.0
-_ID_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_.-")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _KILL_AT = os.environ.get("EXEARCHIVE_TEST_KILL_AT", "")
 _reached = {}
 
@@ -59,11 +64,6 @@ def _checkpoint(point):
             sys.stdout.flush()
             sys.stderr.flush()
             os.kill(os.getpid(), 9)
-
-
-def plain_name(value):
-    """Whether a manifest value can name a directory in the cache: a content id or the launcher's hash."""
-    return isinstance(value, str) and bool(value) and not value.startswith(".") and _ID_CHARS.issuperset(value)
 
 
 def prepare(manifest, archive, root, explicit, env, trace):
@@ -89,15 +89,18 @@ def prepare(manifest, archive, root, explicit, env, trace):
     from ._boot import _hold_use_lock
 
     for _attempt in range(3):
-        if not (os.path.exists(complete) and os.path.exists(ready)):
+        if not os.path.exists(ready) or entry_problem(entry, manifest, archive) is not None:
             with _Lock(root, entry_id, env, trace):
                 _checkpoint("locked")
-                if not os.path.exists(complete):
+                problem = entry_problem(entry, manifest, archive)
+                if problem is not None:
+                    if problem is not _MISSING:
+                        trace("not trusting %s: %s" % (entry, problem))
                     _extract(manifest, archive, root, entry, trace)
                 elif not os.path.exists(ready):
                     _make_ready(manifest, entry, ready, trace)
         try:
-            fd = os.open(complete, os.O_RDONLY)
+            fd = os.open(complete, os.O_RDONLY | _NOFOLLOW)
         except OSError:
             continue  # pruned between publishing and opening: make it again
         _hold_use_lock(fd)
@@ -109,51 +112,204 @@ def prepare(manifest, archive, root, explicit, env, trace):
     )
 
 
+_MISSING = "there is no completed entry"
+
+
+def entry_problem(entry, manifest, archive=None, files=None):
+    """Why the entry cannot be trusted for this archive, or None.
+
+    Trusted: the entry is a directory and its completion record a file, both
+    owned by the user or root (never followed through a symlink), and the
+    record names this archive's content id and as many files as the payload
+    holds (``files``, else counted in ``archive``'s payload directory).
+    """
+    try:
+        st = os.lstat(entry)
+        fd = os.open(os.path.join(entry, STATE_DIR, COMPLETE), os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+    except FileNotFoundError:
+        return _MISSING
+    except OSError as error:
+        return "its completion record cannot be read (%s)" % (error.strerror or error)
+    try:
+        record_st = os.fstat(fd)
+        data = os.read(fd, 1 << 16)
+    finally:
+        os.close(fd)
+    if (st.st_mode & 0o170000) != 0o040000:
+        return "it is not a directory"
+    if _OWNERS is not None:
+        for what, uid in (("the entry", st.st_uid), ("its completion record", record_st.st_uid)):
+            if uid not in _OWNERS:
+                return "%s is owned by another user (uid %d)" % (what, uid)
+    import json
+
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError too
+        record = None
+    if not isinstance(record, dict):
+        return "its completion record is damaged"
+    if record.get("id") != manifest["id"]:
+        return "its completion record names another archive (%r)" % (record.get("id"),)
+    if files is None:
+        files = payload_files(archive)
+    if record.get("files") != files:
+        return "its completion record counts %r files, the payload holds %d" % (record.get("files"), files)
+    return None
+
+
+def payload_files(archive):
+    """How many files the archive's payload holds (its central directory, not its data)."""
+    from . import _zipdir
+
+    try:
+        with open(archive, "rb") as handle:
+            fd = handle.fileno()
+            payload = _find_payload(fd, archive)
+            return sum(1 for m in _zipdir.members(fd, payload[1], payload[3]) if not m[0].endswith("/"))
+    except (OSError, ValueError) as error:  # _zipdir.Damaged is a ValueError
+        raise LauncherError(
+            "the archive %s is damaged (%s); rebuild it or get an intact copy" % (archive, error)
+        ) from None
+
+
 def _usable_root(root, explicit, entry_id, env, trace):
-    """The root to use: ``root`` if it is safe and usable, else a fallback."""
-    problem = _root_problem(root, entry_id)
+    """The root to use, resolved (``_resolve``): ``root`` if it is safe and usable, else the fallback root.
+
+    The fallback is said once, when this start creates the fallback root.
+    """
+    problem, resolved, _created = _root_problem(root, entry_id)
     if problem is None:
-        return root
+        return resolved
     if explicit:
         raise LauncherError(
             "cannot use the cache root %s: %s; set EXEARCHIVE_ROOT to a private directory you own" % (root, problem)
         )
-    import tempfile
-
-    uid = os.geteuid() if hasattr(os, "geteuid") else 0
-    fallback = os.path.join(tempfile.gettempdir(), "exearchive-%d" % uid)
-    sys.stderr.write(
-        "exearchive: warning: not using the cache root %s: %s; using %s instead\n" % (root, problem, fallback)
-    )
-    problem = _root_problem(fallback, entry_id)
-    if problem:
+    fallback = fallback_root(env)
+    second, resolved, created = _root_problem(fallback, entry_id)
+    if second:
         raise LauncherError(
-            "cannot use the cache root %s either: %s; set EXEARCHIVE_ROOT to a private directory you own"
-            % (fallback, problem)
+            "cannot use the cache root %s (%s) nor the fallback %s (%s); set EXEARCHIVE_ROOT to a private "
+            "directory you own" % (root, problem, fallback, second)
         )
-    trace("using the fallback root %s" % fallback)
-    return fallback
+    if created:
+        sys.stderr.write(
+            "exearchive: warning: not using the cache root %s: %s; using %s instead (said once; set "
+            "EXEARCHIVE_ROOT to a private directory you own to choose the cache root)\n" % (root, problem, fallback)
+        )
+    trace("using the fallback root %s" % resolved)
+    return resolved
 
 
 def _root_problem(root, entry_id):
-    """Why ``root`` cannot hold this archive's entry (after creating it 0700), or None."""
+    """``(why root cannot hold this archive's entry or None, its resolved path, whether this call created it)``.
+
+    Like OpenSSH's ``safe_path``: the root's path is resolved (``_resolve``),
+    every directory a name is looked up in on the way (``/`` included) must be
+    owned by the user or root and not writable by group or others unless it
+    is sticky (``/tmp``); the root itself is created 0700 if missing and must
+    be a directory (not a symlink) owned by the user or root that only its
+    owner can write (``unsafe_reason``).  Then no other user can change what
+    the resolved path names, which every later step (and the app's imports)
+    uses.
+    """
+    if _OWNERS is None:  # Windows: per-user profile directories, no such checks
+        root = os.path.abspath(root)
+        looked_in = []
+    else:
+        try:
+            parent, looked_in = _resolve(os.path.dirname(os.path.abspath(root)))
+        except OSError as error:
+            return "its path cannot be resolved (%s)" % (error.strerror or error), root, False
+        looked_in.append(parent)  # where the root's own name is looked up
+        root = os.path.join(parent, os.path.basename(root))
+    for directory in looked_in:
+        try:
+            st = os.stat(directory)
+        except FileNotFoundError:
+            continue  # created below, by this user, inside a directory that passed
+        except OSError as error:
+            return "the directory %s cannot be checked (%s)" % (directory, error.strerror or error), root, False
+        if st.st_uid not in _OWNERS:
+            return "the directory %s above it is owned by another user (uid %d)" % (directory, st.st_uid), root, False
+        if st.st_mode & 0o022 and not st.st_mode & 0o1000:
+            return (
+                "others can write to the directory %s above it (mode %o)" % (directory, st.st_mode & 0o777),
+                root,
+                False,
+            )
+    created = False
     try:
-        os.makedirs(root, 0o700, exist_ok=True)
-        problem = unsafe_reason(os.stat(root))
+        os.makedirs(os.path.dirname(root), 0o700, exist_ok=True)
+        try:
+            os.mkdir(root, 0o700)
+            created = True
+        except OSError:
+            if not os.path.lexists(root):
+                raise
+        problem = unsafe_reason(os.lstat(root))
     except OSError as error:
-        return "it cannot be created (%s)" % (error.strerror or error)
+        return "it cannot be created (%s)" % (error.strerror or error), root, False
     if problem is None:
         if os.access(root, os.W_OK) or os.path.exists(os.path.join(root, entry_id, STATE_DIR, COMPLETE)):
-            return None
+            return None, root, created
         problem = "it is read-only and does not hold this archive's files"
-    return problem
+    return problem, root, created
+
+
+def _resolve(path):
+    """``os.path.realpath(path)`` and every directory a name was looked up in on the way there.
+
+    A port of ``posixpath._joinrealpath`` (CPython 3.11), iterative, that
+    records the directories; ``path`` is absolute, a missing component is kept
+    as it is, more than 40 symbolic links is ``ELOOP``.
+    """
+    import errno
+
+    sep = os.sep
+    pending = path.split(sep)[::-1]
+    current = sep
+    looked_in = []
+    links = 0
+    while pending:
+        name = pending.pop()
+        if name in ("", os.curdir):
+            continue
+        if name == os.pardir:
+            current = os.path.dirname(current)
+            continue
+        if current not in looked_in:
+            looked_in.append(current)
+        candidate = os.path.join(current, name)
+        try:
+            st = os.lstat(candidate)
+        except FileNotFoundError:
+            st = None
+        if st is None or (st.st_mode & 0o170000) != 0o120000:
+            current = candidate
+            continue
+        links += 1
+        if links > 40:
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
+        target = os.readlink(candidate)
+        if target.startswith(sep):
+            current = sep
+        pending.extend(target.split(sep)[::-1])
+    return current, looked_in
 
 
 class _Lock:
-    """Exclusive extraction lock; falls back to no lock, which stays correct."""
+    """Exclusive extraction lock; falls back to no lock, which stays correct.
+
+    The lock file is opened without following a symlink (a planted
+    ``.locks/<id>.lock`` link is removed, never followed) and holds the pid
+    and start time of its holder while it is held, so that a start waiting
+    more than ``_SAY_AFTER`` seconds says once what it waits for.
+    """
 
     def __init__(self, root, entry_id, env, trace):
         self.path = os.path.join(root, ".locks", entry_id + ".lock")
+        self.entry = os.path.join(root, entry_id)
         try:
             self.timeout = float(env.get("EXEARCHIVE_LOCK_TIMEOUT") or _LOCK_TIMEOUT)
         except ValueError:
@@ -170,22 +326,27 @@ class _Lock:
 
         try:
             os.makedirs(os.path.dirname(self.path), 0o700, exist_ok=True)
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self.fd = _open_lock_file(self.path)
         except OSError as error:
             self.trace("no lock (%s); going on without one" % (error.strerror or error))
             return self
-        deadline = time.monotonic() + self.timeout
-        waited = False
+        started = time.monotonic()
+        waited = said = False
         while True:
             try:
                 fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 self.trace("lock taken" + (" after waiting" if waited else ""))
+                _write_holder(self.fd)
                 return self
             except BlockingIOError:
                 if not waited:
                     self.trace("waiting for another start's lock")
                     waited = True
-                if time.monotonic() > deadline:
+                elapsed = time.monotonic() - started
+                if not said and elapsed > _SAY_AFTER:
+                    sys.stderr.write(self._waiting_message())
+                    said = True
+                if elapsed > self.timeout:
                     self.trace("lock timeout; going on without it")
                     return self
                 time.sleep(0.02)
@@ -193,11 +354,55 @@ class _Lock:
                 self.trace("flock unsupported (%s); going on without a lock" % error)
                 return self
 
+    def _waiting_message(self):
+        import time
+
+        holder = "another start"
+        try:
+            pid, since = os.pread(self.fd, 64, 0).decode("ascii").split()
+            holder = "pid %d (since %s)" % (int(pid), time.strftime("%H:%M:%S", time.localtime(float(since))))
+        except (OSError, ValueError):
+            pass  # not recorded (yet): said without it
+        return (
+            "exearchive: waiting for %s to finish preparing the cache entry %s; giving up the lock after %g s "
+            "(set EXEARCHIVE_LOCK_TIMEOUT=SECONDS to change that)\n" % (holder, self.entry, self.timeout)
+        )
+
     def __exit__(self, *exc):
         if self.fd >= 0:
+            try:
+                os.ftruncate(self.fd, 0)  # no holder any more
+            except OSError:
+                pass
             os.close(self.fd)  # releases the flock
             self.fd = -1
         return False
+
+
+_SAY_AFTER = 1.0  # seconds of waiting for the lock before saying so
+
+
+def _open_lock_file(path):
+    """Open (create) a lock file, never through a symlink: a link planted there is removed first."""
+    flags = os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC
+    try:
+        return os.open(path, flags, 0o600)
+    except OSError:
+        if not os.path.islink(path):
+            raise
+    os.unlink(path)  # ELOOP: a symlink, in a directory only this user (or root) can write
+    return os.open(path, flags | os.O_EXCL, 0o600)
+
+
+def _write_holder(fd):
+    """Record who holds the lock and since when: ``<pid> <time>``."""
+    import time
+
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, ("%d %.0f\n" % (os.getpid(), time.time())).encode("ascii"), 0)
+    except OSError:
+        pass  # only for the message of a waiting start
 
 
 def _extract(manifest, archive, root, entry, trace):
@@ -209,8 +414,8 @@ def _extract(manifest, archive, root, entry, trace):
         raise LauncherError("cannot write to the cache root %s: %s" % (root, error.strerror or error)) from None
     try:
         _checkpoint("tmp")
-        count = unpack(archive, tmp)
-        trace("extracted %d files" % count)
+        count = unpack(archive, tmp, manifest=manifest)
+        trace("extracted %d files, payload hash checked" % count)
         _checkpoint("extracted")
         if _needs_bytecode(manifest):
             _compile(tmp, trace)
@@ -221,7 +426,7 @@ def _extract(manifest, archive, root, entry, trace):
         with open(os.path.join(state, READY + interpreter_key()), "w"):
             pass
         _checkpoint("recorded")
-        _publish(tmp, entry, root, token, trace)
+        _publish(tmp, entry, root, token, trace, lambda: entry_problem(entry, manifest, files=count) is None)
         _checkpoint("published")
     except OSError as error:
         _rmtree(tmp)
@@ -239,10 +444,13 @@ def new_tmp(root, entry_id):
     return tmp, token
 
 
-def unpack(archive, dest, members=None):
+def unpack(archive, dest, members=None, manifest=None):
     """Extract the archive's payload into ``dest``; return the number of files.
 
     ``members``, when given, limits extraction to those names (for repairs).
+    With ``manifest``, the payload is hashed while it is written and a hash
+    other than the manifest's (its ``payload.sha256``, else its content id)
+    is refused: the payload is not the one the content id names.
     """
     import zlib
 
@@ -253,8 +461,15 @@ def unpack(archive, dest, members=None):
             fd = handle.fileno()
             payload = _find_payload(fd, archive)
             jobs = _plan(_zipdir.members(fd, payload[1], payload[3]), dest, members)
+            workers = _unpack.workers_for(jobs)
+            digest = None if manifest is None else _unpack.Digest(fd, payload[1], payload[2], workers > 1)
             after_each = (lambda: _checkpoint("file")) if _KILL_AT else None
-            _unpack.write_all(fd, jobs, after_each)
+            try:
+                _unpack.write_all(fd, jobs, after_each, workers)
+            finally:
+                found = None if digest is None else digest.hexdigest()
+            if found is not None:
+                _check_digest(archive, manifest, found)
             return len(jobs)
     except LauncherError:
         raise
@@ -264,6 +479,17 @@ def unpack(archive, dest, members=None):
         ) from None
     except OSError as error:
         raise LauncherError("cannot extract %s into %s: %s" % (archive, dest, error.strerror or error)) from None
+
+
+def _check_digest(archive, manifest, found):
+    """Refuse a payload whose SHA-256 is not the one its manifest names."""
+    expected = (manifest.get("payload") or {}).get("sha256") or found
+    if found == expected and found.startswith(manifest["id"]):
+        return
+    raise LauncherError(
+        "the archive %s is damaged: its payload's SHA-256 is %s, its manifest names %s (content id %s); nothing "
+        "was written to the cache; rebuild it or get an intact copy" % (archive, found, expected, manifest["id"])
+    )
 
 
 def _find_payload(fd, archive):
@@ -440,8 +666,8 @@ def _json_object(record):
     return "{" + ", ".join(parts) + "}"
 
 
-def _publish(tmp, entry, root, token, trace):
-    """Rename the finished tree into place; swap out an untrusted old entry."""
+def _publish(tmp, entry, root, token, trace, trusted):
+    """Rename the finished tree into place; swap out an old entry that is not ``trusted()``."""
     for _attempt in range(3):
         try:
             os.rename(tmp, entry)
@@ -450,7 +676,7 @@ def _publish(tmp, entry, root, token, trace):
         except OSError:
             if not os.path.lexists(entry):
                 raise
-        if os.path.exists(os.path.join(entry, STATE_DIR, COMPLETE)):
+        if trusted():
             _rmtree(tmp)  # another start published it first (it could not take the lock)
             trace("another start published %s first" % entry)
             return

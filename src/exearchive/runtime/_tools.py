@@ -59,8 +59,8 @@ import argparse
 import os
 import sys
 
-from . import _extract
-from ._boot import COMPLETE, READY, STATE_DIR, LauncherError, default_root, interpreter_key, unsafe_reason
+from . import _extract, cache_roots
+from ._boot import COMPLETE, READY, STATE_DIR, LauncherError, interpreter_key, unsafe_reason
 
 _TOOL_LIST = "info, verify, extract DIR, cache list|prune|clear"
 _TOOLS = ("info", "verify", "extract", "cache")
@@ -93,7 +93,12 @@ class _Context:
         self.id = str(manifest.get("id") or "")
         if not _extract.plain_name(self.id):
             raise LauncherError("the archive %s is damaged: its content id %r is not a plain name" % (archive, self.id))
-        self.root, self.explicit = default_root(env)
+        roots = cache_roots(env)
+        self.root, self.explicit = roots[0]
+        for root, _explicit in roots:  # the root that holds this archive's entry: the fallback root too
+            if os.path.isdir(os.path.join(root, self.id)):
+                self.root = root
+                break
         self.entry = os.path.join(self.root, self.id)
 
     def command(self):
@@ -182,13 +187,13 @@ def _parse(argv, name):
     actions = cache.add_subparsers(dest="cache_tool", metavar="ACTION")
     listing = actions.add_parser("list", help="every cache entry, its size, last use, and whether it is in use")
     listing.add_argument("--json", action="store_true", help="print JSON")
-    listing.set_defaults(run=_cache_list)
+    listing.set_defaults(run=in_every_root(_cache_list))
     prune = actions.add_parser("prune", help="remove entries unused for N days; never one in use")
     prune.add_argument("--days", type=_days, default=30.0, metavar="N", help="unused for N days (default 30)")
     prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
-    prune.set_defaults(run=_cache_prune)
+    prune.set_defaults(run=in_every_root(_cache_prune))
     clear = actions.add_parser("clear", help="remove every entry that is not in use")
-    clear.set_defaults(run=_cache_clear)
+    clear.set_defaults(run=in_every_root(_cache_clear))
 
     options = parser.parse_args(argv)
     if options.tool is None:
@@ -962,6 +967,20 @@ def _when(timestamp, now):
     days = max(0.0, now - timestamp) / _DAY
     ago = "today" if days < 1 else "%d day%s ago" % (int(days), "" if int(days) == 1 else "s")
     return "%s (%s)" % (time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp)), ago)
+
+
+def in_every_root(tool):
+    """``tool`` (a cache action) run for each root of ``cache_roots``: the fallback root too, if it exists."""
+
+    def run(context, options):
+        status = 0
+        for index, (root, _explicit) in enumerate(cache_roots(context.env)):
+            if index == 0 or os.path.isdir(root):
+                context.root, context.entry = root, os.path.join(root, context.id)
+                status = max(status, tool(context, options))
+        return status
+
+    return run
 
 
 def _cache_list(context, options):

@@ -208,3 +208,66 @@ def _write_bytes(out, data):
     view = memoryview(data)
     while view:
         view = view[os.write(out, view) :]
+
+
+class Digest:
+    """The SHA-256 of ``size`` bytes at ``offset`` of ``fd``: the payload's hash, its content id.
+
+    With ``background``, computed in a thread of its own while the workers
+    write the members (it reads the same pages, mostly from the page cache,
+    and ``hashlib`` releases the GIL); else in ``hexdigest``, after them (small
+    payloads, written by one thread, and without ``pread``).
+    """
+
+    def __init__(self, fd, offset, size, background):
+        self._hash = _sha256(size)
+        self._region = (fd, offset, size)
+        self._error = None
+        self._thread = None
+        if background and HAS_PREAD:
+            import threading
+
+            self._thread = threading.Thread(target=self._run, name="exearchive-digest")
+            self._thread.daemon = True
+            self._thread.start()
+
+    def _run(self):
+        fd, offset, left = self._region
+        try:
+            while left > 0:
+                chunk = pread(fd, min(_CHUNK, left), offset)
+                if not chunk:
+                    raise Damaged("the payload is truncated")
+                self._hash.update(chunk)
+                offset += len(chunk)
+                left -= len(chunk)
+        except BaseException as error:  # handed to the caller's thread
+            self._error = error
+
+    def hexdigest(self):
+        """Wait for the hash (or compute it now) and return it; raises what reading raised."""
+        if self._thread is None:
+            self._run()
+        else:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._hash.hexdigest()
+
+
+_SMALL_HASH = 128 << 10  # up to this size CPython's own SHA-256 is done before OpenSSL (hashlib) is loaded
+
+
+def _sha256(size):
+    """A SHA-256 object: CPython's built-in one for small sizes (loading OpenSSL costs ~3 ms), else hashlib's."""
+    import sys
+
+    if size <= _SMALL_HASH and sys.implementation.name == "cpython":
+        for name in ("_sha2", "_sha256"):  # CPython's own SHA-256 module: 3.12 and newer, before
+            try:
+                return __import__(name).sha256()
+            except ImportError:
+                pass
+    import hashlib
+
+    return hashlib.sha256()
