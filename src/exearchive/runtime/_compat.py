@@ -565,7 +565,9 @@ def _check_requires_python(needs, archive):
     # One Requires-Python: the intersection the build recorded (older archives: the failing clauses).
     effective = needs.get("effective_requires_python")
     if not effective:
-        effective = ",".join(sorted({spec for spec, _ in failing}))
+        clauses = {c.strip() for spec, _ in failing for c in spec.split(",") if c.strip()}
+        order = {">": 0, "~": 1, "=": 2, "!": 3, "<": 4}
+        effective = ",".join(sorted(clauses, key=lambda c: (order.get(c[:1], 2), c)))
     names = [by for _, by in failing if by]
     return "this archive needs Python %s%s but this is %s; %s" % (
         effective,
