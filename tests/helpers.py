@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_projects"
 TESTS = ROOT / "tests"
-APPS = ["hello", "greetcli", "legacy", "cext", "nsapp", "multitool"]
-LIBRARIES = ["greetlib", "nsplugin"]
+APPS = ["hello", "greetcli", "legacy", "cext", "nsapp", "multitool", "markerapp"]
+LIBRARIES = ["greetlib", "nsplugin", "shimlib", "needshim", "fullver"]
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -604,6 +604,7 @@ def test_check_refuses_a_requirement_the_archive_does_not_carry() -> None:
             _marker(f'python_version <= "{here}"', False),
             _marker(f'python_version <= "{here}"', False, "exceptiongroup>=1"),
             _marker(f'python_version <= "{here}"', True, "unused"),
+            _marker(f'python_full_version < "{here}.99"', False, "exceptiongroup>=1", "anyio 4.0"),
         ],
     }
     message = compat.check(needs, archive="pytest.pyz")
@@ -611,7 +612,8 @@ def test_check_refuses_a_requirement_the_archive_does_not_carry() -> None:
     major, minor = _next_minor()
     assert message == (
         f'this archive needs tomli>=1 (pytest 9.0.2 requires it where python_version <= "{here}") and '
-        f'exceptiongroup>=1 (pytest 9.0.2 requires it where python_version <= "{here}"), which it does not carry; '
+        f'exceptiongroup>=1 (pytest 9.0.2 requires it where python_version <= "{here}"; '
+        f'anyio 4.0 requires it where python_full_version < "{here}.99"), which it does not carry; '
         f"this interpreter is {compat._describe_interpreter()}; "
         f"run it with a matching interpreter, e.g. python{major}.{minor} pytest.pyz"
     )

@@ -134,7 +134,10 @@ def effective_requires_python(specs: Iterable[str]) -> str:
     simplified = combined.to_range().to_specifier_set()
     if simplified is None or not list(simplified):  # not expressible, or unsatisfiable: say it as given
         simplified = combined
-    return ",".join(str(s) for s in sorted(simplified, key=lambda s: (_BOUND_ORDER[s.operator], s.version)))
+    # each clause as a distribution wrote it where one did (>=3.9, not the range's >=3.9.0)
+    given = list(combined)
+    clauses = [next((g for g in given if g == s), s) for s in simplified]
+    return ",".join(str(s) for s in sorted(clauses, key=lambda s: (_BOUND_ORDER[s.operator], s.version)))
 
 
 def marker_records(staged: Staged, extras: Iterable[str], project: str) -> list[dict[str, object]]:

@@ -590,16 +590,22 @@ def _marker_holds(entry, env):
     return any([_markers.evaluate(tree, dict(env, extra=str(extra))) for extra in extras])
 
 
-def _describe_need(entry):
-    """E.g. 'tomli>=1 (pytest 9.0.2 requires it where python_version < "3.11")'."""
+def _why(entry):
+    """E.g. 'pytest 9.0.2 requires it where python_version < "3.11"'."""
     by = entry.get("by") or "a dependency"
     extras = [str(e) for e in entry.get("extras") or [] if e]
     if extras:
         by += " with extra%s %s" % ("s" if len(extras) > 1 else "", ", ".join(extras))
-    text = "%s (%s requires it where %s" % (entry.get("requirement") or "?", by, entry.get("marker"))
-    if entry.get("carried"):
-        text += "; the archive carries %s" % entry["carried"]
-    return text + ")"
+    return "%s requires it where %s" % (by, entry.get("marker"))
+
+
+def _describe_needs(entries):
+    """Records of one requirement as one phrase: 'tomli>=1 (pytest 9.0.2 requires it where ...; ...)'."""
+    reasons = [_why(e) for e in entries]
+    carried = [e["carried"] for e in entries if e.get("carried")]
+    if carried:
+        reasons.append("the archive carries %s" % carried[0])
+    return "%s (%s)" % (entries[0].get("requirement") or "?", "; ".join(reasons))
 
 
 def _check_markers(needs, archive):
@@ -610,7 +616,7 @@ def _check_markers(needs, archive):
     (``importlib-metadata; python_version < "3.8"`` on 3.12), which is harmless.
     """
     env = marker_environment()
-    missing = []
+    missing = {}  # requirement -> its records that would install it here
     for entry in needs.get("markers") or []:
         if entry.get("outcome") is not False:
             continue
@@ -619,19 +625,20 @@ def _check_markers(needs, archive):
         except (ValueError, KeyError) as exc:
             return "this archive records a marker that this interpreter cannot evaluate: %s (%s): %s; %s" % (
                 entry.get("marker"),
-                _describe_need(entry),
+                _describe_needs([entry]),
                 exc.args[0] if exc.args else type(exc).__name__,
                 _advice(archive, _suggest_python(needs)),
             )
         if holds:
-            missing.append(entry)
+            missing.setdefault(str(entry.get("requirement")), []).append(entry)
     if not missing:
         return None
-    shown = [_describe_need(e) for e in missing[:3]]
+    groups = list(missing.values())
+    shown = [_describe_needs(g) for g in groups[:3]]
     text = " and ".join(shown) if len(shown) <= 2 else ", ".join(shown[:-1]) + " and " + shown[-1]
-    if len(missing) > 3:
-        text += " (and %d more)" % (len(missing) - 3)
-    if not any(e.get("carried") for e in missing):
+    if len(groups) > 3:
+        text += " (and %d more)" % (len(groups) - 3)
+    if not any(e.get("carried") for g in groups for e in g):
         text += ", which it does not carry"
     return "this archive needs %s; this interpreter is %s; %s" % (
         text,
