@@ -129,3 +129,18 @@ def test_a_full_version_marker_that_flips_within_the_minor_version_refuses(wheel
         f'python_full_version < "3.11.5"), which it does not carry; this interpreter is CPython {there} at {python}; '
     ), line
     assert line.endswith(f"e.g. python3.12 {archive}"), line
+
+
+def test_info_lists_the_markers_and_says_why_it_cannot_run(
+    build_sample: Callable[[str], Build], tmp_path: Path
+) -> None:
+    archive = build_sample("markerapp").archive()
+    env = launcher_env(tmp_path / "cache", {"EXEARCHIVE_TOOLS": "1"})
+    text = run_python(sys.executable, archive, "info", env=env).stdout
+    assert "requires-python: >=3.9,!=3.9.0,!=3.9.1 (fullver 1.0: !=3.9.0,!=3.9.1,>=3.9, " in text
+    assert '  markers:         python_full_version < "3.11": left out shimlib>=1 (of fullver 1.0)\n' in text
+    assert '                   python_version < "3.12": took greetlib>=2 (of needshim 2.0)\n' in text
+    assert text.rstrip().endswith("can run it")
+    other = run_python(python_or_skip("3.10"), archive, "info", env=env)
+    assert other.returncode == 0, other.stderr
+    assert NEEDS_SHIMLIB in other.stdout
