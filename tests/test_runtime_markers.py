@@ -343,3 +343,25 @@ def test_errors_are_one_line_each_and_name_the_problem() -> None:
         markers.evaluate("os_name ~= 'x'", default_environment())
     with pytest.raises(markers.UndefinedEnvironmentName):
         markers.evaluate("'a' == 'b'", default_environment())
+
+
+def test_evaluate_known_answers_only_what_the_known_variables_decide() -> None:
+    environments = _synthetic_environments()
+    answered = 0
+    for marker in _corpus():
+        try:
+            tree = markers.parse(marker)
+        except markers.InvalidMarker:
+            continue
+        for known in ({"extra": ""}, {"extra": "crt"}, {"python_version": "3.10", "extra": ""}):
+            try:
+                decided = markers.evaluate_known(tree, known)
+            except (markers.UndefinedComparison, markers.UndefinedEnvironmentName):
+                continue
+            if decided is None:
+                continue
+            answered += 1
+            for env in environments:
+                outcome = _ours(marker, {**env, **known})
+                assert outcome in (decided, "undefined comparison", "undefined name"), (marker, known, env)
+    assert answered > 300

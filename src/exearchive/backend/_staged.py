@@ -18,6 +18,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from ..runtime import _markers
 from ._errors import ExearchiveError
 from ._stage import SITE
 
@@ -147,9 +148,11 @@ def marker_records(staged: Staged, extras: Iterable[str], project: str) -> list[
     chosen extras, and transitively all the others with the extras requested
     of each) whose marker reads the environment.  A marker that reads only
     ``extra`` is left out: the extras are fixed at build time, so it decides
-    the same everywhere.  A marker that reads ``extra`` and more is recorded
-    with ``extras``, the extras requested of its distribution, for the
-    launcher to evaluate it with each of them (none: with ``extra == ""``).
+    the same everywhere, and so is one that those extras make false whatever
+    the rest holds (``python_version < "3.11" and extra == "dev"`` without
+    dev).  Any other marker that reads ``extra`` is recorded with ``extras``,
+    the extras requested of its distribution, for the launcher to evaluate
+    it with each of them (none: with ``extra == ""``).
     A requirement left out but met by the payload anyway (its distribution
     is staged in a matching version, with its extras) decided nothing and is
     not recorded; one left out whose distribution is staged in another
@@ -169,7 +172,7 @@ def marker_records(staged: Staged, extras: Iterable[str], project: str) -> list[
             if req.marker is None:
                 continue
             variables = _marker_variables(str(req.marker))
-            if not variables - {"extra"}:
+            if not variables - {"extra"} or ("extra" in variables and _never_true(str(req.marker), wanted)):
                 continue
             outcome = any(req.marker.evaluate({**env, "extra": extra}) for extra in (wanted or [""]))
             record: dict[str, object] = {
@@ -200,6 +203,15 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 def _marker_variables(marker: str) -> set[str]:
     """The variables a marker (as packaging writes it) reads: its words outside quotes, less the operators."""
     return set(_WORD.findall(_QUOTED.sub(" ", marker))) - {"and", "or", "in", "not"}
+
+
+def _never_true(marker: str, extras: list[str]) -> bool:
+    """Whether, with these extras asked, no environment makes the marker true (``python_version < "3.11" and
+    extra == "dev"`` without dev): then it decides nothing anywhere."""
+    try:
+        return all(_markers.evaluate_known(marker, {"extra": extra}) is False for extra in (extras or [""]))
+    except (ValueError, KeyError):
+        return False
 
 
 def _without_marker(req: Requirement) -> str:

@@ -252,6 +252,34 @@ def evaluate(marker, environment):
     return _evaluate(tree, env)
 
 
+def evaluate_known(marker, environment):
+    """True or False when the variables in ``environment`` decide ``marker`` whatever the others hold, else None.
+
+    Three-valued (Kleene) logic over the comparisons: one that reads a
+    variable not in ``environment`` is unknown.  The build uses it with only
+    ``extra`` known, to leave out markers that no interpreter can make true.
+    """
+    tree = parse(marker) if isinstance(marker, str) else marker
+    env = dict(environment)
+    if env.get("extra"):
+        env["extra"] = canonicalize_name(env["extra"])
+    return _evaluate_known(tree, env)
+
+
+def _evaluate_known(tree, env):
+    groups = [[]]
+    for item in tree:
+        if isinstance(item, list):
+            groups[-1].append(_evaluate_known(item, env))
+        elif isinstance(item, tuple):
+            names = [str(side) for side in (item[0], item[2]) if isinstance(side, _Variable)]
+            groups[-1].append(_compare(item, env) if names and all(n in env for n in names) else None)
+        elif item == "or":
+            groups.append([])
+    values = [False if False in group else (True if all(group) else None) for group in groups]
+    return True if True in values else (False if all(v is False for v in values) else None)
+
+
 def _evaluate(tree, env):
     groups = [[]]
     for item in tree:
