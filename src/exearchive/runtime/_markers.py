@@ -263,33 +263,27 @@ def evaluate_known(marker, environment):
     env = dict(environment)
     if env.get("extra"):
         env["extra"] = canonicalize_name(env["extra"])
-    return _evaluate_known(tree, env)
+    return _evaluate(tree, env, _compare_known)
 
 
-def _evaluate_known(tree, env):
+def _compare_known(item, env):
+    """A comparison's result, or None when it reads a variable not in ``env``."""
+    names = [str(side) for side in (item[0], item[2]) if isinstance(side, _Variable)]
+    return _compare(item, env) if names and all(n in env for n in names) else None
+
+
+def _evaluate(tree, env, compare=None):
+    """``and`` over the items between ``or``s, ``or`` over those; every comparison is made (Kleene logic with None)."""
     groups = [[]]
     for item in tree:
         if isinstance(item, list):
-            groups[-1].append(_evaluate_known(item, env))
+            groups[-1].append(_evaluate(item, env, compare))
         elif isinstance(item, tuple):
-            names = [str(side) for side in (item[0], item[2]) if isinstance(side, _Variable)]
-            groups[-1].append(_compare(item, env) if names and all(n in env for n in names) else None)
+            groups[-1].append((compare or _compare)(item, env))
         elif item == "or":
             groups.append([])
     values = [False if False in group else (True if all(group) else None) for group in groups]
     return True if True in values else (False if all(v is False for v in values) else None)
-
-
-def _evaluate(tree, env):
-    groups = [[]]
-    for item in tree:
-        if isinstance(item, list):
-            groups[-1].append(_evaluate(item, env))
-        elif isinstance(item, tuple):
-            groups[-1].append(_compare(item, env))
-        elif item == "or":
-            groups.append([])
-    return any(all(group) for group in groups)
 
 
 def _lookup(env, key):
