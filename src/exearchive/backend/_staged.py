@@ -147,10 +147,10 @@ def marker_records(staged: Staged, extras: Iterable[str], project: str) -> list[
     The requirements of every staged distribution (the project's own with the
     chosen extras, and transitively all the others with the extras requested
     of each) whose marker reads the environment.  A marker that reads only
-    ``extra`` is left out: the extras are fixed at build time, so it decides
-    the same everywhere, and so is one that those extras make false whatever
-    the rest holds (``python_version < "3.11" and extra == "dev"`` without
-    dev).  Any other marker that reads ``extra`` is recorded with ``extras``,
+    ``extra`` is left out (the extras are fixed at build time, so it decides
+    the same everywhere), as is one that those extras make false whatever the
+    rest holds (``python_version < "3.11" and extra == "dev"`` without dev).
+    Any other marker that reads ``extra`` is recorded with ``extras``,
     the extras requested of its distribution, for the launcher to evaluate
     it with each of them (none: with ``extra == ""``).
     A requirement left out but met by the payload anyway (its distribution

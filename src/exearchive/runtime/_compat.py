@@ -623,11 +623,15 @@ def _check_markers(needs, archive):
         try:
             holds = _marker_holds(entry, env)
         except (ValueError, KeyError) as exc:
-            return "this archive records a marker that this interpreter cannot evaluate: %s (%s): %s; %s" % (
-                entry.get("marker"),
-                _describe_needs([entry]),
-                exc.args[0] if exc.args else type(exc).__name__,
-                _advice(archive, _suggest_python(needs)),
+            return (
+                "this archive records a marker that this interpreter cannot evaluate: %s (where %s requires %s): %s; %s"
+                % (
+                    entry.get("marker"),
+                    entry.get("by") or "a dependency",
+                    entry.get("requirement"),
+                    str(exc.args[0] if exc.args else type(exc).__name__).rstrip("."),
+                    _advice(archive, _suggest_python(needs)),
+                )
             )
         if holds:
             missing.setdefault(str(entry.get("requirement")), []).append(entry)
