@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
+import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_projects"
 TESTS = ROOT / "tests"
-APPS = ["hello", "greetcli", "legacy", "cext", "nsapp", "multitool"]
-LIBRARIES = ["greetlib", "nsplugin"]
+APPS = ["hello", "greetcli", "legacy", "cext", "nsapp", "multitool", "markerapp"]
+LIBRARIES = ["greetlib", "nsplugin", "shimlib", "needshim", "fullver"]
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -110,3 +113,39 @@ def expected_runs(app: str) -> list[dict[str, object]]:
     """The runs a sample app documents in its expected.json."""
     runs: list[dict[str, object]] = json.loads((SAMPLES / app / "expected.json").read_text())
     return runs
+
+
+RUNTIME = ROOT / "src" / "exearchive" / "runtime"
+RUNTIME_PACKAGE = "_exearchive_runtime_under_test"
+
+
+def load_runtime(module: str) -> types.ModuleType:
+    """A module of the launcher runtime, imported from the sources as the archive imports its copy.
+
+    The package is loaded by path under its own name, without the ``exearchive``
+    package: the runtime must work alone.
+    """
+    if RUNTIME_PACKAGE not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            RUNTIME_PACKAGE, RUNTIME / "__init__.py", submodule_search_locations=[str(RUNTIME)]
+        )
+        assert spec is not None and spec.loader is not None
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[RUNTIME_PACKAGE] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module(f"{RUNTIME_PACKAGE}.{module}")
+
+
+# Run by another interpreter as ``python -c RUNTIME_LOADER RUNTIME_DIR``: defines load(module) the same way.
+RUNTIME_LOADER = """
+import importlib, importlib.util, sys
+def load(module, _name="_exearchive_runtime_under_test"):
+    if _name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            _name, sys.argv[1] + "/__init__.py", submodule_search_locations=[sys.argv[1]]
+        )
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[_name] = package
+        spec.loader.exec_module(package)
+    return importlib.import_module(_name + "." + module)
+"""

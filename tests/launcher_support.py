@@ -28,6 +28,7 @@ OTHER_PYTHONS = {
     "3.12": "/root/.pyenv/versions/3.12.1/bin/python",
     "3.13": "/root/.pyenv/versions/3.13.0/bin/python",
     "pypy3": "/usr/bin/pypy3",
+    "debian-3.11": "/usr/bin/python3",  # another 3.11.x than pyenv's
 }
 
 

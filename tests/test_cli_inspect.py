@@ -34,7 +34,7 @@ def test_text(hello: Path, tmp_path: Path) -> None:
     assert fields["entry point"] == "hello = hello.cli:main"
     assert fields["console scripts"] == "hello = hello.cli:main"
     assert fields["distributions"] == "hello 1.0"
-    assert fields["needs"] == "Python >=3.8 (by hello 1.0)"
+    assert fields["needs"] == "Python >=3.8 (hello 1.0: >=3.8)"
     assert f"{manifest['payload']['files']} files, " in fields["payload"]
     assert fields["this interpreter"].endswith(f"({sys.executable}): can run it")
     assert "native code: none (pure Python)" in result.stdout

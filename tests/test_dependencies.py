@@ -148,11 +148,24 @@ def test_source_date_epoch_sets_the_dates(wheelhouse: Path, tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
-    ("dependency", "environment"),
-    [("greetlib>=2", None), ('greetlib>=2; sys_platform == "linux"', {"sys_platform": "linux"})],
+    ("dependency", "markers"),
+    [
+        ("greetlib>=2", None),
+        (
+            'greetlib>=2; sys_platform == "linux"',
+            [
+                {
+                    "marker": 'sys_platform == "linux"',
+                    "outcome": True,
+                    "requirement": "greetlib>=2",
+                    "by": "greetcli 0.5",
+                }
+            ],
+        ),
+    ],
 )
-def test_needs_record_marker_environment_only_when_markers_decided(
-    dependency: str, environment: dict[str, str] | None, wheelhouse: Path, tmp_path: Path
+def test_needs_record_the_markers_that_decided(
+    dependency: str, markers: list[dict[str, object]] | None, wheelhouse: Path, tmp_path: Path
 ) -> None:
     project = _greetcli(tmp_path)
     pyproject = project / "pyproject.toml"
@@ -160,6 +173,8 @@ def test_needs_record_marker_environment_only_when_markers_decided(
     build = build_project(project, tmp_path / "dist", wheelhouse, "--wheel")
     assert build.returncode == 0, build.output
     needs = _manifest(build.archive())["needs"]
-    assert needs.get("environment") == environment  # type: ignore[attr-defined]
+    assert needs.get("markers") == markers  # type: ignore[attr-defined]
+    assert "environment" not in needs  # type: ignore[operator]
     assert {"spec": ">=3.8", "by": "greetcli 0.5"} in needs["requires_python"]  # type: ignore[index]
+    assert needs["effective_requires_python"] == ">=3.8"  # type: ignore[index]
     assert "native" not in needs  # type: ignore[operator]

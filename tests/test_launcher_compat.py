@@ -47,11 +47,11 @@ def _needs(archive: Path, target: Path, needs: dict[str, Any]) -> Path:
             "this archive holds native code built for cp311-cp311-win_amd64 (fastthing 1.0) but this interpreter is ",
         ),
         (
-            {"environment": {"sys_platform": "win32"}},
-            "this archive's dependencies were resolved for sys_platform == 'win32' but this interpreter has ",
+            {"markers": [{"marker": 'os_name == "posix"', "outcome": False, "requirement": "pwd2", "by": "hello 1.0"}]},
+            'this archive needs pwd2 (hello 1.0 requires it where os_name == "posix"), which it does not carry; ',
         ),
     ],
-    ids=["requires-python", "native-tags", "environment"],
+    ids=["requires-python", "native-tags", "markers"],
 )
 def test_incompatible_interpreter_gets_one_sentence_and_nothing_is_written(
     needs: dict[str, Any], message: str, build_sample: Callable[[str], Build], tmp_path: Path
@@ -75,7 +75,11 @@ def test_check_passes_on_a_matching_interpreter(build_sample: Callable[[str], Bu
     archive = _needs(
         build_sample("hello").archive(),
         tmp_path / "hello-1.0.pyz",
-        {"requires_python": [{"spec": ">=3.8", "by": "hello 1.0"}], "environment": {"os_name": "posix"}},
+        {
+            "requires_python": [{"spec": ">=3.8", "by": "hello 1.0"}],
+            "markers": [{"marker": 'os_name == "nt"', "outcome": False, "requirement": "pywin32", "by": "hello 1.0"}],
+            "environment": {"python_version": "2.7"},  # from an archive made before markers were recorded: ignored
+        },
     )
     result = run_archive(archive, "x", root=tmp_path / "cache", env={"EXEARCHIVE_VERBOSE": "1"})
     assert result.returncode == 0, result.stderr

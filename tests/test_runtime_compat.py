@@ -9,7 +9,6 @@ test runs the file under every other interpreter on the machine.
 from __future__ import annotations
 
 import glob
-import importlib.util
 import itertools
 import json
 import os
@@ -20,24 +19,14 @@ import subprocess
 import sys
 import sysconfig
 import types
-from pathlib import Path
 
 import pytest
 from packaging import markers, tags
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-COMPAT_PATH = Path(__file__).resolve().parent.parent / "src" / "exearchive" / "runtime" / "_compat.py"
+from helpers import RUNTIME, RUNTIME_LOADER, load_runtime
 
-
-def _load_compat() -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location("_exearchive_runtime_compat_under_test", COMPAT_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-compat = _load_compat()
+compat = load_runtime("_compat")
 
 
 def _packaging_tags() -> list[str]:
@@ -470,15 +459,14 @@ def test_marker_environment_does_not_import_platform() -> None:
     if sys.platform != "linux":
         pytest.skip("the shortcut is for Linux; elsewhere platform answers")
     code = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('_compat', {str(COMPAT_PATH)!r})\n"
-        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        RUNTIME_LOADER + "module = load('_compat')\n"
         "env = module.marker_environment(); module.interpreter_tags()\n"
         "imported = ['platform' in sys.modules, 're' in sys.modules]\n"
         "import json\n"
         "print(json.dumps([env, *imported]))\n"
     )
-    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True).stdout
+    command = [sys.executable, "-S", "-c", code, str(RUNTIME)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     env, imported_platform, imported_re = json.loads(out)
     assert env == markers.default_environment()
     assert (imported_platform, imported_re) == (False, False)
@@ -553,13 +541,19 @@ def test_check_native_matching() -> None:
 
 def test_check_native_other_python() -> None:
     plat = _packaging_tags()[0].split("-")[2]
-    tag = "cp27-cp27mu-" + plat
-    message = compat.check({"native": [{"dist": "numpy 1.16.0", "tags": [tag]}]})
+    major, minor = sys.version_info[:2]
+    other = minor + 1 if minor < 13 else minor - 1
+    tag = f"cp{major}{other}-cp{major}{other}-{plat}"
+    message = compat.check({"native": [{"dist": "numpy 2.1.0", "tags": [tag]}]})
     assert message is not None
-    assert message.startswith(f"this archive holds native code built for {tag} (numpy 1.16.0) but this interpreter is ")
+    assert message.startswith(f"this archive holds native code built for {tag} (numpy 2.1.0) but this interpreter is ")
     assert "supports " + _packaging_tags()[0] in message
-    assert "e.g. python2.7 " in message
+    assert message.endswith(f"e.g. python{major}.{other} app.pyz")
     assert "\n" not in message
+    # the launcher needs Python 3.8 or newer: never "python2.7"
+    message = compat.check({"native": [{"dist": "numpy 1.16.0", "tags": ["cp27-cp27mu-" + plat]}]})
+    assert message is not None and "e.g." not in message
+    assert message.endswith("run it with a matching interpreter: /path/to/python app.pyz")
 
 
 def test_check_native_other_platform() -> None:
@@ -576,19 +570,138 @@ def test_check_native_other_platform() -> None:
     assert "on a win_amd64 machine" in message
 
 
-def test_check_environment() -> None:
-    env = markers.default_environment()
-    assert (
-        compat.check({"environment": {"python_version": env["python_version"], "sys_platform": sys.platform}}) is None
+def test_check_ignores_the_environment_of_older_archives() -> None:
+    # Archives made before markers were recorded hold the build host's marker variables: not a reason to refuse.
+    assert compat.check({"environment": {"python_version": "2.7", "sys_platform": "win32"}}) is None
+
+
+def _marker(marker: str, outcome: bool, requirement: str = "tomli>=1", by: str = "pytest 9.0.2", **more: object):
+    return {"marker": marker, "outcome": outcome, "requirement": requirement, "by": by, **more}
+
+
+def _next_minor() -> tuple[int, int]:
+    return sys.version_info[0], sys.version_info[1] + 1
+
+
+def test_check_markers_that_decide_the_same_pass() -> None:
+    major, minor = _next_minor()
+    needs = {
+        "markers": [
+            _marker(f'python_version >= "{major}.{minor}"', False),
+            _marker(f'python_version < "{major}.{minor}"', True, "exceptiongroup>=1"),
+            _marker('sys_platform == "win32"', False, "colorama", "pytest 9.0.2"),
+        ]
+    }
+    assert compat.check(needs) is None
+
+
+def test_check_refuses_a_requirement_the_archive_does_not_carry() -> None:
+    here = _this_python()
+    needs = {
+        "effective_requires_python": ">=3.8",
+        "requires_python": [{"spec": ">=3.8", "by": "pytest 9.0.2"}],
+        "markers": [
+            _marker(f'python_version <= "{here}"', False),
+            _marker(f'python_version <= "{here}"', False, "exceptiongroup>=1"),
+            _marker(f'python_version <= "{here}"', True, "unused"),
+            _marker(f'python_full_version < "{here}.99"', False, "exceptiongroup>=1", "anyio 4.0"),
+        ],
+    }
+    message = compat.check(needs, archive="pytest.pyz")
+    assert message is not None
+    major, minor = _next_minor()
+    assert message == (
+        f'this archive needs tomli>=1 (pytest 9.0.2 requires it where python_version <= "{here}") and '
+        f'exceptiongroup>=1 (pytest 9.0.2 requires it where python_version <= "{here}"; '
+        f'anyio 4.0 requires it where python_full_version < "{here}.99"), which it does not carry; '
+        f"this interpreter is {compat._describe_interpreter()}; "
+        f"run it with a matching interpreter, e.g. python{major}.{minor} pytest.pyz"
     )
-    message = compat.check({"environment": {"python_version": "2.7", "sys_platform": sys.platform}})
+
+
+def test_check_carried_but_not_needed_is_harmless() -> None:
+    # importlib-metadata; python_version < "3.8": taken by a build on 3.7, not needed here, carried unused
+    assert compat.check({"markers": [_marker('python_version < "3.8"', True, "importlib-metadata")]}) is None
+
+
+def test_check_names_the_carried_version() -> None:
+    needs = {"markers": [_marker('python_version >= "3.8"', False, "numpy>=1.26", "app 1.0", carried="numpy 1.21.0")]}
+    message = compat.check(needs)
     assert message is not None
-    assert "python_version == '2.7'" in message
-    assert f"python_version {env['python_version']!r}" in message
-    assert "e.g. python2.7 " in message
-    message = compat.check({"environment": {"sys_platform": "win32", "os_name": "nt"}})
+    assert message.startswith(
+        'this archive needs numpy>=1.26 (app 1.0 requires it where python_version >= "3.8"; '
+        "the archive carries numpy 1.21.0); this interpreter is "
+    )
+    assert "which it does not carry" not in message
+
+
+def test_check_evaluates_with_the_extras_the_build_asked_for() -> None:
+    marker = 'extra == "crt" and python_version >= "3.8"'
+    assert compat.check({"markers": [_marker(marker, False, "awscrt", "botocore 1.35", extras=[])]}) is None
+    message = compat.check({"markers": [_marker(marker, False, "awscrt", "botocore 1.35", extras=["crt"])]})
     assert message is not None
-    assert "sys_platform == 'win32'" in message and f"sys_platform {sys.platform!r}" in message
+    assert message.startswith(f"this archive needs awscrt (botocore 1.35 with extra crt requires it where {marker})")
+
+
+def test_check_counts_what_it_does_not_show() -> None:
+    needs = {"markers": [_marker('os_name == "posix"', False, f"dep{i}", "app 1") for i in range(5)]}
+    message = compat.check(needs)
+    assert message is not None
+    assert "dep0 (" in message and "dep2 (" in message and "dep3" not in message
+    assert "(and 2 more), which it does not carry;" in message
+
+
+def test_check_a_marker_it_cannot_evaluate() -> None:
+    message = compat.check({"markers": [_marker('os_name ~= "posix"', False)]})
+    assert message is not None and "\n" not in message
+    assert message.startswith('this archive records a marker that this interpreter cannot evaluate: os_name ~= "posix"')
+
+
+def test_check_suggests_only_an_interpreter_that_satisfies_every_need() -> None:
+    major, minor = sys.version_info[:2]
+    full = platform.python_version()
+    flip = _marker(f'python_full_version == "{full}"', False, "needed-here", "app 1.0")
+    # pure Python: the nearest other minor version, where the marker is false again
+    message = compat.check({"markers": [flip]}, archive="app.pyz")
+    assert message is not None and message.endswith(f"e.g. python{major}.{minor + 1} app.pyz")
+    # and not one that Requires-Python excludes
+    needs = {"requires_python": [{"spec": f"<={major}.{minor}", "by": "app 1.0"}], "markers": [flip]}
+    message = compat.check(needs, archive="app.pyz")
+    assert message is not None and message.endswith(f"e.g. python{major}.{minor - 1} app.pyz")
+    # native code for this minor version only: no other interpreter would do
+    best = _packaging_tags()[0]
+    needs = {"native": [{"dist": "fast 1", "tags": [best]}], "markers": [flip]}
+    message = compat.check(needs, archive="app.pyz")
+    assert message is not None and "e.g." not in message
+    # stable ABI wheels (cp38-abi3) also run on newer minor versions
+    plat = best.split("-")[2]
+    needs = {"native": [{"dist": "fast 1", "tags": [f"cp38-abi3-{plat}"]}], "markers": [flip]}
+    message = compat.check(needs, archive="app.pyz")
+    assert message is not None and message.endswith(f"e.g. python{major}.{minor + 1} app.pyz")
+
+
+def test_check_requires_python_gives_one_effective_spec() -> None:
+    major, minor = _next_minor()
+    needs = {
+        "requires_python": [
+            {"spec": ">=3.8", "by": "a 1"},
+            {"spec": f">={major}.{minor}", "by": "b 2"},
+            {"spec": f">={major}.{minor},<4", "by": "c 3"},
+            {"spec": f">={major}.{minor},!=3.99.*", "by": "d 4"},
+        ],
+        "effective_requires_python": f">={major}.{minor},<4",
+    }
+    message = compat.check(needs, archive="app.pyz")
+    assert message is not None
+    assert message.startswith(
+        f"this archive needs Python >={major}.{minor},<4 (requires-python of b 2 and 2 more) but this is "
+    )
+    assert message.endswith(f"e.g. python{major}.{minor} app.pyz")
+    # an archive without the effective spec: the clauses this interpreter fails, once each
+    del needs["effective_requires_python"]
+    message = compat.check(needs)
+    assert message is not None
+    assert message.startswith(f"this archive needs Python >={major}.{minor},!=3.99.*,<4 (requires-python of b 2 and ")
 
 
 def test_check_order_requires_python_first() -> None:
@@ -605,12 +718,13 @@ def test_check_order_requires_python_first() -> None:
 
 PYENV_ROOT = os.environ.get("PYENV_ROOT", "/root/.pyenv")
 
-_CHILD = r"""
-import importlib.util, json, platform, sys
+_CHILD = (
+    RUNTIME_LOADER
+    + r"""
+import json, platform
 
-spec = importlib.util.spec_from_file_location("_exearchive_runtime_compat", sys.argv[1])
-compat = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(compat)
+compat = load("_compat")
+markers = load("_markers")
 cases = json.loads(sys.argv[2])
 tags = compat.interpreter_tags()
 out = {
@@ -619,7 +733,12 @@ out = {
     "check_empty": compat.check({}),
     "check_99": compat.check({"requires_python": [{"spec": ">=99", "by": "myapp 1.0"}]}),
     "check_own": compat.check({"native": [{"dist": "x 1", "tags": [tags[0]]}]}),
-    "check_env": compat.check({"environment": {"python_version": ".".join(platform.python_version_tuple()[:2])}}),
+    "check_env": compat.check({"environment": {"python_version": "2.7"}}),
+    "check_markers": compat.check({"markers": [{"marker": 'python_version < "3.8"', "outcome": False,
+                                                "requirement": "x", "by": "y 1"}]}),
+    "check_flip": compat.check({"markers": [{"marker": 'python_version >= "3.8"', "outcome": False,
+                                             "requirement": "x", "by": "y 1"}]}),
+    "markers": [markers.evaluate(m, dict(compat.marker_environment(), extra=e)) for m, e in json.loads(sys.argv[3])],
     "python_version": compat._python_version(),
     "platform_python_version": platform.python_version(),
     "environment": compat.marker_environment(),
@@ -643,11 +762,27 @@ if packaging is not None:
     }
 print(json.dumps(out))
 """
+)
 
 _SUBPROCESS_CASES = [
     (spec, version)
     for spec in ["~=3.8", "~=3.8.1", "==3.*", "!=3.9.*", "<=3.9", ">3.9", "==3.8.0", "===3.8", ">=3.8,!=3.9.1,<4"]
     for version in ["3.8", "3.9.1", "3.9.post1", "3.13.0rc1", "4.0", "3.8.0+local"]
+]
+
+# Markers each interpreter evaluates with its own environment (and an extra), against packaging's answer.
+_MARKER_CASES = [
+    (marker, extra)
+    for marker in [
+        'python_version < "3.11"',
+        "'3.9' < python_version and python_full_version != '3.11.2'",
+        'python_full_version >= "3.11.5" or implementation_name == "pypy"',
+        'platform_python_implementation == "CPython" and sys_platform == "linux"',
+        'extra == "Crt_Speedups" and os_name in "posix nt"',
+        "implementation_version ~= '7.3' or platform_release >= '5'",
+        'platform_machine not in "arm64 aarch64" and (python_version ~= "3.8" or platform_system == "Darwin")',
+    ]
+    for extra in ("", "crt-speedups")
 ]
 
 
@@ -669,7 +804,7 @@ def test_runs_under_other_interpreters(which: str) -> None:
     expected_matches = [SpecifierSet(s, prereleases=True).contains(v) for s, v in _SUBPROCESS_CASES]
     for executable in interpreters:
         proc = subprocess.run(
-            [executable, "-I", "-c", _CHILD, str(COMPAT_PATH), json.dumps(_SUBPROCESS_CASES)],
+            [executable, "-I", "-c", _CHILD, str(RUNTIME), json.dumps(_SUBPROCESS_CASES), json.dumps(_MARKER_CASES)],
             capture_output=True,
             text=True,
             timeout=120,
@@ -683,9 +818,14 @@ def test_runs_under_other_interpreters(which: str) -> None:
         assert out["check_99"].startswith("this archive needs Python >=99 (requires-python of myapp 1.0) but this is ")
         assert out["platform_python_version"] in out["check_99"]
         assert out["check_own"] is None
-        assert out["check_env"] is None
+        assert out["check_env"] is None  # archives made before markers were recorded: ignored
+        assert out["check_markers"] is None
+        assert out["check_flip"].startswith('this archive needs x (y 1 requires it where python_version >= "3.8")')
         assert out["python_version"] == out["platform_python_version"]
         assert out["matches"] == expected_matches
+        assert out["markers"] == [
+            markers.Marker(m).evaluate(dict(out["environment"], extra=e)) for m, e in _MARKER_CASES
+        ], executable
         reference = out["reference"]
         if reference is not None:
             if tuple(int(p) for p in reference["version"].split(".")[:2]) >= (26, 3):

@@ -178,7 +178,8 @@ def test_info_text(greetcli: Path, tmp_path: Path) -> None:
     assert str(manifest["id"]) in text
     assert "greetcli = greetcli.__main__:main" in text
     assert any(line.split() == ["greetlib", "2.3"] for line in lines)
-    assert "requires-python: >=3.8 (greetcli 0.5), >=3.8 (greetlib 2.3)" in text
+    assert "requires-python: >=3.8 (greetcli 0.5: >=3.8, greetlib 2.3: >=3.8)" in text
+    assert "markers:         none decided what the archive holds" in text
     assert "native code:     none (pure Python)" in text
     assert f"{root / str(manifest['id'])}: extracted, ready for " in text
     assert text.rstrip().endswith("can run it")

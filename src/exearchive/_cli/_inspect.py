@@ -118,7 +118,8 @@ def describe(archive: _archive.Archive) -> dict[str, Any]:
         "needs": {
             "requires_python": list(needs.get("requires_python") or []),
             "native": list(needs.get("native") or []),
-            "environment": dict(needs.get("environment") or {}),
+            "effective_requires_python": needs.get("effective_requires_python"),
+            "markers": list(needs.get("markers") or []),
         },
         "payload": {
             "size": archive.payload_size,
@@ -178,14 +179,19 @@ def render(data: dict[str, Any]) -> list[str]:
         *(f"{d['name']} {d['version']}{' (native code)' if d['native'] else ''}" for d in data["distributions"]),
     )
     needs = data["needs"]
-    python = ", ".join(f"{n.get('spec')} (by {n.get('by')})" for n in needs["requires_python"]) or "any"
+    python = ", ".join(f"{n.get('by')}: {n.get('spec')}" for n in needs["requires_python"])
+    if python:
+        python = f"{needs['effective_requires_python'] or 'all of'} ({python})"
     native = "; ".join(f"{n.get('dist')}: {', '.join(n.get('tags') or [])}" for n in needs["native"])
-    environment = ", ".join(f"{key}={value}" for key, value in sorted(needs["environment"].items()))
+    markers = [
+        f"{m.get('marker')}: {'took' if m.get('outcome') else 'left out'} {m.get('requirement')} (of {m.get('by')})"
+        for m in needs["markers"]
+    ]
     field(
         "needs",
-        f"Python {python}",
+        f"Python {python or 'any'}",
         f"native code: {native or 'none (pure Python)'}",
-        f"resolved for: {environment or 'any environment (no marker decided a dependency)'}",
+        *(f"marker {line}" for line in markers),
     )
     payload = data["payload"]
     counts = []

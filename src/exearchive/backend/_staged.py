@@ -7,6 +7,7 @@ Reads the ``*.dist-info`` directories that ``installer`` wrote, with
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -14,14 +15,12 @@ from pathlib import Path
 
 from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from ..runtime import _markers
 from ._errors import ExearchiveError
 from ._stage import SITE
-
-# Marker variables whose value depends on the interpreter or the platform.
-_ENV_VARIABLES = tuple(sorted(k for k in default_environment() if k != "extra"))
-_EXTRA = re.compile(r"""extra\s*==\s*['"]([^'"]+)['"]""")
 
 
 @dataclass
@@ -100,46 +99,137 @@ def read(root: Path, wheels: Iterable[Path]) -> Staged:
 
 
 def needs(staged: Staged, extras: Iterable[str], project: str) -> dict[str, object]:
-    """What an interpreter must provide to run the staged tree (the manifest's ``needs``)."""
+    """What an interpreter must provide to run the staged tree (the manifest's ``needs``, see ``runtime/_boot.py``)."""
     result: dict[str, object] = {}
-    requires_python = [{"spec": d.requires_python, "by": d.label} for d in staged.distributions if d.requires_python]
+    requires_python = [
+        {"spec": d.requires_python, "by": d.label} for d in staged.distributions if _valid_spec(d.requires_python)
+    ]
     if requires_python:
         result["requires_python"] = requires_python
+        result["effective_requires_python"] = effective_requires_python(str(e["spec"]) for e in requires_python)
     native = [{"dist": d.label, "tags": d.tags} for d in staged.distributions if not d.pure]
     if native:
         result["native"] = native
-    used = _marker_variables(staged, extras, project)
-    if used:
-        env = default_environment()
-        result["environment"] = {k: env[k] for k in sorted(used)}  # type: ignore[literal-required]
+    markers = marker_records(staged, extras, project)
+    if markers:
+        result["markers"] = markers
     return result
 
 
-def _marker_variables(staged: Staged, extras: Iterable[str], project: str) -> set[str]:
-    """Marker variables that decided which dependencies were installed.
+def _valid_spec(spec: str | None) -> bool:
+    """Whether a Requires-Python is a valid specifier set (pip, too, ignores one that is not)."""
+    if not spec:
+        return False
+    try:
+        SpecifierSet(spec)
+    except InvalidSpecifier:
+        return False
+    return True
 
-    A requirement guarded by ``extra == "x"`` counts only when extra ``x`` of
-    its distribution was requested (by the user for the project, or by
-    another staged distribution's requirement).
+
+_BOUND_ORDER = {">=": 0, ">": 0, "~=": 1, "==": 2, "===": 2, "!=": 3, "<=": 4, "<": 4}
+
+
+def effective_requires_python(specs: Iterable[str]) -> str:
+    """The intersection of Requires-Python specifier sets, simplified (``>=3.8`` and ``>=3.10,<4``: ``>=3.10,<4``)."""
+    combined = SpecifierSet()
+    for spec in specs:
+        combined &= SpecifierSet(spec)
+    simplified = combined.to_range().to_specifier_set()
+    if simplified is None or not list(simplified):  # not expressible, or unsatisfiable: say it as given
+        simplified = combined
+    # each clause as a distribution wrote it where one did (>=3.9, not the range's >=3.9.0)
+    given = list(combined)
+    clauses = [next((g for g in given if g == s), s) for s in simplified]
+    return ",".join(str(s) for s in sorted(clauses, key=lambda s: (_BOUND_ORDER[s.operator], s.version)))
+
+
+def marker_records(staged: Staged, extras: Iterable[str], project: str) -> list[dict[str, object]]:
+    """Every marker that decided what went into the payload, with its outcome on this interpreter.
+
+    The requirements of every staged distribution (the project's own with the
+    chosen extras, and transitively all the others with the extras requested
+    of each) whose marker reads the environment.  A marker that reads only
+    ``extra`` is left out (the extras are fixed at build time, so it decides
+    the same everywhere), as is one that those extras make false whatever the
+    rest holds (``python_version < "3.11" and extra == "dev"`` without dev).
+    Any other marker that reads ``extra`` is recorded with ``extras``,
+    the extras requested of its distribution, for the launcher to evaluate
+    it with each of them (none: with ``extra == ""``).
+    A requirement left out but met by the payload anyway (its distribution
+    is staged in a matching version, with its extras) decided nothing and is
+    not recorded; one left out whose distribution is staged in another
+    version records that one as ``carried``.  Identical records are kept once.
     """
+    env = {key: str(value) for key, value in default_environment().items()}
     requested = _requested_extras(staged, extras, project)
-    parsed: list[tuple[str, Requirement]] = []
+    records: list[dict[str, object]] = []
+    seen: set[str] = set()
     for dist in staged.distributions:
+        wanted = sorted(requested.get(canonicalize_name(dist.name), set()))
         for line in dist.requires:
             try:
-                parsed.append((canonicalize_name(dist.name), Requirement(line)))
+                req = Requirement(line)
             except InvalidRequirement:
                 continue
-    used: set[str] = set()
-    for owner, req in parsed:
-        if req.marker is None:
-            continue
-        text = str(req.marker)
-        wanted_extras = _EXTRA.findall(text)
-        if wanted_extras and not set(wanted_extras) & requested.get(owner, set()):
-            continue
-        used.update(v for v in _ENV_VARIABLES if re.search(rf"\b{v}\b", text))
-    return used
+            if req.marker is None:
+                continue
+            variables = _marker_variables(str(req.marker))
+            if not variables - {"extra"} or ("extra" in variables and _never_true(str(req.marker), wanted)):
+                continue
+            outcome = any(req.marker.evaluate({**env, "extra": extra}) for extra in (wanted or [""]))
+            record: dict[str, object] = {
+                "marker": str(req.marker),
+                "outcome": outcome,
+                "requirement": _without_marker(req),
+                "by": dist.label,
+            }
+            if "extra" in variables:
+                record["extras"] = wanted
+            if not outcome:
+                found = staged.find(req.name)
+                if found is not None and _meets(found, req, requested):
+                    continue
+                if found is not None:
+                    record["carried"] = found.label
+            key = json.dumps(record, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                records.append(record)
+    return records
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _marker_variables(marker: str) -> set[str]:
+    """The variables a marker (as packaging writes it) reads: its words outside quotes, less the operators."""
+    return set(_WORD.findall(_QUOTED.sub(" ", marker))) - {"and", "or", "in", "not"}
+
+
+def _never_true(marker: str, extras: list[str]) -> bool:
+    """Whether, with these extras asked, no environment makes the marker true (``python_version < "3.11" and
+    extra == "dev"`` without dev): then it decides nothing anywhere."""
+    try:
+        return all(_markers.evaluate_known(marker, {"extra": extra}) is False for extra in (extras or [""]))
+    except (ValueError, KeyError):
+        return False
+
+
+def _without_marker(req: Requirement) -> str:
+    """The requirement as written, without its marker: ``tomli>=1``."""
+    copy = Requirement(str(req))
+    copy.marker = None
+    return str(copy)
+
+
+def _meets(found: Distribution, req: Requirement, requested: dict[str, set[str]]) -> bool:
+    """Whether a staged distribution meets a requirement: its version, and the extras asked of it."""
+    if req.specifier and not req.specifier.contains(found.version, prereleases=True):
+        return False
+    asked = {canonicalize_name(e) for e in requested.get(canonicalize_name(found.name), set())}
+    return {canonicalize_name(e) for e in req.extras} <= asked
 
 
 def check_complete(staged: Staged, extras: Iterable[str], project: str, source: str) -> None:

@@ -22,10 +22,38 @@ payload's hash; the cache key), ``name``, ``version``, ``entry_point``
 (``module:attr`` or ``module``), ``scripts`` (console script name ->
 ``module:attr``), ``pth`` (names of ``.pth`` files at the top of
 ``site-packages``), ``pyc`` (cache tags the payload ships bytecode for),
-``needs`` (what the interpreter must provide; checked by ``_compat``),
-``launcher`` (a hash of this package's sources), ``launcher_pyc`` (the
-cache tag of its shipped bytecode) and ``interpreter`` (true: an interpreter
-archive, which runs like ``python`` and has no ``entry_point``).
+``needs`` (what the interpreter must provide; checked by ``_compat`` on the
+cold path, see below), ``launcher`` (a hash of this package's sources),
+``launcher_pyc`` (the cache tag of its shipped bytecode) and ``interpreter``
+(true: an interpreter archive, which runs like ``python`` and has no
+``entry_point``).
+
+``needs`` holds, each key only when it has something to say:
+
+``requires_python``
+    ``[{"spec": ">=3.9", "by": "attrs 25.1"}, ...]``: the Requires-Python of
+    every staged distribution that has a valid one.
+``effective_requires_python``
+    ``">=3.10,<4"``: their intersection, simplified; what refusals show.
+``markers``
+    ``[{"marker", "outcome", "requirement", "by"}, ...]``: every requirement
+    of a staged distribution (the project's with the chosen extras, and the
+    others' with the extras asked of them) whose marker reads the
+    environment: ``marker`` as packaging writes it (``python_version <
+    "3.11"``), ``outcome`` whether the build took the requirement,
+    ``requirement`` without its marker (``tomli>=1``), ``by`` who requires it
+    (``pytest 9.0.2``); ``extras`` (a list) when the marker reads ``extra``:
+    it is evaluated once with each (none: with ``extra == ""``) and holds if
+    any holds; ``carried`` (``numpy 1.21.0``) when a requirement left out
+    names a distribution staged in a version that does not meet it.  A
+    requirement left out but met by the payload anyway is not recorded.  The
+    launcher refuses only where a recorded ``outcome`` False would be True.
+``native``
+    ``[{"dist": "numpy 2.1.0", "tags": [...]}, ...]``: the wheel tags of
+    every distribution with native code.
+
+``needs.environment`` (the build host's marker variables, in archives made
+before markers were recorded) is ignored.
 
 Cache layout (``ROOT`` is ``EXEARCHIVE_ROOT``, else the platform cache dir or,
 when that cannot be used, the fallback ``$TMPDIR/exearchive-<uid>``; see

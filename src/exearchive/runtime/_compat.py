@@ -13,13 +13,15 @@ It provides:
   macOS, Windows, 32-bit interpreters on 64-bit kernels, ...).
 * :func:`python_version_matches` -- PEP 440 specifier sets (``">=3.8,<4"``,
   ``"~=3.10"``, ``"==3.*"``, ``"===3.11.7"``) against a Python version, with the
-  results of ``packaging.specifiers.SpecifierSet(spec, prereleases=True)``.
+  results of ``packaging.specifiers.SpecifierSet(spec, prereleases=True)``
+  (from ``_versions``, which ``_markers`` shares).
 * :func:`marker_environment` -- the PEP 508 marker environment, the same as
   ``packaging.markers.default_environment()``.
-* :func:`check` -- evaluates the manifest's "needs" (requires-python, native
-  wheel tags, resolved marker environment) and returns ``None`` when this
-  interpreter fits, or one readable sentence saying what the archive needs,
-  what this interpreter is and what to do.
+* :func:`check` -- evaluates the manifest's "needs" (requires-python, the
+  markers that decided the payload, re-evaluated with ``_markers``, native
+  wheel tags) and returns ``None`` when this interpreter fits, or one
+  readable sentence saying what the archive needs, what this interpreter is
+  and what to do (suggesting an interpreter only one that would fit).
 """
 
 from __future__ import annotations
@@ -27,211 +29,7 @@ from __future__ import annotations
 import os
 import sys
 
-# --------------------------------------------------------------------------
-# PEP 440 versions and specifiers
-
-# The PEP 440 grammar (matched with _re_flags() against stripped strings):
-# _VERSION is a version; _SPEC is one specifier clause, where each operator
-# accepts its own subset (wildcards and local labels only with == and !=,
-# at least two release numbers with ~=, anything without spaces with ===).
-_RELEASE = r"v?(?:[0-9]+!)?[0-9]+(?:\.[0-9]+)*"
-_PRE_POST_DEV = r"""
-    (?:[._-]?(?:alpha|a|beta|b|preview|pre|c|rc)[._-]?[0-9]*)?
-    (?:-[0-9]+|[._-]?(?:post|rev|r)[._-]?[0-9]*)?
-    (?:[._-]?dev[._-]?[0-9]*)?
-"""
-_LOCAL = r"(?:\+[a-z0-9]+(?:[._-][a-z0-9]+)*)?"
-_VERSION = r"""
-    v?
-    (?:(?P<epoch>[0-9]+)!)?
-    (?P<release>[0-9]+(?:\.[0-9]+)*)
-    (?:[._-]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[._-]?(?P<pre_n>[0-9]+)?)?
-    (?:-(?P<post_n1>[0-9]+)|[._-]?(?P<post_l>post|rev|r)[._-]?(?P<post_n2>[0-9]+)?)?
-    (?:[._-]?(?P<dev_l>dev)[._-]?(?P<dev_n>[0-9]+)?)?
-    (?:\+(?P<local>[a-z0-9]+(?:[._-][a-z0-9]+)*))?
-"""
-_SPEC = (
-    r"\s*(?:"
-    r"===\s*[^\s;)]*"
-    r"|(?:==|!=)\s*" + _RELEASE + r"(?:\.\*|" + _PRE_POST_DEV + _LOCAL + r")"
-    r"|~=\s*v?(?:[0-9]+!)?[0-9]+(?:\.[0-9]+)+"
-    + _PRE_POST_DEV
-    + r"|(?:<=|>=|<|>)\s*"
-    + _RELEASE
-    + _PRE_POST_DEV
-    + r")\s*"
-)
-_PRE_NAMES = {"alpha": "a", "a": "a", "beta": "b", "b": "b", "c": "rc", "pre": "rc", "preview": "rc", "rc": "rc"}
-_PRE_RANK = {"a": 0, "b": 1, "rc": 2}
-_INF = float("inf")
-
-
-class _Version:
-    """A parsed PEP 440 version: its parts plus a total-order comparison key."""
-
-    __slots__ = ("dev", "epoch", "key", "local", "post", "pre", "public", "release")
-
-    def __init__(self, epoch, release, pre=None, post=None, dev=None, local=None):
-        self.epoch, self.release, self.pre = epoch, release, pre
-        self.post, self.dev, self.local = post, dev, local
-        # Trailing zeros do not count: 3.8 == 3.8.0.
-        trimmed = list(release)
-        while len(trimmed) > 1 and trimmed[-1] == 0:
-            trimmed.pop()
-        if pre is None and post is None and dev is not None:
-            pre_key = (-1, 0)  # 1.0.dev0 sorts before 1.0a0
-        else:
-            pre_key = (3, 0) if pre is None else (_PRE_RANK[pre[0]], pre[1])
-        self.public = (
-            epoch,
-            tuple(trimmed),
-            pre_key,
-            -1 if post is None else post,
-            _INF if dev is None else dev,
-        )
-        local_key = ()
-        if local is not None:
-            local_key = tuple((1, p, "") if isinstance(p, int) else (0, 0, p) for p in local)
-        self.key = (*self.public, local_key)
-
-    @property
-    def is_prerelease(self):
-        return self.pre is not None or self.dev is not None
-
-    def replace(self, **changes):
-        parts = {"epoch": self.epoch, "release": self.release, "pre": self.pre}
-        parts.update(post=self.post, dev=self.dev, local=None)
-        parts.update(changes)
-        return _Version(**parts)
-
-
-def _re_flags():
-    """Flags for the grammar above; ``re`` is imported only off the common paths (it costs ms)."""
-    import re
-
-    return re.VERBOSE | re.IGNORECASE | re.ASCII
-
-
-def _is_plain_release(text):
-    """True for "3", "3.11", "3.11.7": digits separated by single dots."""
-    return all(part.isdigit() and part.isascii() for part in text.split("."))
-
-
-def _parse_version(text):
-    """Parse a PEP 440 version string; None when it is not one."""
-    text = text.strip()
-    if _is_plain_release(text):  # the common case, without the big regex
-        return _Version(0, tuple(int(part) for part in text.split(".")))
-    import re
-
-    match = re.fullmatch(_VERSION, text, _re_flags())
-    if not match:
-        return None
-    group = match.group
-    pre = post = dev = local = None
-    if group("pre_l"):
-        pre = (_PRE_NAMES[group("pre_l").lower()], int(group("pre_n") or 0))
-    if group("post_n1") or group("post_l"):
-        post = int(group("post_n1") or group("post_n2") or 0)
-    if group("dev_l"):
-        dev = int(group("dev_n") or 0)
-    if group("local"):
-        local = tuple(int(p) if p.isdigit() else p for p in re.split(r"[._-]", group("local").lower()))
-    release = tuple(int(p) for p in group("release").split("."))
-    return _Version(int(group("epoch") or 0), release, pre, post, dev, local)
-
-
-def _same_family(a, b):
-    """True if a and b share epoch, release (zero padded) and pre-release."""
-    return a.public[:3] == b.public[:3]
-
-
-def _parse_specifiers(specifiers):
-    """Split and validate a specifier set into (operator, version text) pairs."""
-    clauses = []
-    for item in specifiers.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        if item.startswith("==="):
-            op = "==="
-        elif item[:2] in ("~=", "==", "!=", "<=", ">="):
-            op = item[:2]
-        else:
-            op = item[:1]
-        text = item[len(op) :].strip()
-        # Fast path for the usual ">=3.8", "~=3.10", "==3.*" without the big regex.
-        release = text[:-2] if op in ("==", "!=") and text.endswith(".*") else text
-        plain = op in ("~=", "==", "!=", "<=", ">=", "<", ">") and _is_plain_release(release)
-        if not (plain and (op != "~=" or "." in release)) and not _matches_spec(item):
-            raise ValueError(
-                "invalid version specifier {!r} in {!r}: expected an operator "
-                "(==, !=, >=, <=, >, <, ~=, ===) followed by a PEP 440 version, "
-                "e.g. '>=3.8'".format(item, specifiers)
-            )
-        clauses.append((op, text))
-    return clauses
-
-
-def _matches_spec(item):
-    import re
-
-    return re.fullmatch(_SPEC, item, _re_flags()) is not None
-
-
-def _clause_matches(op, text, raw, version):
-    """Evaluate one specifier clause for a version (``raw`` as given, parsed)."""
-    if op == "===":
-        return raw.lower() == text.lower()
-    if version is None:
-        return False
-    if text.endswith(".*"):
-        base = _parse_version(text[:-2])
-        lower = base.replace(pre=None, post=None, dev=0)
-        upper = _Version(base.epoch, (*base.release[:-1], base.release[-1] + 1), dev=0)
-        inside = lower.key <= version.key < upper.key
-        return inside if op == "==" else not inside
-    spec = _parse_version(text)
-    if op in ("==", "!="):
-        # Without a local label in the specifier, local labels are ignored.
-        equal = version.public == spec.public if spec.local is None else version.key == spec.key
-        return equal if op == "==" else not equal
-    if op == ">=":
-        return version.key >= spec.key
-    if op == "<=":
-        return version.public <= spec.public
-    if op == "~=":
-        prefix = spec.release[:-1]
-        upper = _Version(spec.epoch, (*prefix[:-1], prefix[-1] + 1), dev=0)
-        return spec.key <= version.key < upper.key
-    if op == "<":
-        # <V excludes V's pre-releases unless V is one itself.
-        bound = spec if spec.is_prerelease else spec.replace(dev=0)
-        return version.key < bound.key
-    # op == ">": >V excludes V's post-releases (and local versions of V).
-    if spec.dev is not None:
-        return version.key >= spec.replace(dev=spec.dev + 1).key
-    if spec.post is not None:
-        return version.key >= spec.replace(post=spec.post + 1, dev=0).key
-    return version.key > spec.key and not _same_family(version, spec)
-
-
-def python_version_matches(specifiers: str, version: str) -> bool:
-    """Whether ``version`` (e.g. ``"3.11.7"``) satisfies the PEP 440 set ``specifiers``.
-
-    Pre-releases such as ``3.13.0rc1`` are treated like any other version (as
-    ``SpecifierSet(specifiers, prereleases=True)`` does). A trailing ``+``, as
-    in the ``platform.python_version()`` of interpreters built from a git
-    checkout (``3.14.0a1+``), is ignored. An empty set matches every version.
-    A version that is not PEP 440 matches only ``===`` clauses.
-    Raises ValueError for an invalid specifier.
-    """
-    clauses = _parse_specifiers(specifiers)
-    parsed = _parse_version(version)
-    if parsed is None and version.endswith("+"):
-        parsed = _parse_version(version[:-1])
-    return all(_clause_matches(op, text, version, parsed) for op, text in clauses)
-
+from ._versions import python_version_matches
 
 _VERSION_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz.+")
 
@@ -721,21 +519,6 @@ def _archive_name(archive):
     return "app.pyz"
 
 
-def _suggest_python(specs):
-    """'pythonX.Y' for the minor version nearest this one that satisfies all specs."""
-    current = sys.version_info[1]
-    candidates = sorted(range(6, 40), key=lambda m: (abs(m - current), -m))
-    for minor in candidates:
-        for micro in (0, 1, 2, 5, 10, 20, 99):
-            version = "%d.%d.%d" % (sys.version_info[0], minor, micro)
-            try:
-                if all(python_version_matches(spec, version) for spec in specs):
-                    return "python%d.%d" % (sys.version_info[0], minor)
-            except ValueError:
-                return None
-    return None
-
-
 def _advice(archive, python=None, where=None):
     """The closing 'what to do' part of a failure sentence."""
     if where:
@@ -746,16 +529,27 @@ def _advice(archive, python=None, where=None):
     return "run it with a matching interpreter: /path/to/python %s" % target
 
 
-def _check_requires_python(entries, archive):
-    version = _python_version()
-    missing = []
-    specs = []
-    for entry in entries:
+def _requires_python_entries(needs):
+    """The manifest's per-distribution Requires-Python as (spec, by) pairs."""
+    result = []
+    for entry in needs.get("requires_python") or []:
         if isinstance(entry, str):
             entry = {"spec": entry}
-        spec = str(entry.get("spec", ""))
-        by = entry.get("by")
-        specs.append(spec)
+        result.append((str(entry.get("spec", "")), entry.get("by")))
+    return result
+
+
+def _some(names):
+    """ "a", "a and b", "a and 2 more"."""
+    if len(names) <= 2:
+        return " and ".join(names)
+    return "%s and %d more" % (names[0], len(names) - 1)
+
+
+def _check_requires_python(needs, archive):
+    version = _python_version()
+    failing = []
+    for spec, by in _requires_python_entries(needs):
         try:
             ok = python_version_matches(spec, version)
         except ValueError as exc:
@@ -765,45 +559,186 @@ def _check_requires_python(entries, archive):
                 exc,
             )
         if not ok:
-            missing.append("%s (requires-python of %s)" % (spec, by) if by else spec)
+            failing.append((spec, by))
+    if not failing:
+        return None
+    # One Requires-Python: the intersection the build recorded (older archives: the failing clauses).
+    effective = needs.get("effective_requires_python")
+    if not effective:
+        clauses = {c.strip() for spec, _ in failing for c in spec.split(",") if c.strip()}
+        order = {">": 0, "~": 1, "=": 2, "!": 3, "<": 4}
+        effective = ",".join(sorted(clauses, key=lambda c: (order.get(c[:1], 2), c)))
+    names = [by for _, by in failing if by]
+    return "this archive needs Python %s%s but this is %s; %s" % (
+        effective,
+        " (requires-python of %s)" % _some(names) if names else "",
+        _describe_interpreter(),
+        _advice(archive, _suggest_python(needs)),
+    )
+
+
+# --------------------------------------------------------------------------
+# Markers
+
+
+def _marker_holds(entry, env):
+    """Whether a recorded marker holds in ``env``, for the extras the build asked of its distribution."""
+    from . import _markers
+
+    tree = _markers.parse(str(entry.get("marker", "")))
+    extras = entry.get("extras") or [""]
+    return any([_markers.evaluate(tree, dict(env, extra=str(extra))) for extra in extras])
+
+
+def _why(entry):
+    """E.g. 'pytest 9.0.2 requires it where python_version < "3.11"'."""
+    by = entry.get("by") or "a dependency"
+    extras = [str(e) for e in entry.get("extras") or [] if e]
+    if extras:
+        by += " with extra%s %s" % ("s" if len(extras) > 1 else "", ", ".join(extras))
+    return "%s requires it where %s" % (by, entry.get("marker"))
+
+
+def _describe_needs(entries):
+    """Records of one requirement as one phrase: 'tomli>=1 (pytest 9.0.2 requires it where ...; ...)'."""
+    reasons = [_why(e) for e in entries]
+    carried = [e["carried"] for e in entries if e.get("carried")]
+    if carried:
+        reasons.append("the archive carries %s" % carried[0])
+    return "%s (%s)" % (entries[0].get("requirement") or "?", "; ".join(reasons))
+
+
+def _check_markers(needs, archive):
+    """Refuse when a requirement the build left out would be installed here.
+
+    Only outcomes that flip from False to True matter: a distribution the
+    build took but this interpreter would not install is carried unused
+    (``importlib-metadata; python_version < "3.8"`` on 3.12), which is harmless.
+    """
+    env = marker_environment()
+    missing = {}  # requirement -> its records that would install it here
+    for entry in needs.get("markers") or []:
+        if entry.get("outcome") is not False:
+            continue
+        try:
+            holds = _marker_holds(entry, env)
+        except (ValueError, KeyError) as exc:
+            return (
+                "this archive records a marker that this interpreter cannot evaluate: %s (where %s requires %s): %s; %s"
+                % (
+                    entry.get("marker"),
+                    entry.get("by") or "a dependency",
+                    entry.get("requirement"),
+                    str(exc.args[0] if exc.args else type(exc).__name__).rstrip("."),
+                    _advice(archive, _suggest_python(needs)),
+                )
+            )
+        if holds:
+            missing.setdefault(str(entry.get("requirement")), []).append(entry)
     if not missing:
         return None
-    return "this archive needs Python %s but this is %s; %s" % (
-        " and ".join(missing),
+    groups = list(missing.values())
+    shown = [_describe_needs(g) for g in groups[:3]]
+    text = " and ".join(shown) if len(shown) <= 2 else ", ".join(shown[:-1]) + " and " + shown[-1]
+    if len(groups) > 3:
+        text += " (and %d more)" % (len(groups) - 3)
+    if not any(e.get("carried") for g in groups for e in g):
+        text += ", which it does not carry"
+    return "this archive needs %s; this interpreter is %s; %s" % (
+        text,
         _describe_interpreter(),
-        _advice(archive, _suggest_python(specs)),
+        _advice(archive, _suggest_python(needs)),
     )
 
 
-def _check_environment(wanted, archive):
-    env = marker_environment()
-    wrong = sorted(k for k, v in wanted.items() if env.get(k) != str(v))
-    if not wrong:
-        return None
-    need = " and ".join("%s == %r" % (k, str(wanted[k])) for k in wrong)
-    have = ", ".join("%s %r" % (k, env[k]) if k in env else "no %s marker" % k for k in wrong)
-    python = None
-    if "python_version" in wanted:
-        python = "python%s" % wanted["python_version"]
-    elif "python_full_version" in wanted:
-        python = "python%s" % ".".join(str(wanted["python_full_version"]).split(".")[:2])
-    platform_keys = {"sys_platform", "platform_system", "os_name", "platform_machine"}
-    where = None
-    if platform_keys.intersection(wrong):
-        where = "where " + " and ".join("%s == %r" % (k, str(wanted[k])) for k in wrong if k in platform_keys)
-    return "this archive's dependencies were resolved for %s but this interpreter has %s (%s); %s" % (
-        need,
-        have,
-        _describe_interpreter(),
-        _advice(archive, python, where),
+# --------------------------------------------------------------------------
+# Which interpreter to suggest
+
+
+def _suggest_python(needs):
+    """'python3.Y' (or 'python3.Yt', 'pypy3') nearest this one that would satisfy every need, or None.
+
+    Every need counts: Requires-Python, the native wheels' tags (a cp311
+    archive is never sent to python3.10) and the recorded markers (none may
+    flip to a requirement the archive does not carry).  The running
+    interpreter itself is never suggested.
+    """
+    current = sys.version_info[1]
+    name = sys.implementation.name
+    threaded_here = bool(_config_var("Py_GIL_DISABLED")) if name == "cpython" else False
+    platforms = None
+    if needs.get("native"):
+        platforms = {t.rsplit("-", 1)[1] for t in interpreter_tags()}
+    base = marker_environment() if needs.get("markers") else {}
+    candidates = sorted(range(8, 40), key=lambda m: (abs(m - current), -m))
+    for minor in candidates:
+        for threaded in (False, True) if minor >= 13 else (False,):
+            if name == "cpython" and minor == current and threaded == threaded_here:
+                continue
+            if _fits(needs, "cpython", minor, threaded, platforms, base):
+                return "python3.%d%s" % (minor, "t" if threaded else "")
+    pypy = sorted(
+        {
+            int(interp[3:])
+            for entry in needs.get("native") or []
+            for interp in (t.split("-")[0] for g in entry.get("tags") or [] for t in _expand_tag(str(g)))
+            if interp.startswith("pp3") and interp[3:].isdigit()
+        }
     )
+    for minor in pypy:
+        if not (name == "pypy" and minor == current) and _fits(needs, "pypy", minor, False, platforms, base):
+            return "pypy3"
+    return None
 
 
-def _check_native(entries, archive):
+def _fits(needs, implementation, minor, threaded, platforms, base):
+    """Whether a Python 3.minor of this implementation, on this machine, would satisfy every need."""
+    for entry in needs.get("native") or []:
+        tags = [t for g in entry.get("tags") or [] for t in _expand_tag(str(g))]
+        if not any(t.rsplit("-", 1)[1] in platforms and _tag_fits(t, implementation, minor, threaded) for t in tags):
+            return False
+    specs = [spec for spec, _ in _requires_python_entries(needs)]
+    for micro in (99, 20, 10, 5, 2, 1, 0):
+        version = "3.%d.%d" % (minor, micro)
+        try:
+            if not all(python_version_matches(spec, version) for spec in specs):
+                continue
+        except ValueError:
+            return False
+        env = dict(base, python_version="3.%d" % minor, python_full_version=version)
+        if implementation == "cpython":
+            env.update(implementation_name="cpython", platform_python_implementation="CPython")
+            env["implementation_version"] = version
+        else:  # the PyPy release is not known: keep this interpreter's implementation_version
+            env.update(implementation_name="pypy", platform_python_implementation="PyPy")
+        try:
+            if not any(e.get("outcome") is False and _marker_holds(e, env) for e in needs.get("markers") or []):
+                return True
+        except (ValueError, KeyError):
+            return False
+    return False
+
+
+def _tag_fits(tag, implementation, minor, threaded):
+    """Whether a Python 3.minor of this implementation (free-threaded or not) takes a tag's interpreter and ABI."""
+    interp, abi = tag.split("-")[:2]
+    if abi == "none":
+        if interp in ("py3", "cp3%d" % minor) or (implementation == "pypy" and interp in ("pp3", "pp3%d" % minor)):
+            return True
+        return interp.startswith("py3") and interp[3:].isdigit() and int(interp[3:]) <= minor
+    if implementation == "pypy":
+        return interp == "pp3%d" % minor
+    if abi in ("abi3", "abi3t"):
+        older = interp.startswith("cp3") and interp[3:].isdigit() and int(interp[3:]) <= minor
+        return older and (abi == "abi3t") == threaded
+    return interp == "cp3%d" % minor and abi == "cp3%d%s" % (minor, "t" if threaded else "")
+
+
+def _check_native(needs, archive):
     supported = interpreter_tags()
     supported_set = set(supported)
     failing = []
-    for entry in entries:
+    for entry in needs["native"]:
         given = entry.get("tags") or []
         given = [given] if isinstance(given, str) else [str(t) for t in given]
         if not any(t in supported_set for g in given for t in _expand_tag(g)):
@@ -819,17 +754,6 @@ def _check_native(entries, archive):
     where = None
     if expanded and not any(p in our_platforms for _, _, p in expanded):
         where = "on a %s machine" % " or ".join(sorted({p for _, _, p in expanded}))
-    python = None
-    import re
-
-    for interpreter, abi, _ in expanded:
-        match = re.fullmatch(r"cp(\d)(\d+)", interpreter)
-        if match:  # cp313-cp313t-...: a free-threaded build, python3.13t
-            python = "python%s.%s" % match.groups() + ("t" if re.fullmatch(r"cp\d+t", abi) else "")
-            break
-        if interpreter.startswith("pp"):
-            python = "pypy3"
-            break
     shown = ", ".join(given[:3]) + (", ..." if len(given) > 3 else "") or "no tags"
     first = supported[0].rsplit("-", 1)[1] if supported else "?"
     glibc = _glibc_version() if sys.platform.startswith("linux") else None
@@ -843,7 +767,7 @@ def _check_native(entries, archive):
             _describe_interpreter(),
             here,
             ", ".join(supported[:2]),
-            _advice(archive, python, where),
+            _advice(archive, None if where else _suggest_python(needs), where),
         )
     )
 
@@ -851,23 +775,28 @@ def _check_native(entries, archive):
 def check(needs: dict, archive: str | None = None) -> str | None:
     """None if this interpreter can run an archive with these needs, else one sentence.
 
-    ``needs`` is the manifest's "needs" section: ``requires_python`` (a list of
-    ``{"spec", "by"}``), ``native`` (a list of ``{"dist", "tags"}``) and
-    ``environment`` (marker variables the dependencies were resolved for).
-    ``archive`` names the archive in the advice (default: ``sys.argv[0]`` when
-    it is the archive, else ``app.pyz``). Cheap checks run first; wheel tags
-    are computed only when there is native code.
+    ``needs`` is the manifest's "needs" section (see ``_boot``):
+    ``requires_python`` (a list of ``{"spec", "by"}``) with
+    ``effective_requires_python`` (their intersection, for the message),
+    ``markers`` (a list of ``{"marker", "outcome", "requirement", "by"}``,
+    with ``extras`` and ``carried`` where they apply) and ``native`` (a list
+    of ``{"dist", "tags"}``).  ``environment``, which archives made before
+    markers were recorded hold, is ignored: it refused interpreters that
+    would install the same dependencies.  ``archive`` names the archive in the
+    advice (default: ``sys.argv[0]`` when it is the archive, else
+    ``app.pyz``).  Cheap checks run first; wheel tags are computed only when
+    there is native code.
     """
     if not needs:
         return None
     if needs.get("requires_python"):
-        problem = _check_requires_python(needs["requires_python"], archive)
+        problem = _check_requires_python(needs, archive)
         if problem:
             return problem
-    if needs.get("environment"):
-        problem = _check_environment(needs["environment"], archive)
+    if needs.get("markers"):
+        problem = _check_markers(needs, archive)
         if problem:
             return problem
     if needs.get("native"):
-        return _check_native(needs["native"], archive)
+        return _check_native(needs, archive)
     return None

@@ -238,8 +238,9 @@ def _info(context, options):
         "scripts": dict(manifest.get("scripts") or {}),
         "needs": {
             "requires_python": list(needs.get("requires_python") or []),
+            "effective_requires_python": needs.get("effective_requires_python"),
             "native": list(needs.get("native") or []),
-            "environment": dict(needs.get("environment") or {}),
+            "markers": list(needs.get("markers") or []),
         },
         "distributions": [
             {"name": d.get("name"), "version": d.get("version")} for d in manifest.get("distributions") or []
@@ -267,6 +268,16 @@ def _info(context, options):
         return 0
     _print_info(data)
     return 0
+
+
+def _marker_line(record):
+    """E.g. 'python_version < "3.11": left out tomli>=1 (of pytest 9.0.2)'."""
+    return "%s: %s %s (of %s)" % (
+        record.get("marker"),
+        "took" if record.get("outcome") else "left out",
+        record.get("requirement"),
+        record.get("by"),
+    )
 
 
 def _payload_summary(context):
@@ -306,12 +317,15 @@ def _print_info(data):
         (more if index else lambda v: field("distributions", v))(text)
     needs = data["needs"]
     _out("needs:")
-    python = ", ".join("%s (%s)" % (n.get("spec"), n.get("by")) for n in needs["requires_python"])
+    python = ", ".join("%s: %s" % (n.get("by"), n.get("spec")) for n in needs["requires_python"])
+    if python:
+        python = "%s (%s)" % (needs["effective_requires_python"] or "all of", python)
     _out("  requires-python: %s" % (python or "any"))
     native = "; ".join("%s: %s" % (n.get("dist"), ", ".join(n.get("tags") or [])) for n in needs["native"])
     _out("  native code:     %s" % (native or "none (pure Python)"))
-    environment = ", ".join("%s=%s" % item for item in sorted(needs["environment"].items()))
-    _out("  environment:     %s" % (environment or "any (no environment markers decided the dependencies)"))
+    markers = [_marker_line(m) for m in needs["markers"]] or ["none decided what the archive holds"]
+    for index, line in enumerate(markers):
+        _out("  %-16s %s" % ("" if index else "markers:", line))
     payload = data["payload"]
     field(
         "payload",

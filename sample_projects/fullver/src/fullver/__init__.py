@@ -1,0 +1,3 @@
+"""Reads python_full_version in its requirements, like cryptography."""
+
+__version__ = "1.0"

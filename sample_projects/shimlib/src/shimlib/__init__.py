@@ -1,0 +1,5 @@
+"""A backport of something newer Pythons have built in."""
+
+
+def source() -> str:
+    return "shimlib"
