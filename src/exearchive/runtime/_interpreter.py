@@ -172,6 +172,26 @@ def _run_script(path, rest):
     runpy.run_path(path, run_name="__main__")
 
 
+def run_plain_script(path):
+    """Run a distribution's plain script (``bin/NAME`` in the cache entry) as ``python SCRIPT`` runs it.
+
+    In the ``__main__`` module, with ``__file__`` the script's path and its
+    directory first on ``sys.path``; ``sys.argv`` stays as it is (its first
+    item the archive).
+    """
+    import importlib.machinery
+
+    with open(path, "rb") as handle:
+        source = handle.read()
+    code = compile(source, path, "exec", dont_inherit=True)
+    namespace = _main_namespace()
+    namespace["__file__"] = path
+    namespace["__cached__"] = None
+    namespace["__loader__"] = importlib.machinery.SourceFileLoader("__main__", path)
+    _insert_path0(os.path.dirname(path))
+    exec(code, namespace)
+
+
 def _is_zip(path):
     import zipfile
 
