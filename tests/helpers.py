@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_projects"
 TESTS = ROOT / "tests"
 APPS = ["hello", "greetcli", "legacy", "cext", "nsapp", "multitool"]
-LIBRARIES = ["greetlib", "nsplugin"]
+LIBRARIES = ["greetlib", "nsplugin", "plainscripts"]
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -103,6 +103,7 @@ def describe(archive: _archive.Archive) -> dict[str, Any]:
         "entry_point": {"name": manifest.get("entry_point_name"), "spec": manifest.get("entry_point")},
         "interpreter_archive": bool(manifest.get("interpreter")),
         "scripts": dict(manifest.get("scripts") or {}),
+        "script_files": dict(manifest.get("script_files") or {}),
         "distributions": [_distribution(d) for d in manifest.get("distributions") or []],
         "needs": {
             "requires_python": list(needs.get("requires_python") or []),
@@ -162,6 +163,8 @@ def render(data: dict[str, Any]) -> list[str]:
     else:
         field("entry point", f"{entry['name']} = {entry['spec']}" if entry["name"] else entry["spec"])
     field("console scripts", *(f"{name} = {spec}" for name, spec in sorted(data["scripts"].items())))
+    if data["script_files"]:
+        field("scripts", *(f"{name} ({path})" for name, path in sorted(data["script_files"].items())))
     field(
         "distributions",
         *(f"{d['name']} {d['version']}{' (native code)' if d['native'] else ''}" for d in data["distributions"]),

@@ -208,7 +208,8 @@ def _first_in_files(files: list[str]) -> str | None:
 
 def _check_console_script(name: str, manifest: dict[str, Any]) -> None:
     if manifest.get("entry_point_name") != name:
-        scripts = ", ".join(sorted(manifest.get("scripts") or {})) or "none"
+        scripts = ", ".join(sorted({**(manifest.get("scripts") or {}), **(manifest.get("script_files") or {})}))
+        scripts = scripts or "none"
         raise CommandError(f"--console-script {name!r} is not a console script in the archive (its scripts: {scripts})")
 
 

@@ -19,8 +19,11 @@ Every archive is a shebang line followed by a zip whose members are:
 
 The manifest keys this module reads: ``format`` (int), ``id`` (content id: the
 payload's hash; the cache key), ``name``, ``version``, ``entry_point``
-(``module:attr`` or ``module``), ``scripts`` (console script name ->
-``module:attr``), ``pth`` (names of ``.pth`` files at the top of
+(``module:attr``, ``module``, or a plain script's path ``bin/NAME``),
+``scripts`` (console script name -> ``module:attr``), ``script_files``
+(plain Python script name -> its path in the payload, ``bin/NAME``: scripts
+that distributions install as files, not as entry points; run like
+``python SCRIPT``), ``pth`` (names of ``.pth`` files at the top of
 ``site-packages``), ``pyc`` (cache tags the payload ships bytecode for),
 ``needs`` (what the interpreter must provide; checked by ``_compat``),
 ``launcher`` (a hash of this package's sources), ``launcher_pyc`` (the
@@ -58,7 +61,7 @@ completion record, one ``stat`` of the ready marker, ``sys.path`` setup.  It
 never reads the payload and imports nothing but ``os``, ``sys`` and ``fcntl``.
 
 Knobs (environment): ``EXEARCHIVE_ROOT``, ``EXEARCHIVE_ENTRY_POINT`` (a console
-script name, ``module:function`` or ``module``), ``EXEARCHIVE_INTERPRETER=1``
+or plain script name, ``module:function`` or ``module``), ``EXEARCHIVE_INTERPRETER=1``
 (behave like ``python``: ``-c``, ``-m``, a script, ``-`` or a REPL),
 ``EXEARCHIVE_INHERIT_PATH=1`` (keep the host's site-packages and PYTHONPATH
 visible), ``EXEARCHIVE_VERBOSE=1`` (trace each step with timings),
