@@ -3,32 +3,35 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from cli_support import cli_env, copy_sample, exearchive, read_manifest, succeeded
 from cli_support import one_line_error as command_error
-from helpers import SAMPLES, Build, build_project, check, clean_env, offline_env, run_archive
+from helpers import Build, build_project, check, clean_env, offline_env, run_archive
 from launcher_support import entries, python_or_skip, run_python
 
 REPORT = "ps-report"
+
+
+def _app(work: Path, entry_point: str) -> Path:
+    """A copy of the hello sample that depends on plainscripts and runs ``entry_point``."""
+    project = copy_sample("hello", work)
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text().replace(
+        "\n[project.scripts]", '\ndependencies = ["plainscripts"]\n\n[project.scripts]'
+    )
+    pyproject.write_text(text + f'\n[tool.exearchive]\nentry-point = "{entry_point}"\n')
+    return project
 
 
 @pytest.fixture(scope="module")
 def script_app(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Build:
     """An app whose entry point (the ``entry-point`` key) is a dependency's plain Python script."""
     work = tmp_path_factory.mktemp("script-app")
-    project = work / "scriptapp"
-    shutil.copytree(SAMPLES / "hello", project, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    pyproject = project / "pyproject.toml"
-    text = pyproject.read_text().replace('requires-python = ">=3.8"\n', 'requires-python = ">=3.8"\ndependencies = ["plainscripts"]\n')
-    pyproject.write_text(text + f'\n[tool.exearchive]\nentry-point = "{REPORT}"\n')
-    build = build_project(project, work / "dist", wheelhouse)
+    build = build_project(_app(work, REPORT), work / "dist", wheelhouse)
     assert build.returncode == 0, build.output
     return build
 
@@ -51,9 +54,7 @@ def _report(stdout: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("python", ["build", "3.12"])
-def test_a_plain_script_runs_as_the_installed_script_would(
-    python: str, script_app: Build, tmp_path: Path
-) -> None:
+def test_a_plain_script_runs_as_the_installed_script_would(python: str, script_app: Build, tmp_path: Path) -> None:
     interpreter = sys.executable if python == "build" else python_or_skip(python)
     archive = script_app.archive()
     manifest = read_manifest(archive)
@@ -103,9 +104,7 @@ def test_info_and_inspect_list_plain_scripts_apart_from_console_scripts(script_a
     assert described["entry_point"] == {"name": REPORT, "spec": "bin/ps-report"}
 
 
-def test_override_busybox_and_pack_with_plain_scripts(
-    hello_wheel: Path, wheelhouse: Path, tmp_path: Path
-) -> None:
+def test_override_busybox_and_pack_with_plain_scripts(hello_wheel: Path, wheelhouse: Path, tmp_path: Path) -> None:
     python = python_or_skip("3.10")
     env = cli_env(wheelhouse, hello_wheel.parent)
     archive = tmp_path / "hello.pyz"
@@ -141,11 +140,7 @@ def test_override_busybox_and_pack_with_plain_scripts(
 
 
 def test_entry_point_key_refuses_a_shell_script(wheelhouse: Path, tmp_path: Path) -> None:
-    project = copy_sample("hello", tmp_path)
-    pyproject = project / "pyproject.toml"
-    text = pyproject.read_text().replace('requires-python = ">=3.8"\n', 'requires-python = ">=3.8"\ndependencies = ["plainscripts"]\n')
-    pyproject.write_text(text + '\n[tool.exearchive]\nentry-point = "ps-shell"\n')
-    build = build_project(project, tmp_path / "dist", wheelhouse, "--wheel")
+    build = build_project(_app(tmp_path, "ps-shell"), tmp_path / "dist", wheelhouse, "--wheel")
     assert build.returncode != 0
     errors = [line for line in build.output.splitlines() if line.startswith("exearchive: error:")]
     assert errors == [

@@ -55,7 +55,8 @@ import sys
 if sys.version_info < (3, 8):
     sys.stderr.write(
         "%s: error: this archive needs Python 3.8 or newer; this is Python %s at %s; run it with a newer "
-        "interpreter, e.g. python3.8 %s\\n" % (sys.argv[0].split("/")[-1], sys.version.split()[0], sys.executable, sys.argv[0])
+        "interpreter, e.g. python3.8 %s\\n"
+        % (sys.argv[0].split("/")[-1], sys.version.split()[0], sys.executable, sys.argv[0])
     )
     sys.exit(1)
 MANIFEST = {manifest}

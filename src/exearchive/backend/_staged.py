@@ -97,12 +97,12 @@ class Staged:
 def _plain_scripts(
     root: Path, meta: importlib.metadata.PathDistribution, entry_points: dict[str, str]
 ) -> tuple[list[str], dict[str, str]]:
-    """The distribution's plain scripts in ``bin/``: the Python ones, and the others with their ``#!`` line's interpreter."""
+    """The distribution's plain scripts in ``bin/``: the Python ones, and the others with their ``#!`` interpreter."""
     bin_dir = Path(os.path.normpath(root / SCRIPTS))
     python: list[str] = []
     other: dict[str, str] = {}
     for file in meta.files or []:
-        path = Path(os.path.normpath(meta.locate_file(file)))
+        path = Path(os.path.normpath(str(meta.locate_file(file))))
         if path.parent != bin_dir or path.name in entry_points or not path.is_file():
             continue
         with path.open("rb") as handle:
