@@ -25,7 +25,7 @@ from ._parser import Parser
 _DESCRIPTION = """\
 Say what an archive is (format, content id, name, version, what built it),
 what it holds (distributions and their versions, the entry point, every
-console script, the payload's size and file count), what it needs from an
+console script and plain Python script, the payload's size and file count), what it needs from an
 interpreter (Requires-Python, native code's wheel tags, the environment its
 dependencies were resolved for), and whether the Python running this command
 can run it. The archive is read, never run. A file that is not an exearchive

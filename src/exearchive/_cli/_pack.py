@@ -96,7 +96,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
         "-c",
         "--console-script",
         metavar="NAME",
-        help="what the archive runs: the console script NAME of any distribution in the archive",
+        help="what the archive runs: the console script or plain Python script NAME of any distribution in the archive",
     )
     entry.add_argument(
         "--interpreter",
