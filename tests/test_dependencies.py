@@ -96,7 +96,7 @@ def test_lock_file_travels_in_the_sdist_without_manifest_in(wheelhouse: Path, tm
     build = build_project(project, tmp_path / "dist", wheelhouse)  # the wheel and the archive from the sdist
     assert build.returncode == 0, build.output
     assert "added locks/pylock.toml to greetcli-0.5.tar.gz" in build.output
-    assert "taking 1 locked package(s) from locks/pylock.toml" in build.output
+    assert "taking 1 locked package(s) from pylock.toml" in build.output
     with tarfile.open(build.one("*.tar.gz")) as sdist:
         names = sdist.getnames()
     assert names[-2:] == ["greetcli-0.5/locks", "greetcli-0.5/locks/pylock.toml"]

@@ -5,7 +5,9 @@ Protocol
 Every archive is a shebang line followed by a zip whose members are:
 
 ``__main__.py``
-    generated at build time; holds ``MANIFEST``, a dict literal, and calls
+    generated at build time; first refuses a Python older than 3.8 in one
+    line (it parses and runs that far on 2.7 and 3.0-3.7, which never import
+    this package), then holds ``MANIFEST``, a dict literal (ASCII), and calls
     ``_exearchive_runtime._boot.main(MANIFEST, __loader__)`` (after
     ``use_compiled_copy`` on an interpreter the shipped bytecode is not for).
 ``_exearchive_runtime/*.py`` and ``*.pyc``

@@ -18,6 +18,9 @@ archive (``PYTHON OPTIONS ARCHIVE COMMAND``), keeping the flags this process
 was started with.  CPython itself then parses and applies them, and prints
 its own error (exit 2) for an unknown option or a missing argument.  Without
 options nothing is re-executed.
+
+Also here (copied with ``_boot`` for other interpreters): running a
+distribution's plain script as the archive's entry point.
 """
 
 import os
