@@ -53,7 +53,7 @@ def _report(stdout: str) -> dict[str, str]:
     return {"first": lines[0], **fields}
 
 
-@pytest.mark.parametrize("python", ["build", "3.12"])
+@pytest.mark.parametrize("python", ["build", "3.12", "pypy3"])
 def test_a_plain_script_runs_as_the_installed_script_would(python: str, script_app: Build, tmp_path: Path) -> None:
     interpreter = sys.executable if python == "build" else python_or_skip(python)
     archive = script_app.archive()
