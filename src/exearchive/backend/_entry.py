@@ -2,8 +2,9 @@
 
 The ``entry-point`` key may name a console script or a plain Python script
 (``bin/NAME``) of any staged distribution, ``module:function`` or ``module``
-(run like ``python -m``).  Without it, the project's only script is used.  Whatever it names must exist in the
-staged tree; otherwise the build stops naming the key and the choices.
+(run like ``python -m``).  Without it, the project's only script is used.
+Whatever it names must exist in the staged tree; otherwise the build stops
+naming the key and the choices.
 """
 
 from __future__ import annotations
