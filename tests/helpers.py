@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_projects"
 TESTS = ROOT / "tests"
 APPS = ["hello", "greetcli", "legacy", "cext", "nsapp", "multitool", "markerapp"]
-LIBRARIES = ["greetlib", "nsplugin", "shimlib", "needshim", "fullver"]
+LIBRARIES = ["greetlib", "nsplugin", "shimlib", "needshim", "fullver", "plainscripts"]
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -31,12 +31,19 @@ OTHER_PYTHONS = {
     "debian-3.11": "/usr/bin/python3",  # another 3.11.x than pyenv's
 }
 
+# Interpreters too old for the launcher: the archive must refuse them in one line.
+OLD_PYTHONS = {
+    "2.7": "/root/.pyenv/versions/2.7.18/bin/python",
+    "3.6": "/root/.pyenv/versions/3.6.15/bin/python",
+    "3.7": "/root/.pyenv/versions/3.7.16/bin/python",
+}
+
 
 def python_or_skip(name: str) -> str:
-    """The path of an interpreter from OTHER_PYTHONS; skip the test if this machine lacks it."""
+    """The path of an interpreter from OTHER_PYTHONS or OLD_PYTHONS; skip the test if this machine lacks it."""
     import pytest
 
-    path = OTHER_PYTHONS[name]
+    path = {**OTHER_PYTHONS, **OLD_PYTHONS}[name]
     if not os.access(path, os.X_OK):
         hint = " (.ci/run installs it with apt-get)" if name == "pypy3" else ""
         pytest.skip(f"{name} is not installed at {path}{hint}")

@@ -64,6 +64,63 @@ def test_sdist_and_wheel_are_what_setuptools_makes(
     assert _without_native(our_wheel) == _without_native(their_wheel)
 
 
+def test_sdist_carries_the_archive_inputs_and_is_otherwise_what_setuptools_makes(
+    wheelhouse: Path, tmp_path: Path
+) -> None:
+    table = 'constraints = ["constraints/pins.txt"]\nrequirements = ["requirements.txt"]'
+    builds = []
+    for kind, backend in (("ours", None), ("plain", "setuptools.build_meta")):
+        project = _copy("greetcli", tmp_path / kind, backend=backend, table=table)
+        (project / "constraints").mkdir()
+        (project / "constraints" / "pins.txt").write_text("greetlib<3\n")
+        (project / "constraints" / "pins.txt").chmod(0o640)
+        (project / "requirements.txt").write_text("greetlib==2.3\n")
+        build = build_project(project, tmp_path / kind / "dist", wheelhouse)  # no MANIFEST.in; wheel from the sdist
+        assert build.returncode == 0, build.output
+        builds.append(build)
+    ours, plain = (b.one("*.tar.gz") for b in builds)
+    run = run_archive(builds[0].archive(), "Ada", root=tmp_path / "cache")
+    assert (run.stdout, run.returncode) == ("Greetings, Ada!\n", 0), run.stderr
+    with tarfile.open(ours) as our_tar, tarfile.open(plain) as their_tar:
+        our_members, their_members = our_tar.getmembers(), their_tar.getmembers()
+        # setuptools' members first, in its order, with its metadata; then the archive step's inputs
+        added = our_members[len(their_members) :]
+        shape = [(m.name, m.type, m.mode, m.uid, m.gid, m.uname, m.gname) for m in our_members]
+        assert shape[: len(their_members)] == [
+            (m.name, m.type, m.mode, m.uid, m.gid, m.uname, m.gname) for m in their_members
+        ]
+        base = "greetcli-0.5/"
+        assert [m.name for m in added] == [
+            base + "constraints",
+            base + "constraints/pins.txt",
+            base + "requirements.txt",
+        ]
+        source = builds[0].dist.parent / "src" / "greetcli"
+        for member in added:
+            st = (source / member.name[len(base) :]).stat()
+            # as tarfile stores any file for setuptools: the file's own mode and (fractional, in PAX) mtime
+            assert (member.mode, member.mtime) == (st.st_mode & 0o7777, st.st_mtime)
+            assert (member.uid, member.gid, member.uname) == (
+                our_members[0].uid,
+                our_members[0].gid,
+                our_members[0].uname,
+            )
+    assert added[1].mode == 0o640
+    our_files, their_files = _tar_members(ours), _tar_members(plain)
+    assert our_files.pop("constraints/pins.txt") == b"greetlib<3\n"
+    assert our_files.pop("requirements.txt") == b"greetlib==2.3\n"
+    del our_files["pyproject.toml"], their_files["pyproject.toml"]
+    assert our_files == their_files
+    # the gzip header keeps setuptools' name and date
+    with ours.open("rb") as handle:
+        header = handle.read(10 + len(ours.name) - 2)
+    with plain.open("rb") as handle:
+        their_header = handle.read(10 + len(plain.name) - 2)
+    assert header[3] == their_header[3] == 0x08  # FNAME: the name follows
+    assert header[10:] == their_header[10:] == ours.name[:-3].encode() + b"\0"
+    assert header[8:10] == their_header[8:10]  # compression flags, OS
+
+
 def _without_native(members: dict[str, bytes]) -> dict[str, bytes]:
     result = {k: v for k, v in members.items() if not k.endswith(".so")}
     for name in result:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -86,12 +87,32 @@ def test_lock_without_a_dependency_stops_the_build(wheelhouse: Path, tmp_path: P
     )
 
 
-def test_lock_file_missing_from_the_sdist_is_named(wheelhouse: Path, tmp_path: Path) -> None:
-    project = _greetcli(tmp_path, 'lock = "pylock.toml"')
+def test_lock_file_travels_in_the_sdist_without_manifest_in(wheelhouse: Path, tmp_path: Path) -> None:
+    project = _greetcli(tmp_path, 'lock = "locks/pylock.toml"')
     _lock(project, wheelhouse)
-    build = build_project(project, tmp_path / "dist", wheelhouse)
+    (project / "locks").mkdir()
+    (project / "pylock.toml").rename(project / "locks" / "pylock.toml")
+    assert not (project / "MANIFEST.in").exists()
+    build = build_project(project, tmp_path / "dist", wheelhouse)  # the wheel and the archive from the sdist
+    assert build.returncode == 0, build.output
+    assert "added locks/pylock.toml to greetcli-0.5.tar.gz" in build.output
+    assert "taking 1 locked package(s) from pylock.toml" in build.output
+    with tarfile.open(build.one("*.tar.gz")) as sdist:
+        names = sdist.getnames()
+    assert names[-2:] == ["greetcli-0.5/locks", "greetcli-0.5/locks/pylock.toml"]
+    ran = run_archive(build.archive(), "Ada", root=tmp_path / "cache")
+    assert (ran.stdout, ran.returncode) == ("Greetings, Ada!\n", 0), ran.stderr
+
+
+@pytest.mark.parametrize("path", ["../pylock.toml", "/etc/pylock.toml"])
+def test_lock_file_outside_the_project_cannot_travel_in_the_sdist(path: str, wheelhouse: Path, tmp_path: Path) -> None:
+    project = _greetcli(tmp_path, f'lock = "{path}"')
+    build = build_project(project, tmp_path / "dist", wheelhouse, "--sdist")
     assert build.returncode != 0
-    assert "add 'include pylock.toml' to MANIFEST.in" in _error(build.output)
+    assert _error(build.output) == (
+        f"exearchive: error: [tool.exearchive] lock = {path!r} is outside the project, so the sdist cannot carry it "
+        "and a wheel built from the sdist cannot read it; move it into the project directory"
+    )
 
 
 def test_lock_with_constraints_is_a_config_error(wheelhouse: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from helpers import ROOT, Build, expected_runs, run_archive
 from launcher_support import (
+    OLD_PYTHONS,
     OTHER_PYTHONS,
     entries,
     launcher_env,
@@ -265,3 +266,69 @@ def test_simultaneous_first_starts_on_another_interpreter_make_one_copy(
     assert not list(state.glob(".tmp-*"))
     [boot_pyc] = (copy / "__pycache__").glob("_boot.*.pyc")
     assert _launcher_origins(python, archive, root)["_exearchive_runtime._boot"] == str(boot_pyc)
+
+
+# --------------------------------------------------------------------------
+# interpreters older than the launcher's oldest (3.8): one line, nothing written
+
+OLD = ["2.7", "3.6", "3.7"]
+
+
+def _old_version(python: str) -> str:
+    result = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True)
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize("name", OLD)
+def test_too_old_interpreter_gets_one_line_and_nothing_is_written(
+    name: str, build_sample: Callable[[str], Build], tmp_path: Path
+) -> None:
+    python = python_or_skip(name)
+    version = _old_version(python)
+    built = build_sample("greetcli").archive()
+    # started by the interpreter, and by the #! line naming it
+    direct = tmp_path / "greetcli.pyz"
+    data = built.read_bytes()
+    direct.write_bytes(b"#!" + python.encode() + data[data.index(b"\n") :])
+    direct.chmod(0o755)
+    root = tmp_path / "cache"
+    xdg = tmp_path / "xdg"
+    env = launcher_env(root, {"XDG_CACHE_HOME": str(xdg), "EXEARCHIVE_VERBOSE": "1"})
+    for command, shown in (([python, str(built)], str(built)), ([str(direct), "World"], str(direct))):
+        result = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=str(tmp_path))
+        line = one_line_error(result)
+        assert result.returncode == 1
+        assert line == (
+            f"{Path(shown).name}: error: this archive needs Python 3.8 or newer; this is Python {version} at "
+            f"{python}; run it with a newer interpreter, e.g. python3.8 {shown}"
+        )
+        assert result.stdout == ""
+    assert not root.exists() and not xdg.exists()
+
+
+def test_main_parses_and_refuses_on_old_interpreters_whatever_the_manifest_holds(tmp_path: Path) -> None:
+    from exearchive.backend._pack import main_source
+
+    manifest = {
+        "name": "caf\u00e9-\u4e2d\u6587-\U0001f600",
+        "long": "x" * 100_000,
+        "flags": [True, False, None],
+        "numbers": [0, -1, 2**70],
+        "nested": {"quote'\"": "back\\slash\nnewline\ttab\x00"},
+        "launcher_pyc": "none-such",
+    }
+    source = main_source(manifest, "0.0")
+    assert source.isascii()
+    namespace: dict[str, Any] = {"__name__": "not main"}
+    exec(compile(source, "__main__.py", "exec"), namespace)
+    assert namespace["MANIFEST"] == manifest
+    script = tmp_path / "__main__.py"
+    script.write_text(source)
+    for name in OLD:
+        python = OLD_PYTHONS[name]
+        if not Path(python).exists():
+            continue
+        result = subprocess.run([python, str(script)], capture_output=True, text=True, check=False, cwd=str(tmp_path))
+        line = one_line_error(result)
+        assert line.startswith("__main__.py: error: this archive needs Python 3.8 or newer; this is Python "), line
+        assert result.returncode == 1

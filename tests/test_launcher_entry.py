@@ -62,7 +62,7 @@ def test_module_entry_point_runs_as_main_with_argv0_the_archive(
     [
         (
             "no-such-script",
-            "EXEARCHIVE_ENTRY_POINT='no-such-script' is neither a console script of this archive (hello)",
+            "EXEARCHIVE_ENTRY_POINT='no-such-script' is neither a console script or script of this archive (hello)",
         ),
         ("nosuch.module:main", "cannot load the entry point nosuch.module:main: there is no module nosuch in this"),
         ("hello.cli:nomain", "cannot load the entry point hello.cli:nomain: hello.cli has no attribute 'nomain'"),
@@ -102,6 +102,46 @@ def test_busybox_dispatch_on_the_name_of_a_symlink(build_sample: Callable[[str],
         bin_dir / "mt-lower", "abc", root=root, python=None, env={"EXEARCHIVE_ENTRY_POINT": "mt-upper"}
     )
     assert override.stdout == "ABC\n"
+
+
+def test_busybox_dispatch_only_on_the_exact_invoked_name_and_the_trace_says_which_rule(
+    build_sample: Callable[[str], Build], tmp_path: Path
+) -> None:
+    archive = build_sample("multitool").archive()
+    root = tmp_path / "cache"
+    verbose = {"EXEARCHIVE_VERBOSE": "1"}
+
+    def rule(result: subprocess.CompletedProcess[str]) -> str:
+        [line] = [line for line in result.stderr.splitlines() if "] running " in line]
+        return line.split("] running ", 1)[1]
+
+    # an archive named after another of its console scripts runs its default, by either way of starting it
+    named = tmp_path / "mt-lower.pyz"
+    named.write_bytes(archive.read_bytes())
+    named.chmod(0o755)
+    for python in (sys.executable, None):
+        result = run_archive(named, "MiXeD", root=root, python=python, env=verbose)
+        assert (result.stdout, result.returncode) == ("MIXED\n", 0), result.stderr
+        assert rule(result) == "multitool.tools:upper (default entry point)"
+    # a symbolic link and a hard link named exactly like a console script run that script
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / "mt-lower").symlink_to(named)
+    os.link(named, links / "mt-count")
+    lower = run_archive(links / "mt-lower", "MiXeD", root=root, python=None, env=verbose)
+    assert (lower.stdout, lower.returncode) == ("mixed\n", 0), lower.stderr
+    assert rule(lower) == "multitool.tools:lower (invoked as mt-lower)"
+    count = run_archive(links / "mt-count", "--exit-with-count", "a", root=root, python=None, env=verbose)
+    assert (count.stdout, count.returncode) == ("1\n", 1), count.stderr
+    assert rule(count) == "multitool.tools:count (invoked as mt-count)"
+    # a link named like a script plus .pyz is not that script
+    (links / "mt-count.pyz").symlink_to(named)
+    other = run_archive(links / "mt-count.pyz", "abc", root=root, python=None, env=verbose)
+    assert (other.stdout, rule(other)) == ("ABC\n", "multitool.tools:upper (default entry point)")
+    override = run_archive(
+        links / "mt-lower", "abc", root=root, python=None, env={**verbose, "EXEARCHIVE_ENTRY_POINT": "mt-count"}
+    )
+    assert (override.stdout, rule(override)) == ("1\n", "multitool.tools:count (EXEARCHIVE_ENTRY_POINT)")
 
 
 def test_argv0_stays_the_path_the_archive_was_started_by(build_sample: Callable[[str], Build], tmp_path: Path) -> None:
@@ -309,10 +349,10 @@ def test_verbose_traces_each_step_with_timings(build_sample: Callable[[str], Bui
         "extracted 12 files, payload hash checked",
         f"published {entry}",
         "sys.path ready",
-        "running hello.cli:main",
+        "running hello.cli:main (default entry point)",
     ]
     assert [s for s in steps if not s.startswith("removed leftover")][1:] == expected
     steps = [TRACE.match(line).group(1) for line in warm.stderr.splitlines()]  # type: ignore[union-attr]
-    assert steps == [f"warm: {entry}", "sys.path ready", "running hello.cli:main"]
+    assert steps == [f"warm: {entry}", "sys.path ready", "running hello.cli:main (default entry point)"]
     quiet = run_archive(archive, "x", root=root)
     assert quiet.stderr == ""

@@ -11,7 +11,7 @@ import pytest
 
 from exearchive.backend._errors import ExearchiveError, StagingError
 from exearchive.backend._stage import stage
-from exearchive.backend._staged import Distribution, Staged, check_complete
+from exearchive.backend._staged import Distribution, Staged, check_complete, read
 
 
 def make_wheel(
@@ -107,3 +107,31 @@ def test_extras_chain_through_distributions(tmp_path: Path) -> None:
     staged = Staged(tmp_path, [_dist("app", ["lib[fast]"]), _dist("lib", ['accel; extra == "fast"'])])
     with pytest.raises(ExearchiveError, match=r"lib 1\.0 requires accel"):
         check_complete(staged, (), "app", "pip")
+
+
+def test_plain_scripts_are_found_and_told_apart_from_console_scripts(tmp_path: Path) -> None:
+    scripts = "tool-1.0.data/scripts"
+    wheel = make_wheel(
+        tmp_path,
+        "tool",
+        {
+            "tool.py": b"def main(): pass\n",
+            "tool-1.0.dist-info/entry_points.txt": b"[console_scripts]\ntool-cli = tool:main\n",
+            f"{scripts}/py-rewritten": b"#!python\nprint(1)\n",
+            f"{scripts}/py-env": b"#!/usr/bin/env python3.12 -u\nprint(1)\n",
+            f"{scripts}/py-pypy": b"#!/usr/bin/pypy3\nprint(1)\n",
+            f"{scripts}/helper.py": b"print(1)\n",
+            f"{scripts}/shell": b"#!/bin/bash\necho 1\n",
+            f"{scripts}/cmd.bat": b"@echo off\r\n",
+            f"{scripts}/binary": b"\x7fELF\x02\x01\x01\x00",
+        },
+    )
+    root = stage([wheel], tmp_path / "stage")
+    staged = read(root, [wheel])
+    [dist] = staged.distributions
+    assert dist.console_scripts == {"tool-cli": "tool:main"}
+    assert dist.python_scripts == ["helper.py", "py-env", "py-pypy", "py-rewritten"]
+    assert dist.other_scripts == {"binary": "", "cmd.bat": "", "shell": "/bin/bash"}
+    assert staged.script_files()["py-env"] == "bin/py-env"
+    assert staged.other_scripts()["shell"] == "a plain script of tool 1.0 run by /bin/bash"
+    assert staged.other_scripts()["binary"] == "a plain script of tool 1.0 without a #! line"

@@ -80,7 +80,8 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
         "-e",
         "--entry-point",
         metavar="ENTRY_POINT",
-        help="what the archive runs: a console script of any distribution in it, 'module:function' or 'module' "
+        help="what the archive runs: a console script or plain Python script of any distribution in it, "
+        "'module:function' or 'module' "
         "(default: the project's only console script)",
     )
     archive.add_argument(

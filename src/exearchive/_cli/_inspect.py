@@ -26,7 +26,7 @@ from ._parser import Parser
 _DESCRIPTION = """\
 Say what an archive is (format, content id, name, version, what built it),
 what it holds (distributions and their versions, the entry point, every
-console script, the payload's size and file count), what it needs from an
+console script and plain Python script, the payload's size and file count), what it needs from an
 interpreter (Requires-Python, native code's wheel tags, the environment its
 dependencies were resolved for), and whether the Python running this command
 can run it. The archive is read, never run. A file that is not an exearchive
@@ -114,6 +114,7 @@ def describe(archive: _archive.Archive) -> dict[str, Any]:
         "entry_point": {"name": manifest.get("entry_point_name"), "spec": manifest.get("entry_point")},
         "interpreter_archive": bool(manifest.get("interpreter")),
         "scripts": dict(manifest.get("scripts") or {}),
+        "script_files": dict(manifest.get("script_files") or {}),
         "distributions": [_distribution(d) for d in manifest.get("distributions") or []],
         "needs": {
             "requires_python": list(needs.get("requires_python") or []),
@@ -174,6 +175,8 @@ def render(data: dict[str, Any]) -> list[str]:
     else:
         field("entry point", f"{entry['name']} = {entry['spec']}" if entry["name"] else entry["spec"])
     field("console scripts", *(f"{name} = {spec}" for name, spec in sorted(data["scripts"].items())))
+    if data["script_files"]:
+        field("scripts", *(f"{name} ({path})" for name, path in sorted(data["script_files"].items())))
     field(
         "distributions",
         *(f"{d['name']} {d['version']}{' (native code)' if d['native'] else ''}" for d in data["distributions"]),

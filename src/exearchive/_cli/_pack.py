@@ -97,7 +97,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
         "-c",
         "--console-script",
         metavar="NAME",
-        help="what the archive runs: the console script NAME of any distribution in the archive",
+        help="what the archive runs: the console script or plain Python script NAME of any distribution in the archive",
     )
     entry.add_argument(
         "--interpreter",
@@ -245,7 +245,8 @@ def _first_in_files(files: list[str]) -> str | None:
 
 def _check_console_script(name: str, manifest: dict[str, Any]) -> None:
     if manifest.get("entry_point_name") != name:
-        scripts = ", ".join(sorted(manifest.get("scripts") or {})) or "none"
+        scripts = ", ".join(sorted({**(manifest.get("scripts") or {}), **(manifest.get("script_files") or {})}))
+        scripts = scripts or "none"
         raise CommandError(f"--console-script {name!r} is not a console script in the archive (its scripts: {scripts})")
 
 

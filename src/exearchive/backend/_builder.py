@@ -149,6 +149,7 @@ def _manifest(
         "entry_point_name": entry.name if entry else None,
         "interpreter": entry is None,
         "scripts": staged.scripts(),
+        "script_files": staged.script_files(),
         "pth": staged.pth_files,
         "pyc": pyc_tags,
         "needs": _staged.needs(staged, config.extras, project),

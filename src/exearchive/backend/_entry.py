@@ -1,9 +1,10 @@
 """Choose and check the archive's entry point against the staged tree.
 
-The ``entry-point`` key may name a console script of any staged distribution,
-``module:function`` or ``module`` (run like ``python -m``).  Without it, the
-project's only console script is used.  Whatever it names must exist in the
-staged tree; otherwise the build stops naming the key and the choices.
+The ``entry-point`` key may name a console script or a plain Python script
+(``bin/NAME``) of any staged distribution, ``module:function`` or ``module``
+(run like ``python -m``).  Without it, the project's only script is used.
+Whatever it names must exist in the staged tree; otherwise the build stops
+naming the key and the choices.
 """
 
 from __future__ import annotations
@@ -25,17 +26,17 @@ class EntryPoint:
     """What the archive runs by default."""
 
     spec: str
-    """``module:attr`` or ``module``."""
+    """``module:attr``, ``module``, or a plain script's path in the payload (``bin/NAME``)."""
     name: str | None
-    """The console script name, when it is one."""
+    """The console script's or plain script's name, when it is one."""
 
 
 def choose(staged: Staged, project: str, configured: str | None, source: str) -> EntryPoint:
     """The entry point: ``configured`` (from ``source``) or the project's only script."""
-    scripts = staged.scripts()
+    scripts = {**staged.scripts(), **staged.script_files()}
     if configured is None:
         dist = staged.find(project)
-        own = sorted(dist.console_scripts) if dist else []
+        own = sorted([*dist.console_scripts, *dist.python_scripts]) if dist else []
         if len(own) == 1:
             return EntryPoint(scripts[own[0]], own[0])
         if not own:
@@ -50,6 +51,12 @@ def choose(staged: Staged, project: str, configured: str | None, source: str) ->
         )
     if configured in scripts:
         return EntryPoint(scripts[configured], configured)
+    other = staged.other_scripts().get(configured)
+    if other:
+        raise ConfigError(
+            f"{source} = {configured!r} is {other}, not Python, so the archive cannot run it; "
+            "choose a console script, a Python script, 'module:function' or 'module'"
+        )
     choices = f"; console scripts in the archive: {', '.join(scripts)}" if scripts else ""
     close = difflib.get_close_matches(configured, list(scripts), n=1)
     if close:

@@ -2,7 +2,9 @@
 
 Every hook delegates to ``setuptools.build_meta`` with the config settings that
 are not ``exearchive.*``, so the sdist and the wheel are exactly what
-setuptools alone makes.  ``build_wheel`` then builds the archive, unless it is
+setuptools alone makes — except that ``build_sdist`` adds the lock,
+constraints and requirements files that ``[tool.exearchive]`` names when
+setuptools left them out (``_sdist``).  ``build_wheel`` then builds the archive, unless it is
 disabled, or the build runs under pip (which discards it) and the user did
 not ask for it with ``-C exearchive.enabled=true``.
 
@@ -16,7 +18,6 @@ import functools
 import logging
 import os
 import sys
-import tarfile
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any, TypeVar
 
 from setuptools import build_meta as _setuptools
 
-from . import _config
+from . import _config, _sdist
 from ._errors import ExearchiveError
 
 logger = logging.getLogger("exearchive")
@@ -110,23 +111,9 @@ def build_sdist(sdist_directory: str, config_settings: ConfigSettings = None) ->
     config = _load(config_settings)
     name = str(_setuptools.build_sdist(sdist_directory, _config.theirs(config_settings)))
     if config.enabled:
-        _check_sdist_holds(Path(sdist_directory) / name, config)
+        # the files the archive step reads travel in the sdist, so that a wheel built from it can read them
+        _sdist.add_inputs(Path(sdist_directory) / name, _config.input_files(config), Path.cwd())
     return name
-
-
-def _check_sdist_holds(sdist: Path, config: _config.Config) -> None:
-    """The files the archive step reads must be in the sdist, or the wheel built from it fails."""
-    wanted = _config.input_files(config)
-    if not wanted:
-        return
-    with tarfile.open(sdist) as archive:
-        names = {name.split("/", 1)[-1] for name in archive.getnames()}
-    for where, path in wanted:
-        if Path(path).as_posix() not in names:
-            raise ExearchiveError(
-                f"{where} = {path!r} is not in the sdist {sdist.name}, so a wheel built from the sdist cannot "
-                f"read it; add 'include {Path(path).as_posix()}' to MANIFEST.in"
-            )
 
 
 @_boundary

@@ -45,13 +45,22 @@ _WARM_SOURCES = frozenset({"__main__.py", f"{RUNTIME}/__init__.py"})
 FORMAT = 1
 _ID_LENGTH = 32  # hex digits of the SHA-256 kept as the content id
 
+# The first statement refuses an interpreter older than the launcher's oldest (3.8) in one line; the file
+# must parse and run that far on Python 2.7 and 3.0-3.7 (an ASCII literal, no newer syntax before it).
 _MAIN = """\
 # Made by exearchive {version}: run it with "python ARCHIVE [ARGS]" or "./ARCHIVE [ARGS]".
 # Set EXEARCHIVE_TOOLS=1 and run it with "info" to see what it holds.
+import sys
+
+if sys.version_info < (3, 8):
+    sys.stderr.write(
+        "%s: error: this archive needs Python 3.8 or newer; this is Python %s at %s; run it with a newer "
+        "interpreter, e.g. python3.8 %s\\n"
+        % (sys.argv[0].split("/")[-1], sys.version.split()[0], sys.executable, sys.argv[0])
+    )
+    sys.exit(1)
 MANIFEST = {manifest}
 if __name__ == "__main__":
-    import sys
-
     if sys.implementation.cache_tag != MANIFEST["launcher_pyc"]:  # the shipped bytecode is for another Python
         import {runtime}
 
@@ -154,7 +163,7 @@ def _runtime_files() -> list[tuple[str, bytes]]:
 def main_source(manifest: dict[str, Any], version: str) -> str:
     """The archive's ``__main__.py``: the manifest as a literal and a call into the launcher."""
     canonical = json.loads(json.dumps(manifest, sort_keys=True))
-    return _MAIN.format(version=version, manifest=repr(canonical), runtime=RUNTIME)
+    return _MAIN.format(version=version, manifest=ascii(canonical), runtime=RUNTIME)
 
 
 def _launcher_bytecode(name: str, source: bytes) -> bytes | None:

@@ -35,6 +35,7 @@ from ._hashing import sha256_file, sha256_stream
 logger = logging.getLogger(__name__)
 
 SITE = "site-packages"
+SCRIPTS = "bin"
 
 
 @dataclass
@@ -80,7 +81,7 @@ def stage(wheels: Iterable[Path], root: Path, requested: str | None = None) -> P
     schemes = {
         "purelib": str(root / SITE),
         "platlib": str(root / SITE),
-        "scripts": str(root / "bin"),
+        "scripts": str(root / SCRIPTS),
         "data": str(root / "data"),
         "headers": str(root / "include"),
     }

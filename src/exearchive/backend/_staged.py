@@ -2,12 +2,18 @@
 
 Reads the ``*.dist-info`` directories that ``installer`` wrote, with
 ``importlib.metadata``, and the wheel tags of the wheels they came from.
+A distribution's scripts are its console (and GUI) script entry points and
+its plain scripts: the files its RECORD puts into ``bin/`` that are not
+entry points' wrappers (a wheel's ``.data/scripts/``).  A plain script is a
+Python script when its ``#!`` line names python (installer leaves
+``#!python`` there) or, without one, its name ends in ``.py``.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,7 +26,11 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from ..runtime import _markers
 from ._errors import ExearchiveError
-from ._stage import SITE
+from ._stage import SCRIPTS, SITE
+
+# A "#!" line that runs Python (the pattern distutils' build_scripts rewrites, and pypy).
+_PYTHON_SHEBANG = re.compile(rb"^#!.*\b(python|pypy)[\d.]*w?(\s.*)?$")
+_SHEBANG_MAX = 512
 
 
 @dataclass
@@ -37,6 +47,10 @@ class Distribution:
     wheel: str
     extras: list[str] = field(default_factory=list)
     """The extras it declares (``Provides-Extra``)."""
+    python_scripts: list[str] = field(default_factory=list)
+    """Its plain scripts that are Python scripts, by name (in ``bin/``)."""
+    other_scripts: dict[str, str] = field(default_factory=dict)
+    """Its other plain scripts: name -> the interpreter of its ``#!`` line ("" without one)."""
 
     @property
     def label(self) -> str:
@@ -69,6 +83,38 @@ class Staged:
             result.update(dist.console_scripts)
         return dict(sorted(result.items()))
 
+    def script_files(self) -> dict[str, str]:
+        """Plain Python scripts of every staged distribution: name -> its path in the payload (``bin/NAME``)."""
+        return {name: f"{SCRIPTS}/{name}" for dist in self.distributions for name in sorted(dist.python_scripts)}
+
+    def other_scripts(self) -> dict[str, str]:
+        """Plain scripts that are not Python: name -> what they are, for messages."""
+        return {
+            name: f"a plain script of {dist.label} " + (f"run by {runner}" if runner else "without a #! line")
+            for dist in self.distributions
+            for name, runner in dist.other_scripts.items()
+        }
+
+
+def _plain_scripts(
+    root: Path, meta: importlib.metadata.PathDistribution, entry_points: dict[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    """The distribution's plain scripts in ``bin/``: the Python ones, and the others with their ``#!`` interpreter."""
+    bin_dir = Path(os.path.normpath(root / SCRIPTS))
+    python: list[str] = []
+    other: dict[str, str] = {}
+    for file in meta.files or []:
+        path = Path(os.path.normpath(str(meta.locate_file(file))))
+        if path.parent != bin_dir or path.name in entry_points or not path.is_file():
+            continue
+        with path.open("rb") as handle:
+            first = handle.readline(_SHEBANG_MAX).rstrip(b"\r\n")
+        if _PYTHON_SHEBANG.match(first) or (not first.startswith(b"#!") and path.suffix == ".py"):
+            python.append(path.name)
+        else:
+            other[path.name] = first[2:].decode(errors="replace").strip() if first.startswith(b"#!") else ""
+    return sorted(python), dict(sorted(other.items()))
+
 
 def read(root: Path, wheels: Iterable[Path]) -> Staged:
     """Describe the staging tree at ``root``, staged from ``wheels``."""
@@ -81,6 +127,7 @@ def read(root: Path, wheels: Iterable[Path]) -> Staged:
         wheel = by_project.get(canonicalize_name(name))
         tags = sorted(str(t) for t in parse_wheel_filename(wheel.name)[3]) if wheel else []
         scripts = {ep.name: ep.value for ep in meta.entry_points if ep.group in ("console_scripts", "gui_scripts")}
+        python_scripts, other_scripts = _plain_scripts(root, meta, scripts)
         distributions.append(
             Distribution(
                 name=name,
@@ -92,6 +139,8 @@ def read(root: Path, wheels: Iterable[Path]) -> Staged:
                 pure=all(t.endswith("-none-any") for t in tags),
                 wheel=wheel.name if wheel else "",
                 extras=list(meta.metadata.get_all("Provides-Extra") or []),
+                python_scripts=python_scripts,
+                other_scripts=other_scripts,
             )
         )
     pth = sorted(p.name for p in site.glob("*.pth") if not p.name.startswith("."))

@@ -5,7 +5,9 @@ Protocol
 Every archive is a shebang line followed by a zip whose members are:
 
 ``__main__.py``
-    generated at build time; holds ``MANIFEST``, a dict literal, and calls
+    generated at build time; first refuses a Python older than 3.8 in one
+    line (it parses and runs that far on 2.7 and 3.0-3.7, which never import
+    this package), then holds ``MANIFEST``, a dict literal (ASCII), and calls
     ``_exearchive_runtime._boot.main(MANIFEST, __loader__)`` (after
     ``use_compiled_copy`` on an interpreter the shipped bytecode is not for).
 ``_exearchive_runtime/*.py`` and ``*.pyc``
@@ -19,8 +21,11 @@ Every archive is a shebang line followed by a zip whose members are:
 
 The manifest keys this module reads: ``format`` (int), ``id`` (content id: the
 payload's hash; the cache key), ``name``, ``version``, ``entry_point``
-(``module:attr`` or ``module``), ``scripts`` (console script name ->
-``module:attr``), ``pth`` (names of ``.pth`` files at the top of
+(``module:attr``, ``module``, or a plain script's path ``bin/NAME``),
+``scripts`` (console script name -> ``module:attr``), ``script_files``
+(plain Python script name -> its path in the payload, ``bin/NAME``: scripts
+that distributions install as files, not as entry points; run like
+``python SCRIPT``), ``pth`` (names of ``.pth`` files at the top of
 ``site-packages``), ``pyc`` (cache tags the payload ships bytecode for),
 ``needs`` (what the interpreter must provide; checked by ``_compat`` on the
 cold path, see below), ``launcher`` (a hash of this package's sources),
@@ -91,7 +96,7 @@ owner) + ``flock`` of the completion record, one ``stat`` of the ready marker,
 never reads the payload and imports nothing but ``os``, ``sys`` and ``fcntl``.
 
 Knobs (environment): ``EXEARCHIVE_ROOT``, ``EXEARCHIVE_ENTRY_POINT`` (a console
-script name, ``module:function`` or ``module``), ``EXEARCHIVE_INTERPRETER=1``
+or plain script name, ``module:function`` or ``module``), ``EXEARCHIVE_INTERPRETER=1``
 (behave like ``python``: ``-c``, ``-m``, a script, ``-`` or a REPL),
 ``EXEARCHIVE_INHERIT_PATH=1`` (keep the host's site-packages and PYTHONPATH
 visible), ``EXEARCHIVE_VERBOSE=1`` (trace each step with timings),
@@ -169,9 +174,9 @@ def main(manifest, loader):
             trace("interpreter mode")
             app = _interpreter.prepare(command)
         else:
-            spec = choose_entry_point(manifest, env)
-            trace("running %s" % spec)
-            app = entry_point_runner(spec)
+            spec, rule = choose_entry_point(manifest, env)
+            trace("running %s (%s)" % (spec, rule))
+            app = entry_point_runner(spec, entry)
     except LauncherError as error:
         _fail(prog, error)
     except Exception as error:  # our bug or a state we did not foresee: still one line
@@ -434,29 +439,44 @@ def _process_pth(site_dir, name):
 
 
 def choose_entry_point(manifest, env):
-    """The entry point to run: override, busybox name, or the default."""
+    """The entry point to run and the rule that chose it: override, invoked-as name, or the default.
+
+    A console script or a plain script is chosen by the exact name the
+    archive was started as (a link named after it), never by the archive's
+    own file name.
+    """
     scripts = manifest.get("scripts", {})
+    files = manifest.get("script_files", {})
     override = env.get("EXEARCHIVE_ENTRY_POINT")
     if override:
-        if override in scripts:
-            return scripts[override]
+        spec = scripts.get(override) or files.get(override)
+        if spec:
+            return spec, "EXEARCHIVE_ENTRY_POINT"
         module = override.partition(":")[0].strip()
         if module and all(part.isidentifier() for part in module.split(".")):
-            return override
+            return override, "EXEARCHIVE_ENTRY_POINT"
         raise LauncherError(
-            "EXEARCHIVE_ENTRY_POINT=%r is neither a console script of this archive (%s) nor module:function "
-            "nor a module name" % (override, ", ".join(sorted(scripts)) or "none")
+            "EXEARCHIVE_ENTRY_POINT=%r is neither a console script or script of this archive (%s) nor "
+            "module:function nor a module name" % (override, ", ".join(sorted({**scripts, **files})) or "none")
         )
     name = os.path.basename(sys.argv[0])
-    if name in scripts:
-        return scripts[name]
-    if name.endswith(".pyz") and name[:-4] in scripts:
-        return scripts[name[:-4]]
-    return manifest["entry_point"]
+    spec = scripts.get(name) or files.get(name)
+    if spec:
+        return spec, "invoked as " + name
+    return manifest["entry_point"], "default entry point"
 
 
-def entry_point_runner(spec):
-    """A function that runs ``module:attr`` like a console script, or ``module`` like ``python -m``."""
+def entry_point_runner(spec, entry):
+    """A function that runs ``module:attr`` like a console script, ``module`` like ``python -m``,
+    or a plain script (``bin/NAME``, a path in the cache ``entry``) like ``python SCRIPT``."""
+    if "/" in spec:
+
+        def run_script():
+            from . import _interpreter
+
+            _interpreter.run_plain_script(os.path.join(entry, *spec.split("/")))
+
+        return run_script
     module, sep, attr = spec.partition(":")
     module = module.strip()
     if not sep:

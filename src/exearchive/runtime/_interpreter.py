@@ -18,6 +18,9 @@ archive (``PYTHON OPTIONS ARCHIVE COMMAND``), keeping the flags this process
 was started with.  CPython itself then parses and applies them, and prints
 its own error (exit 2) for an unknown option or a missing argument.  Without
 options nothing is re-executed.
+
+Also here (copied with ``_boot`` for other interpreters): running a
+distribution's plain script as the archive's entry point.
 """
 
 import os
@@ -170,6 +173,26 @@ def _run_script(path, rest):
         _insert_path0(os.path.dirname(os.path.realpath(path)))
     # a directory or a zip with __main__.py: run_path puts it on sys.path itself
     runpy.run_path(path, run_name="__main__")
+
+
+def run_plain_script(path):
+    """Run a distribution's plain script (``bin/NAME`` in the cache entry) as ``python SCRIPT`` runs it.
+
+    In the ``__main__`` module, with ``__file__`` the script's path and its
+    directory first on ``sys.path``; ``sys.argv`` stays as it is (its first
+    item the archive).
+    """
+    import importlib.machinery
+
+    with open(path, "rb") as handle:
+        source = handle.read()
+    code = compile(source, path, "exec", dont_inherit=True)
+    namespace = _main_namespace()
+    namespace["__file__"] = path
+    namespace["__cached__"] = None
+    namespace["__loader__"] = importlib.machinery.SourceFileLoader("__main__", path)
+    _insert_path0(os.path.dirname(path))
+    exec(code, namespace)
 
 
 def _is_zip(path):

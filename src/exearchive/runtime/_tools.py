@@ -6,7 +6,7 @@ are the archive's arguments.  The tools:
 
 ``info [--json]``
     What the archive is and holds: name, version, content id, format, the
-    default entry point and every console script, what it needs from the
+    default entry point, every console script and plain Python script, what it needs from the
     interpreter (requires-python, native wheel tags, the environment its
     dependencies were resolved for), its distributions, the payload's size,
     unpacked size and file count, the cache root, whether this archive's
@@ -236,6 +236,7 @@ def _info(context, options):
         "entry_point_name": manifest.get("entry_point_name"),
         "interpreter_archive": bool(manifest.get("interpreter")),
         "scripts": dict(manifest.get("scripts") or {}),
+        "script_files": dict(manifest.get("script_files") or {}),
         "needs": {
             "requires_python": list(needs.get("requires_python") or []),
             "effective_requires_python": needs.get("effective_requires_python"),
@@ -311,6 +312,8 @@ def _print_info(data):
         field("console scripts", "none")
     for index, (script, target) in enumerate(scripts):
         (more if index else lambda v: field("console scripts", v))("%s = %s" % (script, target))
+    for index, (script, path) in enumerate(sorted(data["script_files"].items())):
+        (more if index else lambda v: field("scripts", v))("%s (%s)" % (script, path))
     dists = data["distributions"] or [{"name": "none", "version": ""}]
     for index, dist in enumerate(dists):
         text = ("%s %s" % (dist["name"], dist["version"] or "")).strip()
@@ -794,9 +797,10 @@ def _make_venv(context, dest):
     _out("extracted %d files of %s %s:" % (count, manifest.get("name"), manifest.get("version")))
     for where in sorted(moved):
         _out("  %s%s (%s)" % (where, os.sep, _plural(moved[where], "file", "files")))
-    scripts = sorted(n for n in (manifest.get("scripts") or {}) if os.path.isfile(os.path.join(bin_dir, n)))
+    names = set(manifest.get("scripts") or {}) | set(manifest.get("script_files") or {})
+    scripts = sorted(n for n in names if os.path.isfile(os.path.join(bin_dir, n)))
     if scripts:
-        _out("console scripts: %s" % ", ".join(os.path.join(bin_dir, n) for n in scripts))
+        _out("scripts: %s" % ", ".join(os.path.join(bin_dir, n) for n in scripts))
     name = manifest.get("entry_point_name")
     if name and os.path.isfile(os.path.join(bin_dir, name)):
         _out("run it with: %s" % os.path.join(bin_dir, name))
