@@ -193,8 +193,8 @@ def run(options: argparse.Namespace, output: Output) -> int:
 
 def _script_message(name: str, message: str) -> str:
     """The backend tried a name that is not a console script as a module; -c asked for a script: say so."""
-    if not message.startswith(f"--console-script {name!r}"):
-        return message
+    if not message.startswith(f"--console-script {name!r}") or " is a plain script of " in message:
+        return message  # not about a missing script: the backend's own words say it
     found = re.search(r"; console scripts in the archive: (.*?)(; did you mean '.*'\?)?$", message)
     if found is None:
         return f"--console-script {name!r} is not a console script in the archive, which has none"

@@ -24,14 +24,15 @@ from ._errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-# Runs on any Python (2.7 too): the version first, then the launcher's check.
+# Runs on any Python (2.7 too): the version first, then the launcher's check, its package imported as
+# ``runtime`` from the directory that holds it (its modules import each other relatively).
 _PROBE = """\
 import sys
 sys.stdout.write("%d.%d\\n" % sys.version_info[:2])
 sys.stdout.flush()
 sys.path.insert(0, sys.argv[1])
 import json
-from _compat import check
+from runtime._compat import check
 sys.stdout.write((check(json.loads(sys.argv[2]), sys.argv[3]) or "") + "\\n")
 """
 
@@ -59,7 +60,8 @@ def problem(shebang: str, needs: dict[str, object], archive_name: str) -> str | 
     if python is None:
         logger.debug("the archive's interpreter %s is not on this machine: not checked", shebang)
         return None
-    command = [python, "-E", "-s", "-c", _PROBE, str(Path(runtime.__file__).parent), json.dumps(needs), archive_name]
+    holder = str(Path(runtime.__file__).parent.parent)
+    command = [python, "-E", "-s", "-c", _PROBE, holder, json.dumps(needs), archive_name]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=_TIMEOUT, check=False)
     except (OSError, subprocess.SubprocessError) as error:
