@@ -30,6 +30,8 @@ _PROBE = """\
 import sys
 sys.stdout.write("%d.%d\\n" % sys.version_info[:2])
 sys.stdout.flush()
+if sys.version_info < (3, 8):
+    sys.exit(0)
 sys.path.insert(0, sys.argv[1])
 import json
 from runtime._compat import check
@@ -61,7 +63,7 @@ def problem(shebang: str, needs: dict[str, object], archive_name: str) -> str | 
         logger.debug("the archive's interpreter %s is not on this machine: not checked", shebang)
         return None
     holder = str(Path(runtime.__file__).parent.parent)
-    command = [python, "-E", "-s", "-c", _PROBE, holder, json.dumps(needs), archive_name]
+    command = [python, "-E", "-s", "-B", "-c", _PROBE, holder, json.dumps(needs), archive_name]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=_TIMEOUT, check=False)
     except (OSError, subprocess.SubprocessError) as error:
