@@ -74,6 +74,7 @@ FORMAT = 1
 COMPLETE = "complete"
 _TOUCH_AFTER = 3600.0  # refresh the last-use time at most once an hour
 _TRUE = ("1", "true", "yes", "on")
+USE_LOCK_FD = "EXEARCHIVE_USE_LOCK_FD"  # the inherited descriptor that holds the use lock
 RUNTIME_PREFIX = "_exearchive_runtime/"  # the launcher in the archive; also how its shipped bytecode names files
 
 
@@ -195,11 +196,15 @@ def open_entry(manifest, archive, env, trace):
 
 
 def _hold_use_lock(fd):
-    """Hold a shared lock on the completion record while this process runs.
+    """Hold a shared lock on the completion record while this process and what it starts run.
 
     ``cache prune`` takes the exclusive lock before removing an entry, so an
-    entry in use is never removed.  The descriptor is deliberately kept open
-    (it is not inherited by child processes).
+    entry in use is never removed.  The descriptor is kept open and made
+    inheritable, its number in ``EXEARCHIVE_USE_LOCK_FD``: a ``flock`` belongs
+    to the open file, which ``fork`` and ``exec`` share, so a process that
+    execs the interpreter, a forked child and a child that outlives this
+    process keep the entry in use (``subprocess`` closes it in its children
+    unless it is in ``pass_fds``).
     """
     try:
         import fcntl
@@ -214,9 +219,11 @@ def _hold_use_lock(fd):
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)
         except OSError:
-            pass
+            return
     except OSError:
-        pass  # flock is unsupported on this file system
+        return  # flock is unsupported on this file system
+    os.set_inheritable(fd, True)
+    os.environ[USE_LOCK_FD] = str(fd)
 
 
 def _touch(st, state, trace):

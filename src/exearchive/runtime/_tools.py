@@ -567,21 +567,23 @@ def _repair(context):
     runnable = _compat.check(manifest.get("needs") or {}, context.archive) is None
     with _extract._Lock(root, context.id, context.env, context.trace):
         _extract._remove_leftovers(root, context.trace)
-        tmp, token = _extract.new_tmp(root, context.id)
+        tmp = _extract.Tmp(root, context.id)
         try:
-            count = _extract.unpack(context.archive, tmp)
+            count = _extract.unpack(context.archive, tmp.path)
+            _extract.check_count(tmp.path, count, context.archive)
             context.trace("extracted %d files" % count)
             if runnable and _extract._needs_bytecode(manifest):
-                _extract._compile(tmp, context.trace)
-            state = os.path.join(tmp, STATE_DIR)
-            os.mkdir(state, 0o700)
+                _extract._compile(tmp.path, context.trace)
+            state = os.path.join(tmp.path, STATE_DIR)
             carried = _carry_record(entry, os.path.join(state, COMPLETE), manifest, count)
             if runnable:
                 with open(os.path.join(state, READY + interpreter_key()), "w"):
                     pass
-            _swap(tmp, entry, root, token, context.trace)
+            tmp.finish()
+            _swap(tmp.path, entry, root, tmp.token, context.trace)
+            tmp.close()
         except BaseException:
-            _extract._rmtree(tmp)
+            tmp.remove()
             raise
     return count, carried
 
@@ -883,7 +885,14 @@ class _Entry:
 
 
 def _scan(root):
-    """``(entries, leftovers)`` of the cache root; leftovers are ``(name, pid)``."""
+    """``(entries, leftovers)`` of the cache root; leftovers are ``(name, pid)``.
+
+    Only names that are exactly ours count: an entry is a directory named by
+    a content id with the state directory inside, a leftover is named as a
+    start names its temp and trash directories.  Anything else is left alone.
+    """
+    import stat
+
     try:
         names = sorted(os.listdir(root))
     except FileNotFoundError:
@@ -892,25 +901,17 @@ def _scan(root):
     leftovers = []
     for name in names:
         path = os.path.join(root, name)
-        if name.startswith((".tmp-", ".trash-")):
+        if _extract.leftover_name(name):
+            leftovers.append((name, int(name.split("-")[2])))
+        elif _extract.is_entry_name(name):
             try:
-                pid = int(name.split("-")[-2])
-            except (ValueError, IndexError):
-                pid = None
-            leftovers.append((name, pid))
-        elif name.startswith("."):
-            continue  # .locks and anything else that is not an entry
-        elif (
-            os.path.isdir(path)
-            and not os.path.islink(path)
-            and (_is_hex(name) or os.path.isdir(os.path.join(path, STATE_DIR)))
-        ):
-            entries.append(_Entry(root, name))
+                ours = stat.S_ISDIR(os.lstat(path).st_mode)
+                ours = ours and stat.S_ISDIR(os.lstat(os.path.join(path, STATE_DIR)).st_mode)
+            except OSError:
+                ours = False
+            if ours:
+                entries.append(_Entry(root, name))
     return entries, leftovers
-
-
-def _is_hex(name):
-    return len(name) >= 8 and all(c in "0123456789abcdef" for c in name)
 
 
 def _disk_usage(path):
@@ -984,7 +985,7 @@ def _cache_list(context, options):
         {
             "name": name,
             "pid": pid,
-            "process_alive": bool(pid) and _extract._alive(pid),
+            "state": _extract.leftover_state(os.path.join(root, name), now),
             "size": _disk_usage(os.path.join(root, name)),
         }
         for name, pid in leftovers
@@ -1018,12 +1019,19 @@ def _cache_list(context, options):
         for row in table:
             _out("  ".join(row[i].ljust(widths[i]) for i in range(len(widths))) + "  " + row[-1])
     for item in extra:
-        state = "its process %s is running" % item["pid"] if item["process_alive"] else "left by a killed process"
+        state = _LEFTOVER_STATES[item["state"]]
         _out("leftover %s (%s, %s)" % (item["name"], _size(item["size"]), state))
     total = sum(r["size"] for r in rows) + sum(e["size"] for e in extra)
     mine = " (* this archive)" if any(r["this_archive"] for r in rows) else ""
     _out("%s, %s%s" % (_plural(len(rows), "entry", "entries"), _size(total), mine))
     return 0
+
+
+_LEFTOVER_STATES = {
+    "live": "a running start is writing it",
+    "dead": "left by a start that is gone",
+    "young": "recent; kept for %d minutes in case a start is still writing it" % (_extract.GRACE / 60),
+}
 
 
 def _plural(count, one, many):
@@ -1051,28 +1059,27 @@ def _cache_prune(context, options):
     entries, leftovers = _scan(root)
     now = time.time()
     removed = freed = kept_in_use = kept_recent = failures = 0
-    for name, pid in leftovers:
+    for name, _pid in leftovers:
         path = os.path.join(root, name)
-        try:
-            age = now - os.stat(path).st_mtime
-        except OSError:
-            continue
-        if pid is not None and pid != os.getpid() and _extract._alive(pid) and age <= _extract._STALE_AGE:
-            _out("kept     %s: its process %d is still running" % (name, pid))
-            continue
-        if pid == os.getpid():
+        state = _extract.leftover_state(path, now)
+        if state != "dead":
+            _out("kept     %s: %s" % (name, _LEFTOVER_STATES[state]))
             continue
         size = _disk_usage(path)
         if not dry and not _remove_tree(path):
             failures += 1
             continue
-        _out("%-8s %s: left by a process that is gone, %s" % (verb, name, _size(size)))
+        _out("%-8s %s: %s, %s" % (verb, name, _LEFTOVER_STATES[state], _size(size)))
         removed += 1
         freed += size
     for entry in entries:
         label = _label(entry)
         unused = now - entry.last_use
         if entry.record is not None and unused < options.days * _DAY:
+            kept_recent += 1
+            continue
+        if entry.record is None and unused <= _extract.GRACE:
+            _out("kept     %s: incomplete, but recent (a start may be making it)" % label)
             kept_recent += 1
             continue
         why = "incomplete" if entry.record is None else "unused for %s" % _duration(unused)
@@ -1184,25 +1191,10 @@ def _take_extraction_lock(root, entry_id, fcntl):
 
 
 def _remove_tree(path):
-    """Remove a directory tree; say so and return False if some of it stays."""
-    import shutil
-
-    if os.path.islink(path) or not os.path.isdir(path):
-        try:
-            os.remove(path)
-        except FileNotFoundError:
-            pass
-        except OSError as error:
-            _out("failed   cannot remove %s: %s" % (path, error.strerror or error))
-            return False
-        return True
-    errors = []
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=lambda function, name, error: errors.append((name, error)))
-    else:
-        shutil.rmtree(path, onerror=lambda function, name, info: errors.append((name, info[1])))
-    if errors and os.path.lexists(path):
-        name, error = errors[0]
+    """Remove a directory tree (or a file); say so and return False if some of it stays."""
+    left = _extract.remove_tree(path)
+    if left is not None:
+        name, error = left
         _out("failed   cannot remove %s: %s" % (name, getattr(error, "strerror", None) or error))
         return False
     return True
