@@ -50,12 +50,9 @@ _MAIN = """\
 # Set EXEARCHIVE_TOOLS=1 and run it with "info" to see what it holds.
 MANIFEST = {manifest}
 if __name__ == "__main__":
-    import sys
+    import {runtime}
 
-    if sys.implementation.cache_tag != MANIFEST["launcher_pyc"]:  # the shipped bytecode is for another Python
-        import {runtime}
-
-        {runtime}.use_compiled_copy(MANIFEST)
+    {runtime}.start(MANIFEST, __loader__)  # bytecode for this Python or the entry's copy; checked when cold
     from {runtime}._boot import main
 
     main(MANIFEST, __loader__)
@@ -142,6 +139,26 @@ def launcher_keys(runtime: list[tuple[str, bytes]]) -> dict[str, str | None]:
     return {"launcher": digest.hexdigest()[:_ID_LENGTH], "launcher_pyc": sys.implementation.cache_tag}
 
 
+def launcher_hashes(launcher: list[tuple[str, bytes]]) -> dict[str, str]:
+    """The manifest's ``launcher_files``: the SHA-256 of every launcher member (sources and bytecode).
+
+    ``__main__.py`` holds the manifest, so it cannot be listed; the checks
+    compare its ``MANIFEST`` with ``manifest.json`` instead.
+    """
+    return {name: hashlib.sha256(data).hexdigest() for name, data in launcher}
+
+
+def _with_bytecode(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Each launcher source followed by its bytecode for the build interpreter, where there is one."""
+    members = []
+    for name, data in files:
+        members.append((name, data))
+        code = _launcher_bytecode(name, data)
+        if code is not None:
+            members.append((name + "c", code))
+    return members
+
+
 def _runtime_files() -> list[tuple[str, bytes]]:
     package = importlib.resources.files("exearchive.runtime")
     members = []
@@ -187,7 +204,8 @@ def _launcher_bytecode(name: str, source: bytes) -> bytes | None:
 def write_archive(target: Path, shebang: str, manifest: dict[str, Any], payload: Payload, version: str) -> Path:
     """Write the archive to ``target`` atomically (temp file + rename); return ``target``."""
     runtime = _runtime_files()
-    manifest = {**manifest, **launcher_keys(runtime)}
+    launcher = _with_bytecode(runtime)
+    manifest = {**manifest, **launcher_keys(runtime), "launcher_files": launcher_hashes(launcher)}
     logger.debug("writing %s (payload %.1f MB)", target.name, payload.size / 1e6)
     date = _zip.build_date()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -197,12 +215,12 @@ def write_archive(target: Path, shebang: str, manifest: dict[str, Any], payload:
         with os.fdopen(handle, "wb") as out:
             out.write(f"#!{shebang}\n".encode())
             with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                launcher = [("__main__.py", main_source(manifest, version).encode()), *runtime]
-                for name, data in launcher:
-                    _zip.add_bytes(archive, name, data, date, compress=name not in _WARM_SOURCES)
-                    code = _launcher_bytecode(name, data)
-                    if code is not None:
-                        _zip.add_bytes(archive, name + "c", code, date, compress=name not in _WARM_PATH)
+                for name, data in [
+                    *_with_bytecode([("__main__.py", main_source(manifest, version).encode())]),
+                    *launcher,
+                ]:
+                    warm = _WARM_PATH if name.endswith(".pyc") else _WARM_SOURCES
+                    _zip.add_bytes(archive, name, data, date, compress=name.removesuffix("c") not in warm)
                 text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
                 _zip.add_bytes(archive, MANIFEST, text.encode(), date)
                 _zip.add_file(archive, PAYLOAD, payload.path, date, compress=False)

@@ -70,5 +70,48 @@ def use_compiled_copy(manifest):
             copy = copy_dir(os.path.join(root, manifest["id"]), manifest)
             os.stat(os.path.join(copy, READY + interpreter_key()))
             __path__.insert(0, copy)
+            return True
     except (OSError, KeyError):
         pass
+    return False
+
+
+def start(manifest, loader):
+    """Called by ``__main__`` before it imports ``_boot``: check the launcher unless the entry is ready.
+
+    zipimport checks no CRC: a damaged ``_boot.pyc`` could crash the
+    interpreter.  So a start that finds no ready marker for this interpreter
+    (the first start of this content here, or after a prune), and every run
+    of the tools, compares every launcher member with its SHA-256 in the
+    manifest first; a warm start pays one ``stat`` (the ready marker's, which
+    ``_boot`` looks at again).  A copy of the archive damaged after its entry
+    was made is not checked by a warm start: ``verify`` and ``exearchive
+    inspect --verify`` find it.
+    """
+    if os.environ.get("EXEARCHIVE_TOOLS"):
+        pass  # the tools (verify) check the launcher they run on whatever the entry's state
+    elif sys.implementation.cache_tag != manifest.get("launcher_pyc"):
+        if use_compiled_copy(manifest):
+            return
+    else:
+        try:
+            entry = os.path.join(default_root(os.environ)[0], manifest["id"])
+            os.stat(os.path.join(entry, STATE_DIR, READY + interpreter_key()))
+            return
+        except (OSError, KeyError, TypeError):
+            pass
+    expected = manifest.get("launcher_files")
+    if isinstance(expected, dict) and hasattr(loader, "archive"):
+        import hashlib
+
+        for name in sorted(expected):
+            try:
+                data = loader.get_data(name)
+            except (OSError, ValueError):
+                data = None
+            if data is None or hashlib.sha256(data).hexdigest() != expected[name]:
+                sys.stderr.write(
+                    "%s: error: the archive %s is damaged: its launcher file %s is not what was built; "
+                    "rebuild it or get an intact copy\n" % (os.path.basename(sys.argv[0]), loader.archive, name)
+                )
+                sys.exit(1)

@@ -107,9 +107,9 @@ def main(manifest, loader):
     """Run the archive: find or make its cache entry, set up, run the app."""
     env = os.environ
     trace = _Trace(env.get("EXEARCHIVE_VERBOSE", "") in _TRUE)
-    archive = os.path.abspath(getattr(loader, "archive", None) or sys.argv[0])
     prog = os.path.basename(sys.argv[0]) or "exearchive"
     try:
+        archive = _archive_path(getattr(loader, "archive", None) or sys.argv[0])
         if env.get("EXEARCHIVE_TOOLS", "") in _TRUE:
             from . import _tools
 
@@ -135,6 +135,16 @@ def main(manifest, loader):
     except Exception as error:  # our bug or a state we did not foresee: still one line
         _fail_unexpected(prog, error, trace)
     run_app(app, prog)
+
+
+def _archive_path(path):
+    try:
+        return os.path.abspath(path)
+    except FileNotFoundError:  # os.getcwd() of a deleted directory
+        raise LauncherError(
+            "the current directory no longer exists, so the archive's path %s has no meaning; "
+            "run it from an existing directory or by its absolute path" % path
+        ) from None
 
 
 def _bytecode_fits(manifest, archive):

@@ -267,7 +267,7 @@ def _payload_summary(context):
     payload = context.manifest.get("payload") or {}
     if all(isinstance(payload.get(k), int) for k in ("size", "unpacked_size", "files")):
         return {"size": payload["size"], "unpacked_size": payload["unpacked_size"], "files": payload["files"]}
-    members, size, _digest = _read_payload(context.archive)
+    members, size = _read_payload(context.archive)
     files = [m for m in members if not m[0].endswith("/")]
     return {"size": size, "unpacked_size": sum(m[1] for m in files), "files": len(files)}
 
@@ -342,12 +342,11 @@ def _size(count):
 # reading the payload
 
 
-def _read_payload(archive, digest=False):
-    """The payload's members and size, and its SHA-256 when ``digest``.
+def _read_payload(archive):
+    """The payload's members and size.
 
     Members are ``(name, size, crc32, executable)``.  Only the payload's
-    central directory is read (the same way ``_extract.unpack`` finds it),
-    plus, for the digest, the payload's bytes with a bounded buffer.
+    central directory is read (the same way ``_extract.unpack`` finds it).
     """
     from . import _zipdir
 
@@ -357,8 +356,7 @@ def _read_payload(archive, digest=False):
             payload = _extract._find_payload(fd, archive)
             offset, size = payload[1], payload[3]
             members = [(m[0], m[3], m[4], bool(m[6] & 0o111)) for m in _zipdir.members(fd, offset, size)]
-            sha256 = _digest(handle, offset, size) if digest else None
-            return members, size, sha256
+            return members, size
     except LauncherError:
         raise
     except (ValueError, UnicodeError) as error:  # _zipdir.Damaged is a ValueError
@@ -369,45 +367,21 @@ def _read_payload(archive, digest=False):
         raise LauncherError("cannot read the archive %s: %s" % (archive, error.strerror or error)) from None
 
 
-def _digest(handle, offset, size):
-    import hashlib
-
-    digest = hashlib.sha256()
-    handle.seek(offset)
-    left = size
-    while left > 0:
-        chunk = handle.read(min(_BUFFER, left))
-        if not chunk:
-            break
-        digest.update(chunk)
-        left -= len(chunk)
-    return digest.hexdigest()
-
-
-def _archive_problem(context, sha256):
-    """Why the archive's payload does not match its manifest, or None."""
-    expected = (context.manifest.get("payload") or {}).get("sha256")
-    if expected:
-        if sha256 != expected:
-            return "its payload's SHA-256 is %s, the manifest says %s" % (sha256, expected)
-    elif not sha256.startswith(context.id):
-        return "its payload's SHA-256 %s does not start with its content id %s" % (sha256, context.id)
-    return None
-
-
 # --------------------------------------------------------------------------
 # verify
 
 
 def _verify(context, options):
-    members, _size_unused, sha256 = _read_payload(context.archive, digest=True)
-    damaged_archive = _archive_problem(context, sha256)
-    if damaged_archive:
-        _out("damaged  the archive %s: %s" % (context.archive, damaged_archive))
+    from . import _integrity
+
+    damage = _integrity.problems(context.archive, context.manifest)
+    for problem in damage:
+        _out("damaged  the archive %s: %s" % (context.archive, problem))
+    if damage:
+        return _archive_is_damaged(context)
+    members = _read_payload(context.archive)[0]
     if not os.path.isdir(context.entry):
         _out("missing  %s (not extracted; the next start extracts it)" % context.entry)
-        if damaged_archive:
-            return _archive_is_damaged(context)
         if not options.repair:
             command = context.command()
             _out("verify: %s is not extracted; extract it with: %s verify --repair" % (context.entry, command))
@@ -416,11 +390,12 @@ def _verify(context, options):
     problems, checked = _compare(context, members)
     for kind, name, detail in problems:
         _out("%-8s %s%s" % (kind, name, ": " + detail if detail else ""))
-    if not problems and not damaged_archive:
-        _out("verify: intact: %s (%d files and the completion record match the archive)" % (context.entry, checked))
+    if not problems:
+        _out(
+            "verify: intact: the archive (every member) and %s (%d files and the completion record)"
+            % (context.entry, checked)
+        )
         return 0
-    if damaged_archive:
-        return _archive_is_damaged(context)
     _out(
         "verify: %s: %d of %d files missing or damaged"
         % (context.entry, len([p for p in problems if p[1] != _RECORD_NAME]), checked)
