@@ -235,6 +235,25 @@ def test_a_child_that_outlives_the_archive_keeps_its_entry(hello: Path, tmp_path
 
 
 # --------------------------------------------------------------------------
+# 9. durability
+
+
+@pytest.mark.parametrize("sync", ["default", "0"])
+def test_a_new_entry_is_synced_to_disk_before_it_is_published(hello: Path, tmp_path: Path, sync: str) -> None:
+    env = {"EXEARCHIVE_VERBOSE": "1", **({"EXEARCHIVE_SYNC": sync} if sync != "default" else {})}
+    result = run_archive(hello, root=tmp_path / "cache", env=env)
+    assert result.returncode == 0, result.stderr
+    steps = [line.split("] ", 1)[1] for line in result.stderr.splitlines() if "] " in line]
+    synced = [index for index, step in enumerate(steps) if step.startswith("synced ")]
+    if sync == "0":
+        assert synced == [], steps
+        return
+    published = [index for index, step in enumerate(steps) if step.startswith("published ")]
+    assert len(synced) == 1 and len(published) == 1 and synced[0] < published[0], steps
+    assert ".tmp-" in steps[synced[0]]
+
+
+# --------------------------------------------------------------------------
 # 10. leftovers that resisted removal
 
 

@@ -62,7 +62,9 @@ script name, ``module:function`` or ``module``), ``EXEARCHIVE_INTERPRETER=1``
 ``EXEARCHIVE_INHERIT_PATH=1`` (keep the host's site-packages and PYTHONPATH
 visible), ``EXEARCHIVE_VERBOSE=1`` (trace each step with timings),
 ``EXEARCHIVE_TOOLS=1`` (info, verify, extract, cache), and
-``EXEARCHIVE_LOCK_TIMEOUT`` (seconds to wait for another start's extraction).
+``EXEARCHIVE_LOCK_TIMEOUT`` (seconds to wait for another start's extraction),
+``EXEARCHIVE_SYNC=0`` (publish a new entry without syncing it to disk first).
+The launcher sets ``EXEARCHIVE_USE_LOCK_FD`` (see ``_hold_use_lock``).
 """
 
 import os

@@ -225,8 +225,13 @@ def _extract(manifest, archive, root, entry, trace):
         with open(os.path.join(state, READY + interpreter_key()), "w"):
             pass
         _checkpoint("recorded")
+        sync = os.environ.get("EXEARCHIVE_SYNC", "1") not in ("0", "false", "no", "off")
+        if sync:
+            sync_tree(tmp.path, trace)
         tmp.finish()
         _publish(tmp.path, entry, root, tmp.token, trace)
+        if sync:
+            _fsync_dir(root)
         tmp.close()
         _checkpoint("published")
     except OSError as error:
@@ -298,6 +303,43 @@ def _hold_tmp_lock(path):
     # written only once locked: a lock file that is empty may not be locked yet
     os.write(fd, ("%d %s %d\n" % (os.getpid(), socket.gethostname(), int(time.time()))).encode())
     return fd
+
+
+def sync_tree(tree, trace):
+    """Put everything written under ``tree`` on disk before it is published (``EXEARCHIVE_SYNC=0``: skip).
+
+    Linux: one ``syncfs`` of the tree's file system (measured on the boto3
+    payload, 2,394 files, on a fresh ext4: 90-140 ms; an ``fsync`` of each
+    file took 3.1-3.5 s in four threads, 11-23 s in one).  Elsewhere, or when
+    ``syncfs`` cannot be called: ``os.sync``.
+    """
+    try:
+        import ctypes
+
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs if sys.platform.startswith("linux") else None
+    except (ImportError, OSError, AttributeError):
+        syncfs = None
+    fd = os.open(tree, os.O_RDONLY)
+    try:
+        if (syncfs is None or syncfs(fd) != 0) and hasattr(os, "sync"):
+            os.sync()
+    finally:
+        os.close(fd)
+    trace("synced %s to disk" % tree)
+
+
+def _fsync_dir(path):
+    """Make a rename in ``path`` durable; best effort (some file systems refuse ``fsync`` on a directory)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def check_count(tree, count, archive):
