@@ -207,7 +207,8 @@ def test_a_child_that_outlives_the_archive_keeps_its_entry(hello: Path, tmp_path
     else:  # subprocess closes descriptors; the variable names the one to pass on
         parent = (
             "import os, subprocess, sys\n"
-            "subprocess.Popen([sys.executable, '-c', sys.argv[1]], pass_fds=[int(os.environ['EXEARCHIVE_USE_LOCK_FD'])])\n"
+            "lock = int(os.environ['EXEARCHIVE_USE_LOCK_FD'])\n"
+            "subprocess.Popen([sys.executable, '-c', sys.argv[1]], pass_fds=[lock])\n"
         )
     env = clean_env({"EXEARCHIVE_ROOT": str(root), "EXEARCHIVE_INTERPRETER": "1"})
     child = subprocess.Popen(

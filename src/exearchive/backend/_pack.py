@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..runtime._integrity import LAUNCHER_FILES
 from . import _zip
 from ._errors import ExearchiveError
 from ._hashing import sha256_file
@@ -140,10 +141,11 @@ def launcher_keys(runtime: list[tuple[str, bytes]]) -> dict[str, str | None]:
 
 
 def launcher_hashes(launcher: list[tuple[str, bytes]]) -> dict[str, str]:
-    """The manifest's ``launcher_files``: the SHA-256 of every launcher member (sources and bytecode).
+    """``manifest.json``'s ``launcher_files``: the SHA-256 of every launcher member (sources and bytecode).
 
     ``__main__.py`` holds the manifest, so it cannot be listed; the checks
-    compare its ``MANIFEST`` with ``manifest.json`` instead.
+    compare its ``MANIFEST`` with ``manifest.json`` instead.  The key is not
+    in that ``MANIFEST``: every start parses it, only a cold one needs this.
     """
     return {name: hashlib.sha256(data).hexdigest() for name, data in launcher}
 
@@ -205,7 +207,7 @@ def write_archive(target: Path, shebang: str, manifest: dict[str, Any], payload:
     """Write the archive to ``target`` atomically (temp file + rename); return ``target``."""
     runtime = _runtime_files()
     launcher = _with_bytecode(runtime)
-    manifest = {**manifest, **launcher_keys(runtime), "launcher_files": launcher_hashes(launcher)}
+    manifest = {**manifest, **launcher_keys(runtime)}
     logger.debug("writing %s (payload %.1f MB)", target.name, payload.size / 1e6)
     date = _zip.build_date()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -221,7 +223,9 @@ def write_archive(target: Path, shebang: str, manifest: dict[str, Any], payload:
                 ]:
                     warm = _WARM_PATH if name.endswith(".pyc") else _WARM_SOURCES
                     _zip.add_bytes(archive, name, data, date, compress=name.removesuffix("c") not in warm)
-                text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+                # the launcher's hashes only here: a warm start never needs them, the literal stays small
+                text = json.dumps({**manifest, LAUNCHER_FILES: launcher_hashes(launcher)}, indent=2, sort_keys=True)
+                text += "\n"
                 _zip.add_bytes(archive, MANIFEST, text.encode(), date)
                 _zip.add_file(archive, PAYLOAD, payload.path, date, compress=False)
             out.flush()

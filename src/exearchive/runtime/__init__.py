@@ -100,8 +100,15 @@ def start(manifest, loader):
             return
         except (OSError, KeyError, TypeError):
             pass
-    expected = manifest.get("launcher_files")
-    if isinstance(expected, dict) and hasattr(loader, "archive"):
+    if not hasattr(loader, "archive"):
+        return  # not run from a zip
+    try:
+        import json
+
+        expected = json.loads(loader.get_data("__exearchive__/manifest.json").decode("utf-8"))["launcher_files"]
+    except Exception:  # built before the hashes were recorded, or a damaged manifest.json (zlib.error and all)
+        expected = {}  # the launcher runs with __main__.py's MANIFEST; verify names the damage
+    if isinstance(expected, dict):
         import hashlib
 
         for name in sorted(expected):

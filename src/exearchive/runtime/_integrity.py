@@ -11,9 +11,10 @@ was built:
 - every member's data against its CRC-32 and size (the launcher's
   bytecode is read by zipimport, which checks neither);
 - the manifest: ``manifest.json`` and the ``MANIFEST`` literal of
-  ``__main__.py`` (what the launcher runs with) the same;
+  ``__main__.py`` (what the launcher runs with) the same, but for
+  ``launcher_files``, which only ``manifest.json`` holds;
 - every launcher member (``_exearchive_runtime/*``) against the SHA-256
-  recorded in the manifest's ``launcher_files``, and no member beside them;
+  recorded in ``launcher_files``, and no member beside them;
 - the payload against its SHA-256; every payload member as the cold path
   would refuse it (unsafe name, link or device, twice, a file where a
   directory must be), its data against its CRC-32, and the file count.
@@ -31,6 +32,7 @@ from ._boot import RUNTIME_PREFIX
 PAYLOAD = "__exearchive__/payload.zip"
 MANIFEST = "__exearchive__/manifest.json"
 MAIN = "__main__.py"
+LAUNCHER_FILES = "launcher_files"  # manifest.json only: member name -> SHA-256 of every launcher member
 _CHUNK = 1 << 20
 _MAX = 20
 _TAIL = 22 + 0xFFFF  # an end of central directory record and the longest comment
@@ -152,12 +154,16 @@ def _read_member(fd, member, found, keep=False):
             if kept is not None:
                 kept.append(data)
     except (_zipdir.Damaged, zlib.error) as error:
-        _add(found, "its member %s cannot be read (%s)" % (name, error))
+        _add(found, "%s cannot be read (%s)" % (_label(name), error))
         return None
     if got != size or check != crc:
-        _add(found, "its member %s does not match its CRC-32 and size (damaged bytes)" % name)
+        _add(found, "%s does not match its CRC-32 and size (damaged bytes)" % _label(name))
         return None
     return digest.hexdigest(), (b"".join(kept) if kept is not None else None)
+
+
+def _label(name):
+    return "its payload" if name == PAYLOAD else "its member %s" % name
 
 
 def main_manifest(source):
@@ -187,15 +193,18 @@ def _manifests(main, text, manifest, found):
     except ValueError as error:
         _add(found, "its %s is not valid JSON (%s)" % (MANIFEST, error))
         return None
+    if not isinstance(stored, dict):
+        _add(found, "its %s is not a JSON object" % MANIFEST)
+        return None
     if manifest is not None and manifest != literal:
         _add(found, "its %s is not the one this launcher runs with" % MAIN)
-    if stored != literal:
+    if dict((k, v) for k, v in stored.items() if k != LAUNCHER_FILES) != literal:
         _add(found, "its %s and the MANIFEST of its %s differ" % (MANIFEST, MAIN))
-    return literal
+    return stored
 
 
 def _check_launcher(members, contents, manifest, found):
-    expected = manifest.get("launcher_files")
+    expected = manifest.get(LAUNCHER_FILES)
     if not isinstance(expected, dict):
         return  # built before launcher hashes were recorded: the CRC-32 checks are all there is
     present = set()
