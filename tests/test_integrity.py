@@ -22,7 +22,16 @@ import pytest
 
 from cli_support import exearchive
 from helpers import Build, clean_env, run_archive
-from launcher_support import member, one_line_error, payload_members, read_manifest, rewrite_archive
+from launcher_support import (
+    launcher_env,
+    member,
+    one_line_error,
+    payload_members,
+    python_or_skip,
+    read_manifest,
+    rewrite_archive,
+    run_python,
+)
 
 BOOT_PYC = "_exearchive_runtime/_boot.pyc"
 TOOLS = {"EXEARCHIVE_TOOLS": "1"}
@@ -110,6 +119,16 @@ def test_a_damaged_launcher_is_refused_before_it_runs(hello: Path, tmp_path: Pat
     assert run_archive(hello, root=root).returncode == 0
     tool = _verify_tool(damaged, root)
     assert f"is damaged: its launcher file {BOOT_PYC} is not what was built" in one_line_error(tool)
+
+
+@pytest.mark.parametrize("which", ["3.8", "3.12", "pypy3"])
+def test_another_interpreter_refuses_damaged_launcher_sources(hello: Path, tmp_path: Path, which: str) -> None:
+    python = python_or_skip(which)
+    damaged = _zero(hello, tmp_path / "damaged.pyz", "_exearchive_runtime/_boot.py", at=100)  # deflated bytes
+    result = run_python(python, damaged, env=launcher_env(tmp_path / "cache"))
+    assert "is damaged: its launcher file _exearchive_runtime/_boot.py is not what was built" in one_line_error(result)
+    intact = run_python(python, hello, env=launcher_env(tmp_path / "cache"))
+    assert intact.returncode == 0, intact.stderr
 
 
 def _payload_variant(hello: Path, tmp_path: Path, kind: str) -> Path:

@@ -88,12 +88,11 @@ def start(manifest, loader):
     was made is not checked by a warm start: ``verify`` and ``exearchive
     inspect --verify`` find it.
     """
-    if os.environ.get("EXEARCHIVE_TOOLS"):
-        pass  # the tools (verify) check the launcher they run on whatever the entry's state
-    elif sys.implementation.cache_tag != manifest.get("launcher_pyc"):
-        if use_compiled_copy(manifest):
+    tools = os.environ.get("EXEARCHIVE_TOOLS")  # the tools (verify) check the launcher whatever the entry's state
+    if sys.implementation.cache_tag != manifest.get("launcher_pyc"):
+        if use_compiled_copy(manifest) and not tools:
             return
-    else:
+    elif not tools:
         try:
             entry = os.path.join(default_root(os.environ)[0], manifest["id"])
             os.stat(os.path.join(entry, STATE_DIR, READY + interpreter_key()))
@@ -114,7 +113,7 @@ def start(manifest, loader):
         for name in sorted(expected):
             try:
                 data = loader.get_data(name)
-            except (OSError, ValueError):
+            except Exception:  # missing, or zlib.error for damaged deflated bytes
                 data = None
             if data is None or hashlib.sha256(data).hexdigest() != expected[name]:
                 sys.stderr.write(
