@@ -9,8 +9,8 @@ The protocol is the ``MANIFEST`` literal in the archive's ``__main__.py``
 (see ``_boot``).
 
 On any other interpreter zipimport would compile ``_boot`` from source on
-every start, 10-20 ms.  So the archive's ``__main__`` calls
-``use_compiled_copy`` first: it puts the copy of the warm-path modules that
+every start, 10-20 ms.  So ``start``, which the archive's ``__main__`` calls
+first, calls ``use_compiled_copy``: it puts the copy of the warm-path modules that
 a start on this interpreter left in the cache entry, with their bytecode,
 ahead of the archive on ``__path__``.  ``_extract.install_copy`` makes that
 copy.  This module is compiled on every such start: keep it short.
@@ -76,18 +76,14 @@ def use_compiled_copy(manifest):
     return False
 
 
+# zipimport checks no CRC: a damaged _boot.pyc could crash the interpreter.  So a start that finds no
+# ready marker for this interpreter (the first start of this content here, or after a prune), and every
+# run of the tools, compares every launcher member with its SHA-256 in manifest.json first; a warm start
+# pays one stat (the ready marker's, which _boot looks at again).  A copy of the archive damaged after
+# its entry was made is not checked by a warm start: verify and exearchive inspect --verify find it.
+# (Comments, not a docstring: this module's bytecode is read on every start.)
 def start(manifest, loader):
-    """Called by ``__main__`` before it imports ``_boot``: check the launcher unless the entry is ready.
-
-    zipimport checks no CRC: a damaged ``_boot.pyc`` could crash the
-    interpreter.  So a start that finds no ready marker for this interpreter
-    (the first start of this content here, or after a prune), and every run
-    of the tools, compares every launcher member with its SHA-256 in the
-    manifest first; a warm start pays one ``stat`` (the ready marker's, which
-    ``_boot`` looks at again).  A copy of the archive damaged after its entry
-    was made is not checked by a warm start: ``verify`` and ``exearchive
-    inspect --verify`` find it.
-    """
+    """Called by ``__main__`` before it imports ``_boot``: check the launcher unless the entry is ready."""
     tools = os.environ.get("EXEARCHIVE_TOOLS")  # the tools (verify) check the launcher whatever the entry's state
     if sys.implementation.cache_tag != manifest.get("launcher_pyc"):
         if use_compiled_copy(manifest) and not tools:

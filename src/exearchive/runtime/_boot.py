@@ -6,12 +6,16 @@ Every archive is a shebang line followed by a zip whose members are:
 
 ``__main__.py``
     generated at build time; holds ``MANIFEST``, a dict literal, and calls
-    ``_exearchive_runtime._boot.main(MANIFEST, __loader__)`` (after
-    ``use_compiled_copy`` on an interpreter the shipped bytecode is not for).
+    ``_exearchive_runtime.start(MANIFEST, __loader__)`` (the launcher's own
+    check when cold; the entry's compiled copy of the launcher on an
+    interpreter the shipped bytecode is not for), then
+    ``_exearchive_runtime._boot.main(MANIFEST, __loader__)``.
 ``_exearchive_runtime/*.py`` and ``*.pyc``
     this package, with unchecked-hash bytecode for the build interpreter.
 ``__exearchive__/manifest.json``
-    the same manifest as JSON, for tools that do not execute the archive.
+    the same manifest as JSON, for tools that do not execute the archive,
+    plus ``launcher_files`` (member name -> SHA-256 of every
+    ``_exearchive_runtime/`` member), which ``start`` and ``_integrity`` check.
 ``__exearchive__/payload.zip``
     the payload, a zip stored (not compressed) inside the archive, so the
     archive's own central directory stays small and constant-size; zipimport
@@ -45,7 +49,9 @@ Cache layout (``ROOT`` is ``EXEARCHIVE_ROOT`` or the platform cache dir)::
                                    key>`` inside says it has bytecode for one
     ROOT/.locks/<id>.lock          extraction lock
     ROOT/.tmp-<id>-<pid>-<rand>/   extraction in progress (or left by a killed
-                                   start; removed by the next extraction)
+                                   start; removed by the next extraction once
+                                   the flock on its .exearchive/extracting is
+                                   free, see ``_extract.Tmp``)
     ROOT/.trash-<id>-<pid>-<rand>/ an untrusted entry being removed
 
 An entry is trusted only if its completion record exists; the record is

@@ -14,9 +14,11 @@ are the archive's arguments.  The tools:
     interpreter can run it.
 
 ``verify [--repair]``
-    Compares every file of this archive's cache entry with the payload (it
+    Checks the whole archive first (``_integrity``: every member's CRC-32,
+    the launcher's and the payload's SHA-256, the payload's members), then
+    compares every file of this archive's cache entry with the payload (it
     exists, is a regular file, has the right size, CRC-32 and executable bit)
-    and checks the completion record and the archive's own payload hash.
+    and checks the completion record.
     Prints each missing or damaged file on its own line and exits 1 when
     anything is wrong.  ``--repair`` re-extracts the whole payload into a
     fresh directory beside the entry, under the extraction lock, and swaps it
@@ -39,7 +41,9 @@ are the archive's arguments.  The tools:
 
 ``cache prune [--days N] [--dry-run]``
     Removes entries not used for ``N`` days (default 30), incomplete entries
-    and leftovers (``.tmp-*``, ``.trash-*``) of processes that are gone.  An
+    (older than ``_extract.GRACE``) and leftovers (``.tmp-*``, ``.trash-*``)
+    of starts that are gone (``_extract.leftover_state``); only names that
+    are exactly ours (``_scan``), nothing else in the root.  An
     entry in use is never removed: running processes hold a shared ``flock``
     on its completion record, and pruning takes the exclusive lock without
     waiting (and the extraction lock, so that an entry being extracted or
