@@ -665,25 +665,40 @@ def leftover_state(path, now):
 
 def _lock_holder(path):
     """True if a process holds the temp dir's lock, False if none does, None if that cannot be told."""
+    probe = probe_lock(os.path.join(path, STATE_DIR, TMP_LOCK))
+    if probe is None or probe[0] is None:
+        return None
+    held, size = probe
+    return True if held else (False if size else None)  # empty: made, perhaps not yet locked
+
+
+def probe_lock(path):
+    """``(held, size)`` of a lock file: whether a process holds a ``flock`` on it (None: no ``flock`` here).
+
+    None when the file cannot be opened.  The lock is taken exclusively
+    without waiting, and released at once.
+    """
     try:
         import fcntl
     except ImportError:
-        return None
+        fcntl = None
     flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(os.path.join(path, STATE_DIR, TMP_LOCK), flags)
+        fd = os.open(path, flags)
     except OSError:
         return None
     try:
+        if fcntl is None:
+            return None, os.fstat(fd).st_size
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return True
+            return True, os.fstat(fd).st_size
         except OSError:
-            return None
-        return False if os.fstat(fd).st_size else None  # empty: made, perhaps not yet locked
+            return None, os.fstat(fd).st_size
+        return False, os.fstat(fd).st_size
     finally:
-        os.close(fd)
+        os.close(fd)  # releases the lock if it was taken
 
 
 def remove_tree(path):

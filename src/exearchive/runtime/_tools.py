@@ -909,23 +909,8 @@ def _disk_usage(path):
 
 def _in_use(entry):
     """True if a running process holds the entry's use lock; None if unknown."""
-    try:
-        import fcntl
-    except ImportError:
-        return None
-    try:
-        fd = os.open(entry.complete, os.O_RDONLY)
-    except OSError:
-        return False  # no completion record: no process can hold its lock
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return None
-    finally:
-        os.close(fd)  # releases the lock if it was taken
-    return False
+    probe = _extract.probe_lock(entry.complete)
+    return False if probe is None else probe[0]  # no completion record: no process can hold its lock
 
 
 def _when(timestamp, now):
