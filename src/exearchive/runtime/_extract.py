@@ -225,7 +225,7 @@ def _extract(manifest, archive, root, entry, trace):
         with open(os.path.join(state, READY + interpreter_key()), "w"):
             pass
         _checkpoint("recorded")
-        sync = os.environ.get("EXEARCHIVE_SYNC", "1") not in ("0", "false", "no", "off")
+        sync = sync_wanted(os.environ)
         if sync:
             sync_tree(tmp.path, trace)
         tmp.finish()
@@ -303,6 +303,11 @@ def _hold_tmp_lock(path):
     # written only once locked: a lock file that is empty may not be locked yet
     os.write(fd, ("%d %s %d\n" % (os.getpid(), socket.gethostname(), int(time.time()))).encode())
     return fd
+
+
+def sync_wanted(env):
+    """Whether a new tree is synced to disk before it is published: unless ``EXEARCHIVE_SYNC`` is false."""
+    return env.get("EXEARCHIVE_SYNC", "1").lower() not in ("0", "false", "no", "off")
 
 
 def sync_tree(tree, trace):

@@ -116,7 +116,7 @@ def _zip_start(fd):
     return first.index(b"\n") + 1 if first.startswith(b"#!") and b"\n" in first else 0
 
 
-def _read_member(fd, member, found, keep=False):
+def _read_member(fd, member, found, keep=False, where="its member"):
     """``(sha256 hex, data or None)`` of a member whose data matches its CRC-32 and size, else None."""
     import hashlib
 
@@ -154,16 +154,16 @@ def _read_member(fd, member, found, keep=False):
             if kept is not None:
                 kept.append(data)
     except (_zipdir.Damaged, zlib.error) as error:
-        _add(found, "%s cannot be read (%s)" % (_label(name), error))
+        _add(found, "%s cannot be read (%s)" % (_label(name, where), error))
         return None
     if got != size or check != crc:
-        _add(found, "%s does not match its CRC-32 and size (damaged bytes)" % _label(name))
+        _add(found, "%s does not match its CRC-32 and size (damaged bytes)" % _label(name, where))
         return None
     return digest.hexdigest(), (b"".join(kept) if kept is not None else None)
 
 
-def _label(name):
-    return "its payload" if name == PAYLOAD else "its member %s" % name
+def _label(name, where):
+    return "its payload" if name == PAYLOAD and where == "its member" else "%s %s" % (where, name)
 
 
 def main_manifest(source):
@@ -255,7 +255,7 @@ def _check_payload(fd, member, sha256, manifest, found):
         names.add(key)
         if not name.endswith("/"):
             files.add(key)
-            _read_member(fd, item, found)
+            _read_member(fd, item, found, where="its payload's member")
     for name in sorted(names):
         parent = name.rpartition("/")[0]
         while parent:

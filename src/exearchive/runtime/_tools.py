@@ -558,6 +558,8 @@ def _repair(context):
             if runnable:
                 with open(os.path.join(state, READY + interpreter_key()), "w"):
                     pass
+            if _extract.sync_wanted(context.env):
+                _extract.sync_tree(tmp.path, context.trace)
             tmp.finish()
             _swap(tmp.path, entry, root, tmp.token, context.trace)
             tmp.close()
