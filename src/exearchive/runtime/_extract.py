@@ -297,11 +297,11 @@ def _hold_tmp_lock(path):
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         return fd  # flock unsupported here: sweepers fall back to the grace age
-    import socket
     import time
 
+    host = os.uname().nodename if hasattr(os, "uname") else "?"
     # written only once locked: a lock file that is empty may not be locked yet
-    os.write(fd, ("%d %s %d\n" % (os.getpid(), socket.gethostname(), int(time.time()))).encode())
+    os.write(fd, ("%d %s %d\n" % (os.getpid(), host, int(time.time()))).encode())
     return fd
 
 
