@@ -268,7 +268,13 @@ class Tmp:
             raise
 
     def finish(self):
-        """Remove the lock file (the tree is about to be published); the lock is held until ``close``."""
+        """Remove the lock file (the tree is about to be published); the lock is held until ``close``.
+
+        The directory's time is refreshed first: until the rename, sweepers
+        see a directory without a lock file, which they keep while it is
+        younger than ``GRACE``, however long the extraction took.
+        """
+        os.utime(self.path)
         try:
             os.unlink(os.path.join(self.path, STATE_DIR, TMP_LOCK))
         except FileNotFoundError:
