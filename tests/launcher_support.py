@@ -119,7 +119,8 @@ def rewrite_archive(
             if info.filename == "__main__.pyc":
                 continue  # compiled from the old manifest; zipimport would prefer it to the edited source
             if info.filename == "__main__.py":
-                data = _replace_manifest_literal(data.decode(), manifest).encode()
+                literal = {k: v for k, v in manifest.items() if k != "launcher_files"}  # manifest.json's alone
+                data = _replace_manifest_literal(data.decode(), literal).encode()
             elif info.filename == MANIFEST:
                 data = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
             elif info.filename == PAYLOAD:

@@ -123,7 +123,7 @@ def _no_payload(hello: Path, path: Path) -> Path:
     [
         (_text_file, "'{path}' is not an exearchive archive (it is not a zip file)"),
         (_plain_zip, f"'{{path}}' is a zip file but not an exearchive archive (it has no {MANIFEST})"),
-        (_truncated, "the archive '{path}' is damaged: it is not a readable zip file ("),
+        (_truncated, "the archive '{path}' is damaged: it is cut short (a truncated copy of "),
         (_bad_manifest, "the archive '{path}' is damaged: its manifest is not valid JSON ("),
         (_no_payload, "the archive '{path}' is damaged: it has no payload (__exearchive__/payload.zip)"),
         (_newer_format, "'{path}' has archive format 99, newer than this exearchive reads (1)"),

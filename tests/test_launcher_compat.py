@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -231,7 +233,10 @@ def test_a_damaged_launcher_copy_is_not_trusted_or_is_completed(
     assert run_python(python, archive, "World", env=env).stdout == expected.stdout
     assert ready.exists() and list((copy / "__pycache__").glob("_interpreter.*.pyc"))
     # a start killed while writing the copy left only its temp directory: the next one cleans it up
-    copy.rename(copy.parent / ".tmp-launcher-999999999-dead")
+    tmp = copy.parent / ".tmp-launcher-999999999-deadbeef"
+    copy.rename(tmp)
+    old = time.time() - 3600  # it holds no lock file: removed once older than the grace age
+    os.utime(tmp, (old, old))
     assert run_python(python, archive, "World", env=env).stdout == expected.stdout
     assert ready.exists() and (copy / "_boot.py").exists()
     assert not list(copy.parent.glob(".tmp-*"))

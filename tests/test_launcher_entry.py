@@ -351,7 +351,7 @@ def test_verbose_traces_each_step_with_timings(build_sample: Callable[[str], Bui
         "sys.path ready",
         "running hello.cli:main (default entry point)",
     ]
-    assert [s for s in steps if not s.startswith("removed leftover")][1:] == expected
+    assert [s for s in steps if not s.startswith(("removed leftover", "synced "))][1:] == expected
     steps = [TRACE.match(line).group(1) for line in warm.stderr.splitlines()]  # type: ignore[union-attr]
     assert steps == [f"warm: {entry}", "sys.path ready", "running hello.cli:main (default entry point)"]
     quiet = run_archive(archive, "x", root=root)

@@ -446,6 +446,8 @@ def test_cache_prune_never_removes_an_entry_in_use(
     leftover = root / f".tmp-{greet_entry.name}-{dead_pid()}-0badf00d"
     (leftover / "site-packages").mkdir(parents=True)
     (leftover / "site-packages" / "half.py").write_text("x = 1\n")
+    (leftover / ".exearchive").mkdir()
+    (leftover / ".exearchive" / "extracting").write_text(f"{dead_pid()} here 0\n")  # its lock, not held
 
     listing = json.loads(tool(hello, "cache", "list", "--json", root=root).stdout)
     assert {e["id"]: e["in_use"] for e in listing["entries"]} == {hello_entry.name: True, greet_entry.name: False}

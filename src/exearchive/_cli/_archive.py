@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..backend._hashing import sha256_stream
 from ..backend._pack import FORMAT, MANIFEST, PAYLOAD, RUNTIME
+from ..runtime import _integrity
 from ._errors import CommandError
 
 _SNIFF = 256 * 1024  # how much of a broken zip to look at for our member names
@@ -37,6 +38,13 @@ class Archive:
 
 def read(path: Path) -> Archive:
     """Read the archive at ``path``; a :class:`CommandError` if it is not an intact exearchive archive."""
+    try:
+        path = path.absolute()
+    except FileNotFoundError:  # os.getcwd() of a deleted directory
+        raise CommandError(
+            f"the current directory no longer exists, so {str(path)!r} has no meaning; "
+            "run this from an existing directory or give the archive's absolute path"
+        ) from None
     if not path.exists():
         raise CommandError(f"{str(path)!r} does not exist")
     if path.is_dir():
@@ -57,13 +65,15 @@ def read(path: Path) -> Archive:
     return Archive(path, size, shebang, manifest, payload.file_size)
 
 
-def payload_sha256(archive: Archive) -> str:
-    """The SHA-256 of the archive's payload, read in chunks (zipfile checks its CRC as well)."""
-    try:
-        with zipfile.ZipFile(archive.path) as outer, outer.open(PAYLOAD) as payload:
-            return sha256_stream(payload)[0].hexdigest()
-    except (zipfile.BadZipFile, EOFError) as error:
-        raise _damaged(archive.path, f"its payload cannot be read ({error})") from None
+def problems(archive: Archive) -> list[str]:
+    """Why the archive is damaged or would be refused by the launcher; ``[]`` when every member is intact.
+
+    The launcher's own check (:mod:`exearchive.runtime._integrity`, the one its
+    ``verify`` tool makes): every member's CRC-32, the launcher's hashes, the
+    payload's hash and members, the manifest.
+    """
+    found: list[str] = _integrity.problems(str(archive.path))
+    return found
 
 
 def _manifest(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
@@ -73,6 +83,8 @@ def _manifest(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
         raise CommandError(
             f"{str(path)!r} is a zip file but not an exearchive archive (it has no {MANIFEST})"
         ) from None
+    except (zlib.error, zipfile.BadZipFile, EOFError) as error:
+        raise _damaged(path, f"its manifest cannot be read ({error})") from None
     try:
         manifest = json.loads(data)
     except ValueError as error:
@@ -108,7 +120,8 @@ def _not_a_zip(path: Path, handle: Any, error: Exception) -> CommandError:
     handle.seek(0)
     head = handle.read(_SNIFF)
     if RUNTIME.encode() in head or MANIFEST.encode() in head:
-        return _damaged(path, f"it is not a readable zip file ({error})")
+        found = _integrity.problems(str(path))
+        return _damaged(path, found[0] if found else f"it is not a readable zip file ({error})")
     return CommandError(f"{str(path)!r} is not an exearchive archive (it is not a zip file)")
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..runtime._integrity import LAUNCHER_FILES
 from . import _zip
 from ._errors import ExearchiveError
 from ._hashing import sha256_file
@@ -61,10 +62,9 @@ if sys.version_info < (3, 8):
     sys.exit(1)
 MANIFEST = {manifest}
 if __name__ == "__main__":
-    if sys.implementation.cache_tag != MANIFEST["launcher_pyc"]:  # the shipped bytecode is for another Python
-        import {runtime}
+    import {runtime}
 
-        {runtime}.use_compiled_copy(MANIFEST)
+    {runtime}.start(MANIFEST, __loader__)  # bytecode for this Python or the entry's copy; checked when cold
     from {runtime}._boot import main
 
     main(MANIFEST, __loader__)
@@ -151,6 +151,27 @@ def launcher_keys(runtime: list[tuple[str, bytes]]) -> dict[str, str | None]:
     return {"launcher": digest.hexdigest()[:_ID_LENGTH], "launcher_pyc": sys.implementation.cache_tag}
 
 
+def launcher_hashes(launcher: list[tuple[str, bytes]]) -> dict[str, str]:
+    """``manifest.json``'s ``launcher_files``: the SHA-256 of every launcher member (sources and bytecode).
+
+    ``__main__.py`` holds the manifest, so it cannot be listed; the checks
+    compare its ``MANIFEST`` with ``manifest.json`` instead.  The key is not
+    in that ``MANIFEST``: every start parses it, only a cold one needs this.
+    """
+    return {name: hashlib.sha256(data).hexdigest() for name, data in launcher}
+
+
+def _with_bytecode(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Each launcher source followed by its bytecode for the build interpreter, where there is one."""
+    members = []
+    for name, data in files:
+        members.append((name, data))
+        code = _launcher_bytecode(name, data)
+        if code is not None:
+            members.append((name + "c", code))
+    return members
+
+
 def _runtime_files() -> list[tuple[str, bytes]]:
     package = importlib.resources.files("exearchive.runtime")
     members = []
@@ -196,6 +217,7 @@ def _launcher_bytecode(name: str, source: bytes) -> bytes | None:
 def write_archive(target: Path, shebang: str, manifest: dict[str, Any], payload: Payload, version: str) -> Path:
     """Write the archive to ``target`` atomically (temp file + rename); return ``target``."""
     runtime = _runtime_files()
+    launcher = _with_bytecode(runtime)
     manifest = {**manifest, **launcher_keys(runtime)}
     logger.debug("writing %s (payload %.1f MB)", target.name, payload.size / 1e6)
     date = _zip.build_date()
@@ -206,13 +228,15 @@ def write_archive(target: Path, shebang: str, manifest: dict[str, Any], payload:
         with os.fdopen(handle, "wb") as out:
             out.write(f"#!{shebang}\n".encode())
             with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                launcher = [("__main__.py", main_source(manifest, version).encode()), *runtime]
-                for name, data in launcher:
-                    _zip.add_bytes(archive, name, data, date, compress=name not in _WARM_SOURCES)
-                    code = _launcher_bytecode(name, data)
-                    if code is not None:
-                        _zip.add_bytes(archive, name + "c", code, date, compress=name not in _WARM_PATH)
-                text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+                for name, data in [
+                    *_with_bytecode([("__main__.py", main_source(manifest, version).encode())]),
+                    *launcher,
+                ]:
+                    warm = _WARM_PATH if name.endswith(".pyc") else _WARM_SOURCES
+                    _zip.add_bytes(archive, name, data, date, compress=name.removesuffix("c") not in warm)
+                # the launcher's hashes only here: a warm start never needs them, the literal stays small
+                text = json.dumps({**manifest, LAUNCHER_FILES: launcher_hashes(launcher)}, indent=2, sort_keys=True)
+                text += "\n"
                 _zip.add_bytes(archive, MANIFEST, text.encode(), date)
                 _zip.add_file(archive, PAYLOAD, payload.path, date, compress=False)
             out.flush()

@@ -9,8 +9,8 @@ The protocol is the ``MANIFEST`` literal in the archive's ``__main__.py``
 (see ``_boot``).
 
 On any other interpreter zipimport would compile ``_boot`` from source on
-every start, 10-20 ms.  So the archive's ``__main__`` calls
-``use_compiled_copy`` first: it puts the copy of the warm-path modules that
+every start, 10-20 ms.  So ``start``, which the archive's ``__main__`` calls
+first, calls ``use_compiled_copy``: it puts the copy of the warm-path modules that
 a start on this interpreter left in the cache entry, with their bytecode,
 ahead of the archive on ``__path__``.  ``_extract.install_copy`` makes that
 copy.  This module is compiled on every such start: keep it short.
@@ -103,7 +103,7 @@ def copy_dir(entry, manifest):
 def use_compiled_copy(manifest):
     """Import the launcher's warm-path modules from the entry's copy if it is ready for this interpreter."""
     if not (plain_name(manifest.get("id")) and plain_name(manifest.get("launcher"))):
-        return
+        return False
     uid = os.geteuid() if hasattr(os, "geteuid") else 0
     for root, _explicit in cache_roots(os.environ):
         try:
@@ -111,6 +111,50 @@ def use_compiled_copy(manifest):
                 copy = copy_dir(os.path.join(root, manifest["id"]), manifest)
                 if os.stat(os.path.join(copy, READY + interpreter_key())).st_uid in (uid, 0):
                     __path__.insert(0, copy)
-                    return
+                    return True
         except OSError:
             pass
+    return False
+
+
+# zipimport checks no CRC: a damaged _boot.pyc could crash the interpreter.  So a start that finds no
+# ready marker for this interpreter (the first start of this content here, or after a prune), and every
+# run of the tools, compares every launcher member with its SHA-256 in manifest.json first; a warm start
+# pays one stat (the ready marker's, which _boot looks at again).  A copy of the archive damaged after
+# its entry was made is not checked by a warm start: verify and exearchive inspect --verify find it.
+# (Comments, not a docstring: this module's bytecode is read on every start.)
+def start(manifest, loader):
+    """Called by ``__main__`` before it imports ``_boot``: check the launcher unless the entry is ready."""
+    tools = os.environ.get("EXEARCHIVE_TOOLS")  # the tools (verify) check the launcher whatever the entry's state
+    if sys.implementation.cache_tag != manifest.get("launcher_pyc"):
+        if use_compiled_copy(manifest) and not tools:
+            return
+    elif not tools and plain_name(manifest.get("id")):
+        for root, _explicit in cache_roots(os.environ):
+            try:
+                os.stat(os.path.join(root, manifest["id"], STATE_DIR, READY + interpreter_key()))
+                return
+            except OSError:
+                pass
+    if not hasattr(loader, "archive"):
+        return  # not run from a zip
+    try:
+        import json
+
+        expected = json.loads(loader.get_data("__exearchive__/manifest.json").decode("utf-8"))["launcher_files"]
+    except Exception:  # built before the hashes were recorded, or a damaged manifest.json (zlib.error and all)
+        expected = {}  # the launcher runs with __main__.py's MANIFEST; verify names the damage
+    if isinstance(expected, dict):
+        import hashlib
+
+        for name in sorted(expected):
+            try:
+                data = loader.get_data(name)
+            except Exception:  # missing, or zlib.error for damaged deflated bytes
+                data = None
+            if data is None or hashlib.sha256(data).hexdigest() != expected[name]:
+                sys.stderr.write(
+                    "%s: error: the archive %s is damaged: its launcher file %s is not what was built; "
+                    "rebuild it or get an intact copy\n" % (os.path.basename(sys.argv[0]), loader.archive, name)
+                )
+                sys.exit(1)

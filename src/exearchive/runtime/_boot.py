@@ -8,12 +8,16 @@ Every archive is a shebang line followed by a zip whose members are:
     generated at build time; first refuses a Python older than 3.8 in one
     line (it parses and runs that far on 2.7 and 3.0-3.7, which never import
     this package), then holds ``MANIFEST``, a dict literal (ASCII), and calls
-    ``_exearchive_runtime._boot.main(MANIFEST, __loader__)`` (after
-    ``use_compiled_copy`` on an interpreter the shipped bytecode is not for).
+    ``_exearchive_runtime.start(MANIFEST, __loader__)`` (the launcher's own
+    check when cold; the entry's compiled copy of the launcher on an
+    interpreter the shipped bytecode is not for), then
+    ``_exearchive_runtime._boot.main(MANIFEST, __loader__)``.
 ``_exearchive_runtime/*.py`` and ``*.pyc``
     this package, with unchecked-hash bytecode for the build interpreter.
 ``__exearchive__/manifest.json``
-    the same manifest as JSON, for tools that do not execute the archive.
+    the same manifest as JSON, for tools that do not execute the archive,
+    plus ``launcher_files`` (member name -> SHA-256 of every
+    ``_exearchive_runtime/`` member), which ``start`` and ``_integrity`` check.
 ``__exearchive__/payload.zip``
     the payload, a zip stored (not compressed) inside the archive, so the
     archive's own central directory stays small and constant-size; zipimport
@@ -81,7 +85,9 @@ when that cannot be used, the fallback ``$TMPDIR/exearchive-<uid>``; see
                                    key>`` inside says it has bytecode for one
     ROOT/.locks/<id>.lock          extraction lock
     ROOT/.tmp-<id>-<pid>-<rand>/   extraction in progress (or left by a killed
-                                   start; removed by the next extraction)
+                                   start; removed by the next extraction once
+                                   the flock on its .exearchive/extracting is
+                                   free, see ``_extract.Tmp``)
     ROOT/.trash-<id>-<pid>-<rand>/ an untrusted entry being removed
 
 An entry is trusted only if its completion record exists and is owned by the
@@ -101,7 +107,9 @@ or plain script name, ``module:function`` or ``module``), ``EXEARCHIVE_INTERPRET
 ``EXEARCHIVE_INHERIT_PATH=1`` (keep the host's site-packages and PYTHONPATH
 visible), ``EXEARCHIVE_VERBOSE=1`` (trace each step with timings),
 ``EXEARCHIVE_TOOLS=1`` (info, verify, extract, cache), and
-``EXEARCHIVE_LOCK_TIMEOUT`` (seconds to wait for another start's extraction).
+``EXEARCHIVE_LOCK_TIMEOUT`` (seconds to wait for another start's extraction),
+``EXEARCHIVE_SYNC=0`` (publish a new entry without syncing it to disk first).
+The launcher sets ``EXEARCHIVE_USE_LOCK_FD`` (see ``_hold_use_lock``).
 """
 
 import os
@@ -113,6 +121,7 @@ FORMAT = 1
 COMPLETE = "complete"
 _TOUCH_AFTER = 3600.0  # refresh the last-use time at most once an hour
 _TRUE = ("1", "true", "yes", "on")
+USE_LOCK_FD = "EXEARCHIVE_USE_LOCK_FD"  # the inherited descriptor that holds the use lock
 RUNTIME_PREFIX = "_exearchive_runtime/"  # the launcher in the archive; also how its shipped bytecode names files
 
 
@@ -145,9 +154,9 @@ def main(manifest, loader):
     """Run the archive: find or make its cache entry, set up, run the app."""
     env = os.environ
     trace = _Trace(env.get("EXEARCHIVE_VERBOSE", "") in _TRUE)
-    archive = os.path.abspath(getattr(loader, "archive", None) or sys.argv[0])
     prog = os.path.basename(sys.argv[0]) or "exearchive"
     try:
+        archive = _archive_path(getattr(loader, "archive", None) or sys.argv[0])
         _absolute_root(env)
         if env.get("EXEARCHIVE_TOOLS", "") in _TRUE:
             from . import _tools
@@ -182,6 +191,16 @@ def main(manifest, loader):
     except Exception as error:  # our bug or a state we did not foresee: still one line
         _fail_unexpected(prog, error, trace)
     run_app(app, prog, (manifest, archive, entry))
+
+
+def _archive_path(path):
+    try:
+        return os.path.abspath(path)
+    except FileNotFoundError:  # os.getcwd() of a deleted directory
+        raise LauncherError(
+            "the current directory no longer exists, so the archive's path %s has no meaning; "
+            "run it from an existing directory or by its absolute path" % path
+        ) from None
 
 
 def _bytecode_fits(manifest, archive):
@@ -292,11 +311,15 @@ def _warm_entry(root, entry_id, trace):
 
 
 def _hold_use_lock(fd):
-    """Hold a shared lock on the completion record while this process runs.
+    """Hold a shared lock on the completion record while this process and what it starts run.
 
     ``cache prune`` takes the exclusive lock before removing an entry, so an
-    entry in use is never removed.  The descriptor is deliberately kept open
-    (it is not inherited by child processes).
+    entry in use is never removed.  The descriptor is kept open and made
+    inheritable, its number in ``EXEARCHIVE_USE_LOCK_FD``: a ``flock`` belongs
+    to the open file, which ``fork`` and ``exec`` share, so a process that
+    execs the interpreter, a forked child and a child that outlives this
+    process keep the entry in use (``subprocess`` closes it in its children
+    unless it is in ``pass_fds``).
     """
     try:
         import fcntl
@@ -311,9 +334,11 @@ def _hold_use_lock(fd):
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)
         except OSError:
-            pass
+            return
     except OSError:
-        pass  # flock is unsupported on this file system
+        return  # flock is unsupported on this file system
+    os.set_inheritable(fd, True)
+    os.environ[USE_LOCK_FD] = str(fd)
 
 
 def _touch(st, state, trace):

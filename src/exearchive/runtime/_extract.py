@@ -24,7 +24,8 @@ incomplete, or not yet ready for the running interpreter.  Steps:
    one in place (each ``.pyc`` is written atomically) and write its ready marker.
 
 A start killed at any moment leaves at most a ``.tmp-*`` or ``.trash-*``
-directory, which no start trusts and the next extraction removes.
+directory, which no start trusts and the next extraction removes once it can
+tell that no process fills it any more (``Tmp``, ``leftover_state``).
 
 Test hook: ``EXEARCHIVE_TEST_KILL_AT=POINT`` (or ``POINT:N``) makes the
 process kill itself with SIGKILL when it reaches ``POINT`` (the N-th time);
@@ -42,9 +43,12 @@ PAYLOAD = "__exearchive__/payload.zip"
 # runs once per entry and interpreter, or for the tools; it comes from the archive.
 COPIED = ("_boot.py", "_interpreter.py")
 _LOCK_TIMEOUT = 300.0
-_STALE_AGE = 24 * 3600.0
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+GRACE = 600.0  # seconds: a temp or trash directory without a lock to tell is removed only when older
+TMP_LOCK = "extracting"  # in a temp directory's state directory: held by the process that fills it
+ID_LENGTH = 32  # hex digits of a content id (the backend's _pack._ID_LENGTH)
+_HEX = frozenset("0123456789abcdef")
 _KILL_AT = os.environ.get("EXEARCHIVE_TEST_KILL_AT", "")
 _reached = {}
 
@@ -409,39 +413,171 @@ def _extract(manifest, archive, root, entry, trace):
     """Extract the payload into a temp dir beside ``entry``, then publish it."""
     _remove_leftovers(root, trace)
     try:
-        tmp, token = new_tmp(root, manifest["id"])
+        tmp = Tmp(root, manifest["id"])
     except OSError as error:
         raise LauncherError("cannot write to the cache root %s: %s" % (root, error.strerror or error)) from None
     try:
         _checkpoint("tmp")
-        count = unpack(archive, tmp, manifest=manifest)
+        count = unpack(archive, tmp.path, manifest=manifest)
+        check_count(tmp.path, count, archive)
         trace("extracted %d files, payload hash checked" % count)
         _checkpoint("extracted")
         if _needs_bytecode(manifest):
-            _compile(tmp, trace)
+            _compile(tmp.path, trace)
             _checkpoint("compiled")
-        state = os.path.join(tmp, STATE_DIR)
-        os.mkdir(state, 0o700)
+        state = os.path.join(tmp.path, STATE_DIR)
         _write_complete(os.path.join(state, COMPLETE), manifest, count)
         with open(os.path.join(state, READY + interpreter_key()), "w"):
             pass
         _checkpoint("recorded")
-        _publish(tmp, entry, root, token, trace, lambda: entry_problem(entry, manifest, files=count) is None)
+        sync = sync_wanted(os.environ)
+        if sync:
+            sync_tree(tmp.path, trace)
+        tmp.finish()
+        _publish(tmp.path, entry, root, tmp.token, trace, lambda: entry_problem(entry, manifest, files=count) is None)
+        if sync:
+            _fsync_dir(root)
+        tmp.close()
         _checkpoint("published")
     except OSError as error:
-        _rmtree(tmp)
+        tmp.remove()
         raise LauncherError("cannot write the cache entry %s: %s" % (entry, error.strerror or error)) from None
     except BaseException:
-        _rmtree(tmp)
+        tmp.remove()
         raise
 
 
-def new_tmp(root, entry_id):
-    """Make ``ROOT/.tmp-<id>-<pid>-<rand>`` (0700) for a new tree; return it and its random token."""
-    token = os.urandom(4).hex()
-    tmp = os.path.join(root, ".tmp-%s-%d-%s" % (entry_id, os.getpid(), token))
-    os.mkdir(tmp, 0o700)
-    return tmp, token
+class Tmp:
+    """A new ``ROOT/.tmp-<id>-<pid>-<token>/`` (0700) that this process fills, holding a lock inside it.
+
+    The lock (``TMP_LOCK``, an exclusive ``flock`` on a file of its state
+    directory, taken before anything else is written) says "a live process
+    fills this", whatever PID namespace or host that process runs in: a start
+    that sweeps leftovers removes a temp directory only when it can take that
+    lock itself (see ``leftover_state``).  The lock file says who made it, for
+    ``cache list``.  ``finish`` removes the lock file just before the tree is
+    published; the lock is released when the tree is published or removed.
+    """
+
+    def __init__(self, root, entry_id):
+        self.token = os.urandom(4).hex()
+        self.path = os.path.join(root, ".tmp-%s-%d-%s" % (entry_id, os.getpid(), self.token))
+        self.fd = -1
+        os.mkdir(self.path, 0o700)
+        try:
+            state = os.path.join(self.path, STATE_DIR)
+            os.mkdir(state, 0o700)
+            self.fd = _hold_tmp_lock(os.path.join(state, TMP_LOCK))
+        except BaseException:
+            self.remove()
+            raise
+
+    def finish(self):
+        """Remove the lock file (the tree is about to be published); the lock is held until ``close``.
+
+        The directory's time is refreshed first: until the rename, sweepers
+        see a directory without a lock file, which they keep while it is
+        younger than ``GRACE``, however long the extraction took.
+        """
+        os.utime(self.path)
+        try:
+            os.unlink(os.path.join(self.path, STATE_DIR, TMP_LOCK))
+        except FileNotFoundError:
+            pass
+
+    def close(self):
+        if self.fd >= 0:
+            os.close(self.fd)  # releases the lock
+            self.fd = -1
+
+    def remove(self):
+        """Remove the tree (a failed extraction), then release the lock."""
+        _rmtree(self.path)
+        self.close()
+
+
+def _hold_tmp_lock(path):
+    """Create the lock file of a new temp dir, lock it, then write who holds it; return its descriptor."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, 0o600)
+    try:
+        import fcntl
+    except ImportError:  # Windows: a directory in use cannot be removed anyway
+        return fd
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return fd  # flock unsupported here: sweepers fall back to the grace age
+    import time
+
+    host = os.uname().nodename if hasattr(os, "uname") else "?"
+    # written only once locked: a lock file that is empty may not be locked yet
+    os.write(fd, ("%d %s %d\n" % (os.getpid(), host, int(time.time()))).encode())
+    return fd
+
+
+def sync_wanted(env):
+    """Whether a new tree is synced to disk before it is published: unless ``EXEARCHIVE_SYNC`` is false."""
+    return env.get("EXEARCHIVE_SYNC", "1").lower() not in ("0", "false", "no", "off")
+
+
+def sync_tree(tree, trace):
+    """Put everything written under ``tree`` on disk before it is published (``EXEARCHIVE_SYNC=0``: skip).
+
+    Linux: one ``syncfs`` of the tree's file system (measured on the boto3
+    payload, 2,394 files, on a fresh ext4: 90-140 ms; an ``fsync`` of each
+    file took 3.1-3.5 s in four threads, 11-23 s in one).  Elsewhere, or when
+    ``syncfs`` cannot be called: ``os.sync``.
+    """
+    try:
+        import ctypes
+
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs if sys.platform.startswith("linux") else None
+    except (ImportError, OSError, AttributeError):
+        syncfs = None
+    fd = os.open(tree, os.O_RDONLY)
+    try:
+        if (syncfs is None or syncfs(fd) != 0) and hasattr(os, "sync"):
+            os.sync()
+    finally:
+        os.close(fd)
+    trace("synced %s to disk" % tree)
+
+
+def _fsync_dir(path):
+    """Make a rename in ``path`` durable; best effort (some file systems refuse ``fsync`` on a directory)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def check_count(tree, count, archive):
+    """Refuse a tree that does not hold exactly the ``count`` files the payload's directory lists."""
+    found = _count_files(tree, True)
+    if found != count:
+        raise LauncherError(
+            "extracting %s wrote %d files but its payload holds %d (did something remove files from %s?); run again"
+            % (archive, found, count, tree)
+        )
+
+
+def _count_files(directory, top=False):
+    count = 0
+    with os.scandir(directory) as items:
+        for item in items:
+            if item.is_dir(follow_symlinks=False):
+                if not (top and item.name == STATE_DIR):
+                    count += _count_files(item.path)
+            else:
+                count += 1
+    return count
 
 
 def unpack(archive, dest, members=None, manifest=None):
@@ -614,20 +750,20 @@ def _write_copy(copy, archive, trace):
 
     state = os.path.dirname(copy)
     _remove_leftovers(state, trace)
-    tmp, _token = new_tmp(state, "launcher")
+    tmp = Tmp(state, "launcher")
     try:
         with open(archive, "rb") as handle:
             fd = handle.fileno()
             wanted = set(RUNTIME_PREFIX + name for name in COPIED)
             found = (m for m in _zipdir.members(fd) if m[0] in wanted)
-            _unpack.write_all(fd, _plan(found, tmp, None))
+            _unpack.write_all(fd, _plan(found, tmp.path, None))
         try:
-            os.rename(os.path.join(tmp, RUNTIME_PREFIX[:-1]), copy)
+            os.rename(os.path.join(tmp.path, RUNTIME_PREFIX[:-1]), copy)
         except OSError:
             if not os.path.isdir(copy):
                 raise  # else another start put its copy there first
     finally:
-        _rmtree(tmp)
+        tmp.remove()
 
 
 def _write_complete(path, manifest, count):
@@ -713,7 +849,7 @@ def _make_ready(manifest, entry, ready, trace):
 
 
 def _remove_leftovers(root, trace):
-    """Remove temp and trash directories of starts that are gone."""
+    """Remove the temp and trash directories (or files) of starts that are gone."""
     import time
 
     now = time.time()
@@ -722,30 +858,140 @@ def _remove_leftovers(root, trace):
     except OSError:
         return
     for name in names:
-        if not name.startswith((".tmp-", ".trash-")):
-            continue
-        path = os.path.join(root, name)
-        try:
-            pid = int(name.split("-")[-2])
-            age = now - os.stat(path).st_mtime
-        except (ValueError, IndexError, OSError):
-            continue
-        if pid != os.getpid() and (not _alive(pid) or age > _STALE_AGE):
-            _rmtree(path)
+        if leftover_name(name) and leftover_state(os.path.join(root, name), now) == "dead":
+            remove_tree(os.path.join(root, name))
             trace("removed leftover %s" % name)
 
 
-def _alive(pid):
+def is_entry_name(name):
+    """Whether ``name`` is a content id as the build side makes them: ``ID_LENGTH`` lowercase hex digits."""
+    return len(name) == ID_LENGTH and _HEX.issuperset(name)
+
+
+def leftover_name(name):
+    """Whether ``name`` is exactly one a start gives its temp or trash directory: ``.tmp|.trash-<id>-<pid>-<token>``."""
+    parts = name.split("-")
+    return (
+        len(parts) == 4
+        and parts[0] in (".tmp", ".trash")
+        and (is_entry_name(parts[1]) or parts[1] == "launcher")
+        and parts[2].isdigit()
+        and len(parts[3]) == 8
+        and _HEX.issuperset(parts[3])
+    )
+
+
+def leftover_state(path, now):
+    """``"live"``, ``"dead"`` or ``"young"`` (kept for now) for a temp or trash directory.
+
+    Live: a process holds its lock (``Tmp``), in whatever PID namespace or on
+    whatever host.  Dead: its lock file exists and is written, and the lock
+    can be taken (its holder is gone).  Anything else (no lock file, as in a
+    trash directory; a lock file still empty; no ``flock`` here) is dead only
+    once it is older than ``GRACE`` seconds.
+    """
+    holder = _lock_holder(path)
+    if holder is not None:
+        return "live" if holder else "dead"
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
+        age = now - os.lstat(path).st_mtime
     except OSError:
-        return True
-    return True
+        return "young"  # gone already
+    return "dead" if age > GRACE else "young"
+
+
+def _lock_holder(path):
+    """True if a process holds the temp dir's lock, False if none does, None if that cannot be told."""
+    probe = probe_lock(os.path.join(path, STATE_DIR, TMP_LOCK))
+    if probe is None or probe[0] is None:
+        return None
+    held, size = probe
+    return True if held else (False if size else None)  # empty: made, perhaps not yet locked
+
+
+def probe_lock(path):
+    """``(held, size)`` of a lock file: whether a process holds a ``flock`` on it (None: no ``flock`` here).
+
+    None when the file cannot be opened.  The lock is taken exclusively
+    without waiting, and released at once.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        if fcntl is None:
+            return None, os.fstat(fd).st_size
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True, os.fstat(fd).st_size
+        except OSError:
+            return None, os.fstat(fd).st_size
+        return False, os.fstat(fd).st_size
+    finally:
+        os.close(fd)  # releases the lock if it was taken
+
+
+def remove_tree(path):
+    """Remove a directory tree, a file or a link; return ``(name, error)`` for what stays, else None.
+
+    Directories that cannot be read or written (mode 000) are made so and the
+    removal is tried again; files are removed as they are.
+    """
+    import shutil
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        return path, error
+    if not stat.S_ISDIR(st.st_mode):
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            return path, error
+        return None
+    errors = []
+    for attempt in (1, 2):
+        del errors[:]
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(path, onexc=lambda function, name, error: errors.append((name, error)))
+        else:
+            shutil.rmtree(path, onerror=lambda function, name, info: errors.append((name, info[1])))
+        if not errors or not os.path.lexists(path):
+            return None
+        if attempt == 1:
+            _make_removable(path)
+    return errors[0]
+
+
+def _make_removable(top):
+    """Give every directory under ``top`` (links aside) the owner's read, write and search bits."""
+    import stat
+
+    def allow(path):
+        try:
+            st = os.lstat(path)
+            if stat.S_ISDIR(st.st_mode) and st.st_mode & 0o700 != 0o700:
+                os.chmod(path, stat.S_IMODE(st.st_mode) | 0o700)
+        except OSError:
+            pass
+
+    allow(top)
+    for directory, dirs, _files in os.walk(top):
+        for name in dirs:
+            allow(os.path.join(directory, name))  # before os.walk lists it
 
 
 def _rmtree(path):
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
+    remove_tree(path)

@@ -14,9 +14,11 @@ are the archive's arguments.  The tools:
     interpreter can run it.
 
 ``verify [--repair]``
-    Compares every file of this archive's cache entry with the payload (it
+    Checks the whole archive first (``_integrity``: every member's CRC-32,
+    the launcher's and the payload's SHA-256, the payload's members), then
+    compares every file of this archive's cache entry with the payload (it
     exists, is a regular file, has the right size, CRC-32 and executable bit)
-    and checks the completion record and the archive's own payload hash.
+    and checks the completion record.
     Prints each missing or damaged file on its own line and exits 1 when
     anything is wrong.  ``--repair`` re-extracts the whole payload into a
     fresh directory beside the entry, under the extraction lock, and swaps it
@@ -39,7 +41,9 @@ are the archive's arguments.  The tools:
 
 ``cache prune [--days N] [--dry-run]``
     Removes entries not used for ``N`` days (default 30), incomplete entries
-    and leftovers (``.tmp-*``, ``.trash-*``) of processes that are gone.  An
+    (older than ``_extract.GRACE``) and leftovers (``.tmp-*``, ``.trash-*``)
+    of starts that are gone (``_extract.leftover_state``); only names that
+    are exactly ours (``_scan``), nothing else in the root.  An
     entry in use is never removed: running processes hold a shared ``flock``
     on its completion record, and pruning takes the exclusive lock without
     waiting (and the extraction lock, so that an entry being extracted or
@@ -285,7 +289,7 @@ def _payload_summary(context):
     payload = context.manifest.get("payload") or {}
     if all(isinstance(payload.get(k), int) for k in ("size", "unpacked_size", "files")):
         return {"size": payload["size"], "unpacked_size": payload["unpacked_size"], "files": payload["files"]}
-    members, size, _digest = _read_payload(context.archive)
+    members, size = _read_payload(context.archive)
     files = [m for m in members if not m[0].endswith("/")]
     return {"size": size, "unpacked_size": sum(m[1] for m in files), "files": len(files)}
 
@@ -368,12 +372,11 @@ def _size(count):
 # reading the payload
 
 
-def _read_payload(archive, digest=False):
-    """The payload's members and size, and its SHA-256 when ``digest``.
+def _read_payload(archive):
+    """The payload's members and size.
 
     Members are ``(name, size, crc32, executable)``.  Only the payload's
-    central directory is read (the same way ``_extract.unpack`` finds it),
-    plus, for the digest, the payload's bytes with a bounded buffer.
+    central directory is read (the same way ``_extract.unpack`` finds it).
     """
     from . import _zipdir
 
@@ -383,8 +386,7 @@ def _read_payload(archive, digest=False):
             payload = _extract._find_payload(fd, archive)
             offset, size = payload[1], payload[3]
             members = [(m[0], m[3], m[4], bool(m[6] & 0o111)) for m in _zipdir.members(fd, offset, size)]
-            sha256 = _digest(handle, offset, size) if digest else None
-            return members, size, sha256
+            return members, size
     except LauncherError:
         raise
     except (ValueError, UnicodeError) as error:  # _zipdir.Damaged is a ValueError
@@ -395,45 +397,21 @@ def _read_payload(archive, digest=False):
         raise LauncherError("cannot read the archive %s: %s" % (archive, error.strerror or error)) from None
 
 
-def _digest(handle, offset, size):
-    import hashlib
-
-    digest = hashlib.sha256()
-    handle.seek(offset)
-    left = size
-    while left > 0:
-        chunk = handle.read(min(_BUFFER, left))
-        if not chunk:
-            break
-        digest.update(chunk)
-        left -= len(chunk)
-    return digest.hexdigest()
-
-
-def _archive_problem(context, sha256):
-    """Why the archive's payload does not match its manifest, or None."""
-    expected = (context.manifest.get("payload") or {}).get("sha256")
-    if expected:
-        if sha256 != expected:
-            return "its payload's SHA-256 is %s, the manifest says %s" % (sha256, expected)
-    elif not sha256.startswith(context.id):
-        return "its payload's SHA-256 %s does not start with its content id %s" % (sha256, context.id)
-    return None
-
-
 # --------------------------------------------------------------------------
 # verify
 
 
 def _verify(context, options):
-    members, _size_unused, sha256 = _read_payload(context.archive, digest=True)
-    damaged_archive = _archive_problem(context, sha256)
-    if damaged_archive:
-        _out("damaged  the archive %s: %s" % (context.archive, damaged_archive))
+    from . import _integrity
+
+    damage = _integrity.problems(context.archive, context.manifest)
+    for problem in damage:
+        _out("damaged  the archive %s: %s" % (context.archive, problem))
+    if damage:
+        return _archive_is_damaged(context)
+    members = _read_payload(context.archive)[0]
     if not os.path.isdir(context.entry):
         _out("missing  %s (not extracted; the next start extracts it)" % context.entry)
-        if damaged_archive:
-            return _archive_is_damaged(context)
         if not options.repair:
             command = context.command()
             _out("verify: %s is not extracted; extract it with: %s verify --repair" % (context.entry, command))
@@ -442,11 +420,12 @@ def _verify(context, options):
     problems, checked = _compare(context, members)
     for kind, name, detail in problems:
         _out("%-8s %s%s" % (kind, name, ": " + detail if detail else ""))
-    if not problems and not damaged_archive:
-        _out("verify: intact: %s (%d files and the completion record match the archive)" % (context.entry, checked))
+    if not problems:
+        _out(
+            "verify: intact: the archive (every member) and %s (%d files and the completion record)"
+            % (context.entry, checked)
+        )
         return 0
-    if damaged_archive:
-        return _archive_is_damaged(context)
     _out(
         "verify: %s: %d of %d files missing or damaged"
         % (context.entry, len([p for p in problems if p[1] != _RECORD_NAME]), checked)
@@ -593,21 +572,25 @@ def _repair(context):
     runnable = _compat.check(manifest.get("needs") or {}, context.archive) is None
     with _extract._Lock(root, context.id, context.env, context.trace):
         _extract._remove_leftovers(root, context.trace)
-        tmp, token = _extract.new_tmp(root, context.id)
+        tmp = _extract.Tmp(root, context.id)
         try:
-            count = _extract.unpack(context.archive, tmp)
+            count = _extract.unpack(context.archive, tmp.path)
+            _extract.check_count(tmp.path, count, context.archive)
             context.trace("extracted %d files" % count)
             if runnable and _extract._needs_bytecode(manifest):
-                _extract._compile(tmp, context.trace)
-            state = os.path.join(tmp, STATE_DIR)
-            os.mkdir(state, 0o700)
+                _extract._compile(tmp.path, context.trace)
+            state = os.path.join(tmp.path, STATE_DIR)
             carried = _carry_record(entry, os.path.join(state, COMPLETE), manifest, count)
             if runnable:
                 with open(os.path.join(state, READY + interpreter_key()), "w"):
                     pass
-            _swap(tmp, entry, root, token, context.trace)
+            if _extract.sync_wanted(context.env):
+                _extract.sync_tree(tmp.path, context.trace)
+            tmp.finish()
+            _swap(tmp.path, entry, root, tmp.token, context.trace)
+            tmp.close()
         except BaseException:
-            _extract._rmtree(tmp)
+            tmp.remove()
             raise
     return count, carried
 
@@ -912,7 +895,14 @@ class _Entry:
 
 
 def _scan(root):
-    """``(entries, leftovers)`` of the cache root; leftovers are ``(name, pid)``."""
+    """``(entries, leftovers)`` of the cache root; leftovers are ``(name, pid)``.
+
+    Only names that are exactly ours count: an entry is a directory named by
+    a content id with the state directory inside, a leftover is named as a
+    start names its temp and trash directories.  Anything else is left alone.
+    """
+    import stat
+
     try:
         names = sorted(os.listdir(root))
     except FileNotFoundError:
@@ -921,25 +911,17 @@ def _scan(root):
     leftovers = []
     for name in names:
         path = os.path.join(root, name)
-        if name.startswith((".tmp-", ".trash-")):
+        if _extract.leftover_name(name):
+            leftovers.append((name, int(name.split("-")[2])))
+        elif _extract.is_entry_name(name):
             try:
-                pid = int(name.split("-")[-2])
-            except (ValueError, IndexError):
-                pid = None
-            leftovers.append((name, pid))
-        elif name.startswith("."):
-            continue  # .locks and anything else that is not an entry
-        elif (
-            os.path.isdir(path)
-            and not os.path.islink(path)
-            and (_is_hex(name) or os.path.isdir(os.path.join(path, STATE_DIR)))
-        ):
-            entries.append(_Entry(root, name))
+                ours = stat.S_ISDIR(os.lstat(path).st_mode)
+                ours = ours and stat.S_ISDIR(os.lstat(os.path.join(path, STATE_DIR)).st_mode)
+            except OSError:
+                ours = False
+            if ours:
+                entries.append(_Entry(root, name))
     return entries, leftovers
-
-
-def _is_hex(name):
-    return len(name) >= 8 and all(c in "0123456789abcdef" for c in name)
 
 
 def _disk_usage(path):
@@ -958,23 +940,8 @@ def _disk_usage(path):
 
 def _in_use(entry):
     """True if a running process holds the entry's use lock; None if unknown."""
-    try:
-        import fcntl
-    except ImportError:
-        return None
-    try:
-        fd = os.open(entry.complete, os.O_RDONLY)
-    except OSError:
-        return False  # no completion record: no process can hold its lock
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return None
-    finally:
-        os.close(fd)  # releases the lock if it was taken
-    return False
+    probe = _extract.probe_lock(entry.complete)
+    return False if probe is None else probe[0]  # no completion record: no process can hold its lock
 
 
 def _when(timestamp, now):
@@ -1027,7 +994,7 @@ def _cache_list(context, options):
         {
             "name": name,
             "pid": pid,
-            "process_alive": bool(pid) and _extract._alive(pid),
+            "state": _extract.leftover_state(os.path.join(root, name), now),
             "size": _disk_usage(os.path.join(root, name)),
         }
         for name, pid in leftovers
@@ -1061,12 +1028,19 @@ def _cache_list(context, options):
         for row in table:
             _out("  ".join(row[i].ljust(widths[i]) for i in range(len(widths))) + "  " + row[-1])
     for item in extra:
-        state = "its process %s is running" % item["pid"] if item["process_alive"] else "left by a killed process"
+        state = _LEFTOVER_STATES[item["state"]]
         _out("leftover %s (%s, %s)" % (item["name"], _size(item["size"]), state))
     total = sum(r["size"] for r in rows) + sum(e["size"] for e in extra)
     mine = " (* this archive)" if any(r["this_archive"] for r in rows) else ""
     _out("%s, %s%s" % (_plural(len(rows), "entry", "entries"), _size(total), mine))
     return 0
+
+
+_LEFTOVER_STATES = {
+    "live": "a running start is writing it",
+    "dead": "left by a start that is gone",
+    "young": "recent; kept for %d minutes in case a start is still writing it" % (_extract.GRACE / 60),
+}
 
 
 def _plural(count, one, many):
@@ -1096,28 +1070,27 @@ def _cache_prune(context, options):
     entries, leftovers = _scan(root)
     now = time.time()
     removed = freed = kept_in_use = kept_recent = failures = 0
-    for name, pid in leftovers:
+    for name, _pid in leftovers:
         path = os.path.join(root, name)
-        try:
-            age = now - os.stat(path).st_mtime
-        except OSError:
-            continue
-        if pid is not None and pid != os.getpid() and _extract._alive(pid) and age <= _extract._STALE_AGE:
-            _out("kept     %s: its process %d is still running" % (name, pid))
-            continue
-        if pid == os.getpid():
+        state = _extract.leftover_state(path, now)
+        if state != "dead":
+            _out("kept     %s: %s" % (name, _LEFTOVER_STATES[state]))
             continue
         size = _disk_usage(path)
         if not dry and not _remove_tree(path):
             failures += 1
             continue
-        _out("%-8s %s: left by a process that is gone, %s" % (verb, name, _size(size)))
+        _out("%-8s %s: %s, %s" % (verb, name, _LEFTOVER_STATES[state], _size(size)))
         removed += 1
         freed += size
     for entry in entries:
         label = _label(entry)
         unused = now - entry.last_use
         if entry.record is not None and unused < options.days * _DAY:
+            kept_recent += 1
+            continue
+        if entry.record is None and unused <= _extract.GRACE:
+            _out("kept     %s: incomplete, but recent (a start may be making it)" % label)
             kept_recent += 1
             continue
         why = "incomplete" if entry.record is None else "unused for %s" % _duration(unused)
@@ -1229,25 +1202,10 @@ def _take_extraction_lock(root, entry_id, fcntl):
 
 
 def _remove_tree(path):
-    """Remove a directory tree; say so and return False if some of it stays."""
-    import shutil
-
-    if os.path.islink(path) or not os.path.isdir(path):
-        try:
-            os.remove(path)
-        except FileNotFoundError:
-            pass
-        except OSError as error:
-            _out("failed   cannot remove %s: %s" % (path, error.strerror or error))
-            return False
-        return True
-    errors = []
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=lambda function, name, error: errors.append((name, error)))
-    else:
-        shutil.rmtree(path, onerror=lambda function, name, info: errors.append((name, info[1])))
-    if errors and os.path.lexists(path):
-        name, error = errors[0]
+    """Remove a directory tree (or a file); say so and return False if some of it stays."""
+    left = _extract.remove_tree(path)
+    if left is not None:
+        name, error = left
         _out("failed   cannot remove %s: %s" % (name, getattr(error, "strerror", None) or error))
         return False
     return True
