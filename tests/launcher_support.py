@@ -243,3 +243,27 @@ def run_python(
         check=False,
         timeout=timeout,
     )
+
+
+def on_a_terminal(command: list[str], env: Mapping[str, str], typed: bytes, timeout: float = 60.0) -> tuple[str, int]:
+    """Run ``command`` on a pseudo-terminal (stdin, stdout, stderr), type ``typed``: (what it showed, exit code)."""
+    import pty
+    import select
+    import time
+
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(command, stdin=secondary, stdout=secondary, stderr=secondary, env=dict(env))
+    os.close(secondary)
+    os.write(primary, typed)
+    output = b""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        ready, _, _ = select.select([primary], [], [], 0.5)
+        if ready:
+            try:
+                output += os.read(primary, 4096)
+            except OSError:
+                break
+    process.wait(timeout=10)
+    os.close(primary)
+    return output.decode(errors="replace"), process.returncode

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from helpers import Build, run_archive
-from launcher_support import entries, launcher_env, one_line_error
+from launcher_support import entries, launcher_env, on_a_terminal, one_line_error
 
 # --------------------------------------------------------------------------
 # 8. entry points
@@ -239,30 +237,14 @@ def test_interpreter_stdin(build_sample: Callable[[str], Build], tmp_path: Path)
 
 
 def test_interpreter_repl_on_a_terminal(build_sample: Callable[[str], Build], tmp_path: Path) -> None:
-    pty = pytest.importorskip("pty")
+    pytest.importorskip("pty")
     archive = build_sample("hello").archive()
-    primary, secondary = pty.openpty()
     env = launcher_env(tmp_path / "cache", {"EXEARCHIVE_INTERPRETER": "1", "TERM": "dumb"})
-    process = subprocess.Popen(
-        [sys.executable, str(archive)], stdin=secondary, stdout=secondary, stderr=secondary, env=env
-    )
-    os.close(secondary)
-    os.write(primary, b"import hello.cli\nprint(6 * 7, hello.cli.__name__)\nraise SystemExit(9)\n")
-    output = b""
-    deadline = time.monotonic() + 60
-    while process.poll() is None and time.monotonic() < deadline:
-        ready, _, _ = select.select([primary], [], [], 0.5)
-        if ready:
-            try:
-                output += os.read(primary, 4096)
-            except OSError:
-                break
-    process.wait(timeout=10)
-    os.close(primary)
-    text = output.decode(errors="replace")
+    typed = b"import hello.cli\nprint(6 * 7, hello.cli.__name__)\nraise SystemExit(9)\n"
+    text, returncode = on_a_terminal([sys.executable, str(archive)], env, typed)
     assert "exearchive interpreter" in text and ">>> " in text
     assert "42 hello.cli" in text
-    assert process.returncode == 9
+    assert returncode == 9
 
 
 def test_interpreter_errors(build_sample: Callable[[str], Build], tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from helpers import Build
-from launcher_support import launcher_env, python_or_skip
+from launcher_support import launcher_env, on_a_terminal, python_or_skip
 
 PROBE = (
     "import sys, warnings\n"
@@ -127,34 +127,13 @@ def test_version_and_help_are_the_interpreters(build_sample: Callable[[str], Bui
 
 
 def test_quiet_console_has_no_banner(build_sample: Callable[[str], Build], tmp_path: Path) -> None:
-    pty = pytest.importorskip("pty")
-    import os
-    import select
-    import time
-
+    pytest.importorskip("pty")
     archive = build_sample("hello").archive()
-    primary, secondary = pty.openpty()
     env = launcher_env(tmp_path / "cache", {"EXEARCHIVE_INTERPRETER": "1", "TERM": "dumb"})
-    process = subprocess.Popen(
-        [sys.executable, str(archive), "-q"], stdin=secondary, stdout=secondary, stderr=secondary, env=env
-    )
-    os.close(secondary)
-    os.write(primary, b"print(6 * 7)\nraise SystemExit(4)\n")
-    output = b""
-    deadline = time.monotonic() + 60
-    while process.poll() is None and time.monotonic() < deadline:
-        ready, _, _ = select.select([primary], [], [], 0.5)
-        if ready:
-            try:
-                output += os.read(primary, 4096)
-            except OSError:
-                break
-    process.wait(timeout=10)
-    os.close(primary)
-    text = output.decode(errors="replace")
+    text, returncode = on_a_terminal([sys.executable, str(archive), "-q"], env, b"print(6 * 7)\nraise SystemExit(4)\n")
     assert "42" in text and ">>> " in text
     assert "exearchive interpreter" not in text and "Python " not in text
-    assert process.returncode == 4
+    assert returncode == 4
 
 
 @pytest.mark.parametrize("name", ["3.8", "3.12", "pypy3"])
