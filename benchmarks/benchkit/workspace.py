@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 from .common import HERE, REPO, BenchError, base_env, fresh_dir, log, output_of, run
@@ -136,8 +137,15 @@ class Workspace:
         mountpoint = mountpoint or self.mounted
         if mountpoint is None:
             return
-        if os.path.ismount(mountpoint):
-            run(["umount", mountpoint], base_env(), what="umount")
+        for attempt in range(10):  # processes a measured start left (a JVM's children) may still be exiting
+            if not os.path.ismount(mountpoint):
+                break
+            try:
+                run(["umount", mountpoint], base_env(), what="umount")
+            except BenchError:
+                if attempt == 9:
+                    raise
+                time.sleep(1.0)
         (self.work / "cachefs.img").unlink(missing_ok=True)
         self.mounted = None
 
