@@ -135,11 +135,16 @@ def test_the_file_count_is_checked_before_publishing(tmp_path: Path) -> None:
         _extract.check_count(str(tree), 3, "app.pyz")
 
 
-def test_the_content_id_length_is_the_build_sides(tmp_path: Path) -> None:
+def test_the_build_sides_content_ids_are_names_prune_knows(tmp_path: Path) -> None:
+    import hashlib
+
     from exearchive.backend import _pack
     from exearchive.runtime import _extract
 
-    assert _extract.ID_LENGTH == _pack._ID_LENGTH == ID_LENGTH
+    digest = hashlib.sha256(b"payload").hexdigest()
+    made = _pack.content_id(_pack.Payload(tmp_path / "payload.zip", digest, 7, 1, 7))
+    assert len(made) == ID_LENGTH and _extract.is_entry_name(made)
+    assert not _extract.is_entry_name(made[:-1]) and not _extract.is_entry_name(made.upper())
 
 
 # --------------------------------------------------------------------------

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..backend._pack import FORMAT, MANIFEST, PAYLOAD, RUNTIME
-from ..runtime import _integrity
+from ..runtime import FORMAT, PAYLOAD, RUNTIME, _integrity
+from ..runtime import MANIFEST_JSON as MANIFEST
 from ._errors import CommandError
 
 _SNIFF = 256 * 1024  # how much of a broken zip to look at for our member names

@@ -18,6 +18,7 @@ from packaging.tags import Tag
 from packaging.utils import parse_wheel_filename
 
 from .. import __version__
+from ..runtime import FORMAT, PAYLOAD
 from . import _entry, _extras, _lock, _pack, _resolve, _shebang, _stage, _staged, _zip
 from ._config import Config, input_files
 from ._errors import ConfigError
@@ -141,7 +142,7 @@ def _manifest(
     config: Config,
 ) -> dict[str, Any]:
     return {
-        "format": _pack.FORMAT,
+        "format": FORMAT,
         "id": _pack.content_id(payload),
         "name": project,
         "version": version,
@@ -155,7 +156,7 @@ def _manifest(
         "needs": _staged.needs(staged, config.extras, project),
         "distributions": [{"name": d.name, "version": d.version, "wheel": d.wheel} for d in staged.distributions],
         "payload": {
-            "member": _pack.PAYLOAD,
+            "member": PAYLOAD,
             "sha256": payload.sha256,
             "size": payload.size,
             "files": payload.files,

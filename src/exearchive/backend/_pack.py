@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..runtime import ID_LENGTH, MANIFEST_JSON, PAYLOAD, RUNTIME
 from ..runtime._integrity import LAUNCHER_FILES
 from . import _zip
 from ._errors import ExearchiveError
@@ -34,17 +35,12 @@ from ._stage import SITE
 
 logger = logging.getLogger(__name__)
 
-PAYLOAD = "__exearchive__/payload.zip"
-MANIFEST = "__exearchive__/manifest.json"
-RUNTIME = "_exearchive_runtime"
 # What a warm start imports from the archive: their bytecode is stored, not deflated, so that zipimport
 # reads it without importing zlib or inflating anything (about 0.7 ms of every start).  On other
 # interpreters zipimport compiles the first two from source (and takes the rest from the cache entry's
 # compiled copy of the launcher), so their sources are stored too.
 _WARM_PATH = frozenset({"__main__.py", f"{RUNTIME}/__init__.py", f"{RUNTIME}/_boot.py"})
 _WARM_SOURCES = frozenset({"__main__.py", f"{RUNTIME}/__init__.py"})
-FORMAT = 1
-_ID_LENGTH = 32  # hex digits of the SHA-256 kept as the content id
 
 # The first statement refuses an interpreter older than the launcher's oldest (3.8) in one line; the file
 # must parse and run that far on Python 2.7 and 3.0-3.7 (an ASCII literal, no newer syntax before it).
@@ -135,7 +131,7 @@ def write_payload(root: Path, target: Path, date: _zip.DateTime) -> Payload:
 
 def content_id(payload: Payload) -> str:
     """The cache key: the payload's hash, shortened."""
-    return payload.sha256[:_ID_LENGTH]
+    return payload.sha256[:ID_LENGTH]
 
 
 def launcher_keys(runtime: list[tuple[str, bytes]]) -> dict[str, str | None]:
@@ -148,7 +144,7 @@ def launcher_keys(runtime: list[tuple[str, bytes]]) -> dict[str, str | None]:
     digest = hashlib.sha256()
     for name, data in runtime:
         digest.update(b"%d:%s\0%d:" % (len(name), name.encode(), len(data)) + data)
-    return {"launcher": digest.hexdigest()[:_ID_LENGTH], "launcher_pyc": sys.implementation.cache_tag}
+    return {"launcher": digest.hexdigest()[:ID_LENGTH], "launcher_pyc": sys.implementation.cache_tag}
 
 
 def launcher_hashes(launcher: list[tuple[str, bytes]]) -> dict[str, str]:
@@ -237,7 +233,7 @@ def write_archive(target: Path, shebang: str, manifest: dict[str, Any], payload:
                 # the launcher's hashes only here: a warm start never needs them, the literal stays small
                 text = json.dumps({**manifest, LAUNCHER_FILES: launcher_hashes(launcher)}, indent=2, sort_keys=True)
                 text += "\n"
-                _zip.add_bytes(archive, MANIFEST, text.encode(), date)
+                _zip.add_bytes(archive, MANIFEST_JSON, text.encode(), date)
                 _zip.add_file(archive, PAYLOAD, payload.path, date, compress=False)
             out.flush()
             os.fsync(out.fileno())

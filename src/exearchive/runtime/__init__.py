@@ -19,9 +19,17 @@ copy.  This module is compiled on every such start: keep it short.
 import os
 import sys
 
-STATE_DIR = ".exearchive"
-READY = "ready-"
-COPY = "launcher-"
+# The archive format and the cache layout, defined here once (``_boot``'s docstring describes them; the
+# backend and the command import these names).
+FORMAT = 1  # the manifest's "format": the version of the layout below
+RUNTIME = "_exearchive_runtime"  # this package, as the archive holds it
+PAYLOAD = "__exearchive__/payload.zip"  # the payload member: a zip stored in the archive
+MANIFEST_JSON = "__exearchive__/manifest.json"  # the manifest as JSON, for tools that do not run the archive
+ID_LENGTH = 32  # hex digits of the payload's SHA-256 kept as the content id: an entry's name
+STATE_DIR = ".exearchive"  # in an entry: the launcher's own files
+COMPLETE = "complete"  # in STATE_DIR: the completion record
+READY = "ready-"  # in STATE_DIR: READY + interpreter_key(), the entry is ready for that interpreter
+COPY = "launcher-"  # in STATE_DIR: COPY + the launcher's hash, its warm path compiled for another interpreter
 
 
 def interpreter_key():

@@ -2,6 +2,10 @@
 
 Protocol
 --------
+The names below (the members, ``FORMAT``, the state files of an entry) are
+defined once, in the package's ``__init__``; the backend and the command
+import them from there.
+
 Every archive is a shebang line followed by a zip whose members are:
 
 ``__main__.py``
@@ -115,14 +119,12 @@ The launcher sets ``EXEARCHIVE_USE_LOCK_FD`` (see ``_hold_use_lock``).
 import os
 import sys
 
-from . import READY, STATE_DIR, cache_roots, interpreter_key, plain_name, unsafe_reason
+from . import COMPLETE, READY, RUNTIME, STATE_DIR, cache_roots, interpreter_key, plain_name, unsafe_reason
 
-FORMAT = 1
-COMPLETE = "complete"
 _TOUCH_AFTER = 3600.0  # refresh the last-use time at most once an hour
 _TRUE = ("1", "true", "yes", "on")
 USE_LOCK_FD = "EXEARCHIVE_USE_LOCK_FD"  # the inherited descriptor that holds the use lock
-RUNTIME_PREFIX = "_exearchive_runtime/"  # the launcher in the archive; also how its shipped bytecode names files
+RUNTIME_PREFIX = RUNTIME + "/"  # the launcher in the archive; also how its shipped bytecode names files
 
 
 class LauncherError(Exception):

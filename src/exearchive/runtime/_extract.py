@@ -35,10 +35,20 @@ see ``_checkpoint``.  It is read only here, on the cold path.
 import os
 import sys
 
-from . import READY, STATE_DIR, copy_dir, fallback_root, interpreter_key, plain_name, unsafe_reason
-from ._boot import _OWNERS, COMPLETE, RUNTIME_PREFIX, LauncherError
+from . import (
+    COMPLETE,
+    ID_LENGTH,
+    PAYLOAD,
+    READY,
+    STATE_DIR,
+    copy_dir,
+    fallback_root,
+    interpreter_key,
+    plain_name,
+    unsafe_reason,
+)
+from ._boot import _OWNERS, RUNTIME_PREFIX, LauncherError
 
-PAYLOAD = "__exearchive__/payload.zip"
 # What a warm start imports of the launcher after its package: all that the entry's copy holds.  The rest
 # runs once per entry and interpreter, or for the tools; it comes from the archive.
 COPIED = ("_boot.py", "_interpreter.py")
@@ -47,7 +57,6 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 GRACE = 600.0  # seconds: a temp or trash directory without a lock to tell is removed only when older
 TMP_LOCK = "extracting"  # in a temp directory's state directory: held by the process that fills it
-ID_LENGTH = 32  # hex digits of a content id (the backend's _pack._ID_LENGTH)
 _HEX = frozenset("0123456789abcdef")
 _KILL_AT = os.environ.get("EXEARCHIVE_TEST_KILL_AT", "")
 _reached = {}

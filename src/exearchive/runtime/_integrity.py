@@ -26,11 +26,9 @@ the archive is intact.
 import os
 import zlib
 
-from . import _zipdir
+from . import MANIFEST_JSON, PAYLOAD, _zipdir
 from ._boot import RUNTIME_PREFIX
 
-PAYLOAD = "__exearchive__/payload.zip"
-MANIFEST = "__exearchive__/manifest.json"
 MAIN = "__main__.py"
 LAUNCHER_FILES = "launcher_files"  # manifest.json only: member name -> SHA-256 of every launcher member
 _CHUNK = 1 << 20
@@ -76,19 +74,19 @@ def _check(fd, manifest, found):
         if member[0] in by_name:
             _add(found, "it holds %s twice" % member[0])
         by_name[member[0]] = member
-    for name in (MAIN, MANIFEST, PAYLOAD):
+    for name in (MAIN, MANIFEST_JSON, PAYLOAD):
         if name not in by_name:
             _add(found, "it has no %s" % name)
     if found:
         return
     contents = {}
     for member in members:
-        digest = _read_member(fd, member, found, keep=member[0] in (MAIN, MANIFEST))
+        digest = _read_member(fd, member, found, keep=member[0] in (MAIN, MANIFEST_JSON))
         if digest is not None:
             contents[member[0]] = digest
-    if MAIN not in contents or MANIFEST not in contents:
+    if MAIN not in contents or MANIFEST_JSON not in contents:
         return
-    manifest = _manifests(contents[MAIN][1], contents[MANIFEST][1], manifest, found)
+    manifest = _manifests(contents[MAIN][1], contents[MANIFEST_JSON][1], manifest, found)
     if manifest is None:
         return
     _check_launcher(members, contents, manifest, found)
@@ -191,15 +189,15 @@ def _manifests(main, text, manifest, found):
     try:
         stored = json.loads(text.decode("utf-8"))
     except ValueError as error:
-        _add(found, "its %s is not valid JSON (%s)" % (MANIFEST, error))
+        _add(found, "its %s is not valid JSON (%s)" % (MANIFEST_JSON, error))
         return None
     if not isinstance(stored, dict):
-        _add(found, "its %s is not a JSON object" % MANIFEST)
+        _add(found, "its %s is not a JSON object" % MANIFEST_JSON)
         return None
     if manifest is not None and manifest != literal:
         _add(found, "its %s is not the one this launcher runs with" % MAIN)
     if dict((k, v) for k, v in stored.items() if k != LAUNCHER_FILES) != literal:
-        _add(found, "its %s and the MANIFEST of its %s differ" % (MANIFEST, MAIN))
+        _add(found, "its %s and the MANIFEST of its %s differ" % (MANIFEST_JSON, MAIN))
     return stored
 
 

@@ -63,8 +63,8 @@ import argparse
 import os
 import sys
 
-from . import _extract, cache_roots
-from ._boot import COMPLETE, READY, STATE_DIR, LauncherError, interpreter_key, unsafe_reason
+from . import COMPLETE, READY, STATE_DIR, _extract, cache_roots, interpreter_key, unsafe_reason
+from ._boot import LauncherError
 
 _TOOL_LIST = "info, verify, extract DIR, cache list|prune|clear"
 _TOOLS = ("info", "verify", "extract", "cache")
