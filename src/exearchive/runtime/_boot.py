@@ -27,19 +27,56 @@ Every archive is a shebang line followed by a zip whose members are:
     archive's own central directory stays small and constant-size; zipimport
     never indexes the payload.
 
-The manifest keys this module reads: ``format`` (int), ``id`` (content id: the
-payload's hash; the cache key), ``name``, ``version``, ``entry_point``
-(``module:attr``, ``module``, or a plain script's path ``bin/NAME``),
-``scripts`` (console script name -> ``module:attr``), ``script_files``
-(plain Python script name -> its path in the payload, ``bin/NAME``: scripts
-that distributions install as files, not as entry points; run like
-``python SCRIPT``), ``pth`` (names of ``.pth`` files at the top of
-``site-packages``), ``pyc`` (cache tags the payload ships bytecode for),
-``needs`` (what the interpreter must provide; checked by ``_compat`` on the
-cold path, see below), ``launcher`` (a hash of this package's sources),
-``launcher_pyc`` (the cache tag of its shipped bytecode) and ``interpreter``
-(true: an interpreter archive, which runs like ``python`` and has no
-``entry_point``).
+The manifest, key by key.  Written by ``backend/_builder._manifest``
+(``launcher*``: ``backend/_pack``); "launcher" below means this package,
+"tools" ``_tools``/``_integrity``, "command" ``exearchive inspect``/``pack``.
+
+==================  ==================  ======================================
+key                 type                meaning; read by
+==================  ==================  ======================================
+``format``          int                 ``FORMAT`` of the layout; command
+                                        (refuses a newer one), tools, cold path
+``id``              str (hex)           content id: the payload's SHA-256
+                                        prefix, the entry's name; launcher,
+                                        tools, command
+``name``            str                 the app's distribution; messages,
+``version``         str                 tools, command (file name)
+``entry_point``     str or null         ``module:attr``, ``module`` or a plain
+                                        script ``bin/NAME``; null in an
+                                        interpreter archive; launcher, tools,
+                                        command
+``entry_point_name`` str or null        its console script name; tools, command
+``interpreter``     bool                an interpreter archive (runs like
+                                        ``python``); launcher, tools, command
+``scripts``         {str: str}          console script name -> ``module:attr``;
+                                        launcher (override, busybox), tools,
+                                        command
+``script_files``    {str: str}          plain Python script name ->
+                                        ``bin/NAME`` (run like ``python
+                                        SCRIPT``); as ``scripts``
+``pth``             [str]               ``.pth`` files at the top of
+                                        ``site-packages``; launcher
+``pyc``             [str]               cache tags the payload ships bytecode
+                                        for; cold path, command
+``needs``           {...}               what the interpreter must provide (see
+                                        below); ``_compat`` on the cold path,
+                                        tools, command, the build's ``#!``
+                                        check
+``distributions``   [{name, version,    what was staged; tools, command
+                    wheel}]
+``payload``         {member, sha256,    the payload member and its hash, size,
+                    size, files,        file count and unpacked size; cold path
+                    unpacked_size}      (hash and count checked), tools,
+                                        command
+``built_with``      str                 ``exearchive VERSION``; tools, command
+``launcher``        str (hex)           hash of this package's sources: names
+                                        the entry's compiled copy; launcher
+``launcher_pyc``    str or null         cache tag of the shipped launcher
+                                        bytecode; ``__main__``, launcher
+``launcher_files``  {str: str}          ``manifest.json`` only: SHA-256 of
+                                        every ``_exearchive_runtime/`` member;
+                                        ``start`` (cold), tools
+==================  ==================  ======================================
 
 ``needs`` holds, each key only when it has something to say:
 
