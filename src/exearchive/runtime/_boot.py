@@ -250,11 +250,7 @@ def _bytecode_fits(manifest, archive):
     ``_exearchive_runtime`` directory and the compiled copy is not.
     """
     tag = sys.implementation.cache_tag
-    return (
-        tag is None
-        or tag == manifest.get("launcher_pyc")
-        or os.path.basename(os.path.dirname(__file__)) != RUNTIME_PREFIX[:-1]
-    )
+    return tag is None or tag == manifest.get("launcher_pyc") or os.path.basename(os.path.dirname(__file__)) != RUNTIME
 
 
 def _absolute_root(env):

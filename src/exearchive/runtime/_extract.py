@@ -501,7 +501,7 @@ class Tmp:
 
     def remove(self):
         """Remove the tree (a failed extraction), then release the lock."""
-        _rmtree(self.path)
+        remove_tree(self.path)
         self.close()
 
 
@@ -822,7 +822,7 @@ def _publish(tmp, entry, root, token, trace, trusted):
             if not os.path.lexists(entry):
                 raise
         if trusted():
-            _rmtree(tmp)  # another start published it first (it could not take the lock)
+            remove_tree(tmp)  # another start published it first (it could not take the lock)
             trace("another start published %s first" % entry)
             return
         trash = os.path.join(root, ".trash-%s-%d-%s" % (os.path.basename(entry), os.getpid(), token))
@@ -833,7 +833,7 @@ def _publish(tmp, entry, root, token, trace, trusted):
                 raise
             continue  # another start moved it away
         trace("moved aside an incomplete entry %s" % entry)
-        _rmtree(trash)
+        remove_tree(trash)
     raise LauncherError("cannot publish the cache entry %s: other starts keep replacing it; run again" % entry)
 
 
@@ -1000,7 +1000,3 @@ def _make_removable(top):
     for directory, dirs, _files in os.walk(top):
         for name in dirs:
             allow(os.path.join(directory, name))  # before os.walk lists it
-
-
-def _rmtree(path):
-    remove_tree(path)

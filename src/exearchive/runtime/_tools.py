@@ -674,7 +674,7 @@ def _check_empty(dest):
 def _undo(dest, existed):
     """Remove what a failed extraction wrote."""
     if not existed:
-        _extract._rmtree(dest)
+        _extract.remove_tree(dest)
         return
     try:
         names = os.listdir(dest)
@@ -683,7 +683,7 @@ def _undo(dest, existed):
     for name in names:
         path = os.path.join(dest, name)
         if os.path.isdir(path) and not os.path.islink(path):
-            _extract._rmtree(path)
+            _extract.remove_tree(path)
         else:
             try:
                 os.remove(path)
@@ -769,7 +769,7 @@ def _make_venv(context, dest):
             moved[headers] = _merge(source, headers, "include")
         else:
             _out("skipped %s/ (not part of a virtual environment)" % part)
-    _extract._rmtree(staging)
+    _extract.remove_tree(staging)
     if _extract._needs_bytecode(context.manifest):
         import compileall
 
@@ -1187,7 +1187,10 @@ def _take_extraction_lock(root, entry_id, fcntl):
     if fcntl is None:
         return -1
     try:
-        fd = os.open(os.path.join(root, ".locks", entry_id + ".lock"), os.O_RDWR)
+        fd = os.open(
+            os.path.join(root, ".locks", entry_id + ".lock"),
+            os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0),
+        )
     except OSError:
         return -1  # never extracted under a lock, or no lock directory
     try:
