@@ -82,8 +82,6 @@ def split_options(args):
 
 def reexec(options, command, archive):
     """Start the interpreter again with ``options`` before the archive; never returns."""
-    import subprocess
-
     own = [flag for flag in _own_options() if not (flag in options and flag.startswith("-") and flag[1:2] not in "WX")]
     argv = [sys.executable, *own, *options]
     if command or not options or options[-1] not in _ARGUMENT_EXPECTED:
@@ -91,6 +89,8 @@ def reexec(options, command, archive):
     sys.stdout.flush()
     sys.stderr.flush()
     if sys.platform == "win32":  # exec is not a replacement there: wait and pass the status on
+        import subprocess
+
         sys.exit(subprocess.call(argv))
     os.execv(sys.executable, argv)
 
