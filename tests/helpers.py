@@ -25,6 +25,9 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a subprocess, without anything that leaks in from ours."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EXEARCHIVE_", "PYTHON", "PIP_", "VIRTUAL_ENV"))}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # A refused interpreter would otherwise look on PATH for one that fits and run the archive with it;
+    # tests of that (test_launcher_reexec.py) turn it on.
+    env["EXEARCHIVE_REEXEC"] = "0"
     env.update(extra or {})
     return env
 

@@ -17,6 +17,8 @@ It provides:
   (from ``_versions``, which ``_markers`` shares).
 * :func:`marker_environment` -- the PEP 508 marker environment, the same as
   ``packaging.markers.default_environment()``.
+* :func:`complete_platform` -- both of the above as PEX's "complete
+  platform" JSON object, which a build for this machine takes as a target.
 * :func:`check` -- evaluates the manifest's "needs" (requires-python, the
   markers that decided the payload, re-evaluated with ``_markers``, native
   wheel tags) and returns ``None`` when this interpreter fits, or one
@@ -477,6 +479,16 @@ def marker_environment() -> dict[str, str]:
         "python_version": ".".join(full_version.split(".")[:2]),
         "sys_platform": sys.platform,
     }
+
+
+def complete_platform() -> dict:
+    """This interpreter as a complete platform: ``{"marker_environment": {...}, "compatible_tags": [...]}``.
+
+    The format of PEX's ``--complete-platform`` files: every PEP 508 marker
+    variable and the wheel tags this interpreter takes, most specific first.
+    A build for this machine takes it as a target (``targets = ["FILE.json"]``).
+    """
+    return {"marker_environment": marker_environment(), "compatible_tags": interpreter_tags()}
 
 
 # --------------------------------------------------------------------------
