@@ -2,14 +2,13 @@
 
 Each hook has one case through an isolated ``python -m build``; error cases
 and settings whose check a build environment adds nothing to run the hook
-with pyproject-hooks in this environment's interpreter (``_hook_build``),
+with pyproject-hooks in this environment's interpreter (``helpers.hook_build``),
 which is several times faster.
 """
 
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 import tarfile
 import zipfile
@@ -19,36 +18,7 @@ from pathlib import Path
 import pytest
 from pyproject_hooks import BuildBackendHookCaller
 
-from helpers import SAMPLES, Build, build_project, check, offline_env, run_archive
-
-
-class _Built:
-    """What a hook run said: its exit status and its output (stdout and stderr together)."""
-
-    def __init__(self, returncode: int, output: str) -> None:
-        self.returncode = returncode
-        self.output = output
-
-
-def _hook_build(project: Path, dist: Path, wheelhouse: Path, settings: dict[str, str] | None = None) -> _Built:
-    """``build_wheel`` of ``project`` into ``dist`` through pyproject-hooks, without an isolated environment."""
-    captured: list[subprocess.CompletedProcess[str]] = []
-
-    def runner(cmd: list[str], cwd: str | None = None, extra_environ: dict[str, str] | None = None) -> None:
-        env = offline_env(wheelhouse, extra_environ)
-        done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-        captured.append(done)
-        if done.returncode:
-            raise subprocess.CalledProcessError(done.returncode, cmd)
-
-    dist.mkdir(exist_ok=True)
-    hooks = BuildBackendHookCaller(str(project), "exearchive.backend", python_executable=sys.executable, runner=runner)
-    try:
-        hooks.build_wheel(str(dist), settings)
-        code = 0
-    except subprocess.CalledProcessError as error:
-        code = error.returncode
-    return _Built(code, "".join(done.stdout + done.stderr for done in captured))
+from helpers import SAMPLES, Build, build_project, check, hook_build, offline_env, run_archive
 
 
 def _copy(app: str, dest: Path, backend: str | None = None, table: str | None = None) -> Path:
@@ -251,10 +221,10 @@ def test_bad_config_stops_the_build_with_one_line(
     dist.mkdir()
     (dist / "older.txt").write_text("kept")
     if table is not None and "entry_piont" in table:  # one case through python -m build, the rest by the hook
-        result: _Built | Build = build_project(project, dist, wheelhouse, "--wheel", *args)
+        result = build_project(project, dist, wheelhouse, "--wheel", *args)
     else:
         settings = dict(arg[2:].split("=", 1) for arg in args)
-        result = _hook_build(project, dist, wheelhouse, settings)
+        result = hook_build(project, dist, wheelhouse, settings)
     assert result.returncode == 1
     assert sorted(p.name for p in dist.iterdir()) == ["older.txt"]  # no wheel without its archive
     errors = [line for line in result.output.splitlines() if line.startswith("exearchive: error:")]
@@ -267,7 +237,7 @@ def test_project_with_several_scripts_needs_an_entry_point(wheelhouse: Path, tmp
     project = _copy("multitool", tmp_path)
     text = (project / "pyproject.toml").read_text().replace('entry-point = "mt-upper"\n', "", 1)
     (project / "pyproject.toml").write_text(text)
-    result = _hook_build(project, tmp_path / "dist", wheelhouse)
+    result = hook_build(project, tmp_path / "dist", wheelhouse)
     assert result.returncode != 0
     assert (
         "exearchive: error: multitool declares several console scripts (mt-count, mt-lower, mt-upper)" in result.output
@@ -286,7 +256,7 @@ def test_entry_point_setting_chooses_what_runs(
 ) -> None:
     project = _copy("multitool", tmp_path)
     settings = {"exearchive.entry-point": entry_point, "exearchive.outdir": "archives"}
-    result = _hook_build(project, tmp_path / "dist", wheelhouse, settings)
+    result = hook_build(project, tmp_path / "dist", wheelhouse, settings)
     assert result.returncode == 0, result.output
     archive = tmp_path / "dist" / "archives" / "multitool-0.1.pyz"
     ran = run_archive(archive, *args, root=tmp_path / "cache")
@@ -310,7 +280,7 @@ def test_unresolvable_dependency_reports_pips_reason(wheelhouse: Path, tmp_path:
     project = _copy("greetcli", tmp_path)
     text = (project / "pyproject.toml").read_text().replace('"greetlib>=2"', '"greetlib>=99"')
     (project / "pyproject.toml").write_text(text)
-    result = _hook_build(project, tmp_path / "dist", wheelhouse)
+    result = hook_build(project, tmp_path / "dist", wheelhouse)
     assert result.returncode != 0
     assert "exearchive: error: cannot resolve the dependencies of greetcli with pip:" in result.output
     assert "greetlib>=99" in result.output
