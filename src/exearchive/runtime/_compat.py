@@ -149,7 +149,7 @@ def _glibc_version():
     """(major, minor) of the running glibc, or None when not linked to glibc."""
     text = None
     try:
-        parts = os.confstr("CS_GNU_LIBC_VERSION").split()  # "glibc 2.36"
+        parts = (os.confstr("CS_GNU_LIBC_VERSION") or "").split()  # "glibc 2.36"
         if len(parts) == 2:
             text = parts[1]
     except (AttributeError, OSError, ValueError):
@@ -340,7 +340,7 @@ def _ios_platforms(version=None, multiarch=None):
     if version is None:
         import platform
 
-        version = tuple(int(p) for p in platform.ios_ver()[1].split(".")[:2])
+        version = tuple(int(p) for p in platform.ios_ver()[1].split(".")[:2])  # type: ignore[attr-defined]
     major, minor = version
     multiarch = (multiarch or sys.implementation._multiarch).replace("-", "_")
     if major < 12:
@@ -355,7 +355,7 @@ def _android_platforms(api_level=None, abi=None):
     if api_level is None:
         import platform
 
-        api_level = platform.android_ver().api_level
+        api_level = platform.android_ver().api_level  # type: ignore[attr-defined]
     if abi is None:
         import sysconfig
 
@@ -423,7 +423,7 @@ def interpreter_tags() -> list[str]:
             tags += ["%s-%s-%s" % (interpreter, abi, p) for p in platforms]
         for older in range(minor - 1, 1, -1):
             tags += ["cp%d%d-%s-%s" % (major, older, stable, p) for p in platforms]
-        compatible = "cp" + nodot
+        compatible = "cp" + nodot  # type: str | None
     else:
         abis = _generic_abis()
         for abi in abis + ([] if "none" in abis else ["none"]):
@@ -628,7 +628,7 @@ def _check_markers(needs, archive):
     (``importlib-metadata; python_version < "3.8"`` on 3.12), which is harmless.
     """
     env = marker_environment()
-    missing = {}  # requirement -> its records that would install it here
+    missing = {}  # type: dict[str, list[dict]]  # requirement -> its records that would install it here
     for entry in needs.get("markers") or []:
         if entry.get("outcome") is not False:
             continue

@@ -46,7 +46,7 @@ def problems(archive, manifest=None):
     ``manifest`` is the one the launcher runs with (``__main__.py``'s
     literal); None reads it from the archive.
     """
-    found = []
+    found = []  # type: list[str]
     try:
         with open(archive, "rb") as handle:
             _check(handle.fileno(), manifest, found)
@@ -128,7 +128,7 @@ def _read_member(fd, member, found, keep=False, where="its member"):
         else:
             raise _zipdir.Damaged("unsupported compression method %d" % method)
         digest = hashlib.sha256()
-        kept = [] if keep else None
+        kept = [] if keep else None  # type: list[bytes] | None
         at, left, got, check = offset + skip, csize, 0, 0
         while left:
             raw = _zipdir.pread(fd, min(_CHUNK, left), at)
