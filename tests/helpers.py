@@ -97,21 +97,27 @@ def build_project(
     return Build(result.returncode, result.stdout + result.stderr, dist)
 
 
-def hook_build(project: Path, dist: Path, wheelhouse: Path, settings: dict[str, str] | None = None) -> Build:
+def hook_build(
+    project: Path,
+    dist: Path,
+    wheelhouse: Path,
+    settings: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Build:
     """``build_wheel`` of ``project`` into ``dist`` through pyproject-hooks, in this environment (not isolated).
 
     For cases whose check an isolated build adds nothing to (config errors,
     settings): several times faster than :func:`build_project`.  ``output``
-    is the hook's stdout and stderr; pip finds only ``wheelhouse``.
+    is the hook's stdout and stderr; pip finds only ``wheelhouse``; ``env``
+    adds variables to the hook's environment.
     """
     from pyproject_hooks import BuildBackendHookCaller
 
     captured: list[subprocess.CompletedProcess[str]] = []
 
     def runner(cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None) -> None:
-        done = subprocess.run(
-            list(cmd), cwd=cwd, env=offline_env(wheelhouse, extra_environ), capture_output=True, text=True, check=False
-        )
+        environ = offline_env(wheelhouse, {**(env or {}), **(extra_environ or {})})
+        done = subprocess.run(list(cmd), cwd=cwd, env=environ, capture_output=True, text=True, check=False)
         captured.append(done)
         if done.returncode:
             raise subprocess.CalledProcessError(done.returncode, list(cmd))

@@ -19,7 +19,7 @@ from packaging.utils import parse_wheel_filename
 
 from .. import __version__
 from ..runtime import FORMAT, PAYLOAD
-from . import _entry, _extras, _lock, _pack, _resolve, _shebang, _stage, _staged, _zip
+from . import _entry, _extras, _lock, _pack, _resolve, _shebang, _stage, _staged, _uv, _zip
 from ._config import Config, input_files
 from ._errors import ConfigError
 
@@ -114,13 +114,12 @@ def _assemble(
 def _wheels(wheel: Path, config: Config, project_dir: Path, wheel_dir: Path) -> list[Path]:
     if config.lock:
         return _lock.wheels_from_lock(project_dir / config.lock, config.where("lock"), wheel, config.extras, wheel_dir)
-    return _resolve.resolve(
-        wheel,
-        config.extras,
-        wheel_dir,
-        constraints=[project_dir / path for path in config.constraints],
-        requirements=[project_dir / path for path in config.requirements],
-    )
+    constraints = [project_dir / path for path in config.constraints]
+    requirements = [project_dir / path for path in config.requirements]
+    uv = _uv.chosen(config.resolver, config.where("resolver"))
+    if uv is not None:
+        return _uv.resolve(uv, wheel, config.extras, wheel_dir, constraints=constraints, requirements=requirements)
+    return _resolve.resolve(wheel, config.extras, wheel_dir, constraints=constraints, requirements=requirements)
 
 
 def _check_input_files(config: Config, project_dir: Path) -> None:
