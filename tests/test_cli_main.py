@@ -40,6 +40,7 @@ def test_every_command_is_there() -> None:
         ("cache", "list"),
         ("cache", "prune"),
         ("cache", "clear"),
+        ("platform",),
     }
 
 
@@ -70,7 +71,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        ([], "no command given; the commands are: build, pack, inspect, cache (see: exearchive --help)"),
+        ([], "no command given; the commands are: build, pack, inspect, cache, platform (see: exearchive --help)"),
         (["bulid"], "argument COMMAND: invalid choice: 'bulid'"),
         (["build", "--no-such-option"], "unrecognized arguments: --no-such-option (see: exearchive build --help)"),
         (["pack", "x", "--lokc"], "unrecognized arguments: --lokc (see: exearchive pack --help)"),
