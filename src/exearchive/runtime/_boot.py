@@ -158,21 +158,24 @@ The launcher sets ``EXEARCHIVE_USE_LOCK_FD`` (see ``_hold_use_lock``).
 import os
 import sys
 
-from . import COMPLETE, READY, RUNTIME, STATE_DIR, cache_roots, interpreter_key, plain_name, unsafe_reason
+from . import (
+    COMPLETE,
+    OWNERS,
+    READY,
+    RUNTIME,
+    RUNTIME_PREFIX,
+    STATE_DIR,
+    LauncherError,
+    cache_roots,
+    interpreter_key,
+    plain_name,
+    unsafe_reason,
+)
 
 _TOUCH_AFTER = 3600.0  # refresh the last-use time at most once an hour
 _TRUE = ("1", "true", "yes", "on")
 USE_LOCK_FD = "EXEARCHIVE_USE_LOCK_FD"  # the inherited descriptor that holds the use lock
 REEXECED = "EXEARCHIVE_REEXECED"  # names the interpreter that gave way to this one (``_reexec``)
-RUNTIME_PREFIX = RUNTIME + "/"  # the launcher in the archive; also how its shipped bytecode names files
-
-
-class LauncherError(Exception):
-    """A problem the launcher reports as one line and a non-zero exit."""
-
-    def __init__(self, message, code=1):
-        Exception.__init__(self, message)
-        self.code = code
 
 
 class _Trace:
@@ -318,9 +321,6 @@ def open_entry(manifest, archive, env, trace):
     return _extract.prepare(manifest, archive, root, explicit, env, trace)
 
 
-_OWNERS = (os.geteuid(), 0) if hasattr(os, "geteuid") else None  # who may own a trusted entry
-
-
 def _warm_entry(root, entry_id, trace):
     """``(entry, None)``, its use lock held, if ``root`` holds it ready for this interpreter; else ``(None, why)``."""
     try:
@@ -335,7 +335,7 @@ def _warm_entry(root, entry_id, trace):
         fd = os.open(os.path.join(state, COMPLETE), os.O_RDONLY)
     except OSError:
         return None, "not ready"
-    if _OWNERS is not None and os.fstat(fd).st_uid not in _OWNERS:
+    if OWNERS is not None and os.fstat(fd).st_uid not in OWNERS:
         os.close(fd)
         return None, "its completion record is owned by another user"
     _hold_use_lock(fd)

@@ -47,8 +47,8 @@ are the archive's arguments.  The tools:
 
 ``cache prune [--days N] [--dry-run]``
     Removes entries not used for ``N`` days (default 30), incomplete entries
-    (older than ``_extract.GRACE``) and leftovers (``.tmp-*``, ``.trash-*``)
-    of starts that are gone (``_extract.leftover_state``); only names that
+    (older than ``_cache.GRACE``) and leftovers (``.tmp-*``, ``.trash-*``)
+    of starts that are gone (``_cache.leftover_state``); only names that
     are exactly ours (``_scan``), nothing else in the root.  An
     entry in use is never removed: running processes hold a shared ``flock``
     on its completion record, and pruning takes the exclusive lock without
@@ -69,8 +69,7 @@ import argparse
 import os
 import sys
 
-from . import COMPLETE, READY, STATE_DIR, _extract, cache_roots, interpreter_key, unsafe_reason
-from ._boot import LauncherError
+from . import COMPLETE, READY, STATE_DIR, LauncherError, _cache, _extract, cache_roots, interpreter_key, unsafe_reason
 
 _TOOL_LIST = "info, verify, extract DIR, platform, cache list|prune|clear"
 _TOOLS = ("info", "verify", "extract", "platform", "cache")
@@ -538,24 +537,12 @@ def _record_problem(context):
     path = os.path.join(context.entry, STATE_DIR, COMPLETE)
     if not os.path.lexists(path):
         return ("missing", _RECORD_NAME, "the completion record")
-    record = _read_record(path)
+    record = _cache.read_record(path)
     if record is None:
         return ("damaged", _RECORD_NAME, "the completion record cannot be read")
     if record.get("id") != context.id:
         return ("damaged", _RECORD_NAME, "the completion record names another archive (%s)" % record.get("id"))
     return None
-
-
-def _read_record(path):
-    """The completion record as a dict, or None when it is missing or unreadable."""
-    import json
-
-    try:
-        with open(path) as handle:
-            record = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) else None
 
 
 def _repair_and_check(context, members, problems):
@@ -583,14 +570,14 @@ def _repair_and_check(context, members, problems):
 def _repair(context):
     """Extract a fresh copy beside the entry and swap it in; ``(files, lock carried over)``."""
     manifest = context.manifest
-    root = _extract._usable_root(context.root, context.explicit, context.id, context.env, context.trace)
+    root = _cache.usable_root(context.root, context.explicit, context.id, context.env, context.trace)
     entry = os.path.join(root, context.id)
     context.root, context.entry = root, entry
     from . import _compat
 
     runnable = _compat.check(manifest.get("needs") or {}, context.archive) is None
-    with _extract._Lock(root, context.id, context.env, context.trace):
-        _extract._remove_leftovers(root, context.trace)
+    with _cache.Lock(root, context.id, context.env, context.trace):
+        _cache.remove_leftovers(root, context.trace)
         tmp = _extract.Tmp(root, context.id)
         try:
             count = _extract.unpack(context.archive, tmp.path)
@@ -628,7 +615,7 @@ def _carry_record(entry, target, manifest, count):
     except OSError:
         _extract._write_complete(target, manifest, count)
         return False
-    record = _read_record(target)
+    record = _cache.read_record(target)
     wanted = ("format", "id", "name", "version")
     if record is None or any(record.get(k) != manifest.get(k) for k in wanted) or record.get("files") != count:
         _extract._write_complete(target, manifest, count)  # "w" truncates the same inode
@@ -637,7 +624,7 @@ def _carry_record(entry, target, manifest, count):
 
 def _swap(tmp, entry, root, token, trace):
     """Put ``tmp`` in the place of ``entry`` with renames; remove the old tree."""
-    trash = os.path.join(root, ".trash-%s-%d-%s" % (os.path.basename(entry), os.getpid(), token))
+    trash = os.path.join(root, _cache.trash_name(os.path.basename(entry), token))
     try:
         os.rename(entry, trash)
     except FileNotFoundError:
@@ -693,7 +680,7 @@ def _check_empty(dest):
 def _undo(dest, existed):
     """Remove what a failed extraction wrote."""
     if not existed:
-        _extract.remove_tree(dest)
+        _cache.remove_tree(dest)
         return
     try:
         names = os.listdir(dest)
@@ -702,7 +689,7 @@ def _undo(dest, existed):
     for name in names:
         path = os.path.join(dest, name)
         if os.path.isdir(path) and not os.path.islink(path):
-            _extract.remove_tree(path)
+            _cache.remove_tree(path)
         else:
             try:
                 os.remove(path)
@@ -788,7 +775,7 @@ def _make_venv(context, dest):
             moved[headers] = _merge(source, headers, "include")
         else:
             _out("skipped %s/ (not part of a virtual environment)" % part)
-    _extract.remove_tree(staging)
+    _cache.remove_tree(staging)
     if _extract._needs_bytecode(context.manifest):
         import compileall
 
@@ -880,89 +867,6 @@ def _shebang(python, first):
 # cache
 
 
-class _Entry:
-    """One directory of the cache root."""
-
-    def __init__(self, root, name):
-        self.name = name
-        self.path = os.path.join(root, name)
-        self.state = os.path.join(self.path, STATE_DIR)
-        self.complete = os.path.join(self.state, COMPLETE)
-        self.record = _read_record(self.complete)
-        self.last_use = self._last_use()
-
-    def _last_use(self):
-        times = []
-        try:
-            names = os.listdir(self.state)
-        except OSError:
-            names = []
-        for name in names:
-            if name.startswith(READY):
-                try:
-                    times.append(os.stat(os.path.join(self.state, name)).st_mtime)
-                except OSError:
-                    pass
-        if times:
-            return max(times)
-        for path in (self.complete, self.path):
-            try:
-                return os.stat(path).st_mtime
-            except OSError:
-                pass
-        return 0.0
-
-
-def _scan(root):
-    """``(entries, leftovers)`` of the cache root; leftovers are ``(name, pid)``.
-
-    Only names that are exactly ours count: an entry is a directory named by
-    a content id with the state directory inside, a leftover is named as a
-    start names its temp and trash directories.  Anything else is left alone.
-    """
-    import stat
-
-    try:
-        names = sorted(os.listdir(root))
-    except FileNotFoundError:
-        return [], []
-    entries = []
-    leftovers = []
-    for name in names:
-        path = os.path.join(root, name)
-        if _extract.leftover_name(name):
-            leftovers.append((name, int(name.split("-")[2])))
-        elif _extract.is_entry_name(name):
-            try:
-                ours = stat.S_ISDIR(os.lstat(path).st_mode)
-                ours = ours and stat.S_ISDIR(os.lstat(os.path.join(path, STATE_DIR)).st_mode)
-            except OSError:
-                ours = False
-            if ours:
-                entries.append(_Entry(root, name))
-    return entries, leftovers
-
-
-def _disk_usage(path):
-    """Bytes on disk under ``path`` (allocated blocks where known)."""
-    total = 0
-    for directory, dirs, files in os.walk(path):
-        for name in dirs + files:
-            try:
-                st = os.lstat(os.path.join(directory, name))
-            except OSError:
-                continue
-            blocks = getattr(st, "st_blocks", None)
-            total += blocks * 512 if blocks is not None else st.st_size
-    return total
-
-
-def _in_use(entry):
-    """True if a running process holds the entry's use lock; None if unknown."""
-    probe = _extract.probe_lock(entry.complete)
-    return False if probe is None else probe[0]  # no completion record: no process can hold its lock
-
-
 def _when(timestamp, now):
     import time
 
@@ -991,7 +895,7 @@ def _cache_list(context, options):
     import time
 
     root = context.root
-    entries, leftovers = _scan(root)
+    entries, leftovers = _cache.scan(root)
     now = time.time()
     rows = []
     for entry in entries:
@@ -1002,9 +906,9 @@ def _cache_list(context, options):
                 "name": record.get("name"),
                 "version": record.get("version"),
                 "complete": entry.record is not None,
-                "size": _disk_usage(entry.path),
+                "size": _cache.disk_usage(entry.path),
                 "last_use": entry.last_use,
-                "in_use": _in_use(entry),
+                "in_use": _cache.in_use(entry),
                 "this_archive": entry.name == context.id,
                 "path": entry.path,
             }
@@ -1013,8 +917,8 @@ def _cache_list(context, options):
         {
             "name": name,
             "pid": pid,
-            "state": _extract.leftover_state(os.path.join(root, name), now),
-            "size": _disk_usage(os.path.join(root, name)),
+            "state": _cache.leftover_state(os.path.join(root, name), now),
+            "size": _cache.disk_usage(os.path.join(root, name)),
         }
         for name, pid in leftovers
     ]
@@ -1058,7 +962,7 @@ def _cache_list(context, options):
 _LEFTOVER_STATES = {
     "live": "a running start is writing it",
     "dead": "left by a start that is gone",
-    "young": "recent; kept for %d minutes in case a start is still writing it" % (_extract.GRACE / 60),
+    "young": "recent; kept for %d minutes in case a start is still writing it" % (_cache.GRACE / 60),
 }
 
 
@@ -1086,16 +990,16 @@ def _cache_prune(context, options):
         raise LauncherError("refusing to %s the cache root %s: %s" % (action, root, reason))
     dry = options.dry_run
     verb = "would remove" if dry else "removed"
-    entries, leftovers = _scan(root)
+    entries, leftovers = _cache.scan(root)
     now = time.time()
     removed = freed = kept_in_use = kept_recent = failures = 0
     for name, _pid in leftovers:
         path = os.path.join(root, name)
-        state = _extract.leftover_state(path, now)
+        state = _cache.leftover_state(path, now)
         if state != "dead":
             _out("kept     %s: %s" % (name, _LEFTOVER_STATES[state]))
             continue
-        size = _disk_usage(path)
+        size = _cache.disk_usage(path)
         if not dry and not _remove_tree(path):
             failures += 1
             continue
@@ -1108,13 +1012,13 @@ def _cache_prune(context, options):
         if entry.record is not None and unused < options.days * _DAY:
             kept_recent += 1
             continue
-        if entry.record is None and unused <= _extract.GRACE:
+        if entry.record is None and unused <= _cache.GRACE:
             _out("kept     %s: incomplete, but recent (a start may be making it)" % label)
             kept_recent += 1
             continue
         why = "incomplete" if entry.record is None else "unused for %s" % _duration(unused)
-        size = _disk_usage(entry.path)
-        outcome = _remove_entry(root, entry, dry)
+        size = _cache.disk_usage(entry.path)
+        outcome = _cache.remove_entry(root, entry, dry, _say_failed)
         if outcome == "in use":
             _out("kept     %s: in use by a running process" % label)
             kept_in_use += 1
@@ -1156,78 +1060,14 @@ def _duration(seconds):
     return "%d minutes" % int(seconds / 60.0)
 
 
-def _remove_entry(root, entry, dry):
-    """Remove one entry unless a process uses it: "removed", "in use", "busy" or an error."""
-    try:
-        import fcntl
-    except ImportError:
-        fcntl = None
-    lock_fd = _take_extraction_lock(root, entry.name, fcntl)
-    if lock_fd == -2:
-        return "busy"
-    use_fd = -1
-    try:
-        if fcntl is not None:
-            try:
-                use_fd = os.open(entry.complete, os.O_RDONLY)
-            except OSError:
-                use_fd = -1  # incomplete: no process can hold its use lock
-            if use_fd >= 0:
-                try:
-                    fcntl.flock(use_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    return "in use"
-                except OSError as error:
-                    return "cannot tell whether it is in use (%s)" % (error.strerror or error)
-        if dry:
-            return "removed"
-        token = os.urandom(4).hex()
-        trash = os.path.join(root, ".trash-%s-%d-%s" % (entry.name, os.getpid(), token))
-        try:
-            os.rename(entry.path, trash)  # while holding the locks: no start can begin using it now
-        except PermissionError:
-            if fcntl is None:
-                return "in use"  # Windows: a directory in use cannot be renamed
-            raise
-        except OSError as error:
-            return "cannot move it away (%s)" % (error.strerror or error)
-    finally:
-        if use_fd >= 0:
-            os.close(use_fd)
-        if lock_fd >= 0:
-            os.close(lock_fd)
-    if not _remove_tree(trash):
-        return "removed only in part; %s is left" % trash
-    return "removed"
-
-
-def _take_extraction_lock(root, entry_id, fcntl):
-    """The extraction lock's descriptor, -1 when there is none to take, -2 when it is held."""
-    if fcntl is None:
-        return -1
-    try:
-        fd = os.open(
-            os.path.join(root, ".locks", entry_id + ".lock"),
-            os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0),
-        )
-    except OSError:
-        return -1  # never extracted under a lock, or no lock directory
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return -2
-    except OSError:
-        os.close(fd)
-        return -1
-    return fd
-
-
 def _remove_tree(path):
     """Remove a directory tree (or a file); say so and return False if some of it stays."""
-    left = _extract.remove_tree(path)
+    left = _cache.remove_tree(path)
     if left is not None:
-        name, error = left
-        _out("failed   cannot remove %s: %s" % (name, getattr(error, "strerror", None) or error))
+        _say_failed(*left)
         return False
     return True
+
+
+def _say_failed(name, error):
+    _out("failed   cannot remove %s: %s" % (name, getattr(error, "strerror", None) or error))
