@@ -218,11 +218,11 @@ def _extract(manifest, archive, root, entry, trace):
         check_count(tmp.path, count, archive)
         trace("extracted %d files, payload hash checked" % count)
         _checkpoint("extracted")
-        if _needs_bytecode(manifest):
-            _compile(tmp.path, trace)
+        if needs_bytecode(manifest):
+            compile_payload(tmp.path, trace)
             _checkpoint("compiled")
         state = os.path.join(tmp.path, STATE_DIR)
-        _write_complete(os.path.join(state, COMPLETE), manifest, count)
+        write_complete(os.path.join(state, COMPLETE), manifest, count)
         with open(os.path.join(state, READY + interpreter_key()), "w"):
             pass
         _checkpoint("recorded")
@@ -413,6 +413,31 @@ def unpack(archive, dest, members=None, manifest=None):
         raise LauncherError("cannot extract %s into %s: %s" % (archive, dest, error.strerror or error)) from None
 
 
+def read_payload(archive):
+    """The payload's members and size.
+
+    Members are ``(name, size, crc32, executable)``.  Only the payload's
+    central directory is read (the same way ``unpack`` finds it).
+    """
+    from . import _zipdir
+
+    try:
+        with open(archive, "rb") as handle:
+            fd = handle.fileno()
+            payload = _find_payload(fd, archive)
+            offset, size = payload[1], payload[3]
+            members = [(m[0], m[3], m[4], bool(m[6] & 0o111)) for m in _zipdir.members(fd, offset, size)]
+            return members, size
+    except LauncherError:
+        raise
+    except (ValueError, UnicodeError) as error:  # _zipdir.Damaged is a ValueError
+        raise LauncherError(
+            "the archive %s is damaged (%s); rebuild it or get an intact copy" % (archive, error)
+        ) from None
+    except OSError as error:
+        raise LauncherError("cannot read the archive %s: %s" % (archive, error.strerror or error)) from None
+
+
 def _check_digest(archive, manifest, found):
     """Refuse a payload whose SHA-256 is not the one its manifest names."""
     expected = (manifest.get("payload") or {}).get("sha256") or found
@@ -490,12 +515,12 @@ def unsafe_name(name):
     )
 
 
-def _needs_bytecode(manifest):
+def needs_bytecode(manifest):
     tag = sys.implementation.cache_tag
     return bool(tag) and tag not in manifest.get("pyc", ())
 
 
-def _compile(tree, trace):
+def compile_payload(tree, trace):
     """Compile every source under ``tree/site-packages`` for this interpreter (see ``_compile``)."""
     from ._compile import compile_tree
 
@@ -562,7 +587,7 @@ def _write_copy(copy, archive, trace):
         tmp.remove()
 
 
-def _write_complete(path, manifest, count):
+def write_complete(path, manifest, count):
     """Write the completion record: a small JSON object (``json`` is imported only if a value needs escaping)."""
     import time
 
@@ -626,10 +651,10 @@ def _publish(tmp, entry, root, token, trace, trusted):
 
 def _make_ready(manifest, entry, ready, trace):
     """Prepare an existing entry for this interpreter and say so."""
-    if _needs_bytecode(manifest):
+    if needs_bytecode(manifest):
         if os.access(entry, os.W_OK):
             try:
-                _compile(entry, trace)
+                compile_payload(entry, trace)
             except OSError as error:
                 trace("cannot compile bytecode (%s)" % (error.strerror or error))
         else:
