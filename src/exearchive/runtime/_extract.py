@@ -40,6 +40,7 @@ from . import (
     OWNERS,
     PAYLOAD,
     READY,
+    REEXECED,
     RUNTIME_PREFIX,
     STATE_DIR,
     LauncherError,
@@ -76,8 +77,8 @@ def _checkpoint(point):
             os.kill(os.getpid(), 9)
 
 
-def prepare(manifest, archive, root, explicit, env, trace):
-    """Return a ready entry for this archive; extract it if need be."""
+def prepare(manifest, archive, root, explicit, env, trace, hold_use_lock):
+    """Return a ready entry for this archive, its use lock held (``hold_use_lock(fd)``); extract it if need be."""
     needs = manifest.get("needs")
     if needs:
         from . import _compat
@@ -97,8 +98,6 @@ def prepare(manifest, archive, root, explicit, env, trace):
     state = os.path.join(entry, STATE_DIR)
     complete = os.path.join(state, COMPLETE)
     ready = os.path.join(state, READY + interpreter_key())
-    from ._boot import _hold_use_lock
-
     for _attempt in range(3):
         if not os.path.exists(ready) or entry_problem(entry, manifest, archive) is not None:
             with _cache.Lock(root, entry_id, env, trace):
@@ -114,7 +113,7 @@ def prepare(manifest, archive, root, explicit, env, trace):
             fd = os.open(complete, os.O_RDONLY | _NOFOLLOW)
         except OSError:
             continue  # pruned between publishing and opening: make it again
-        _hold_use_lock(fd)
+        hold_use_lock(fd)
         if os.path.exists(complete):  # a prune renames the whole entry away
             return entry
         os.close(fd)  # pruned while we waited for the use lock
@@ -134,7 +133,6 @@ def _run_elsewhere(needs, archive, env, trace):
 
 def _elsewhere_note(env):
     """What the refusal adds about the interpreters tried instead."""
-    from ._boot import REEXECED
     from ._reexec import allowed
 
     if env.get(REEXECED):
