@@ -546,11 +546,11 @@ def entry_point_runner(spec, entry):
     module = module.strip()
     if not sep:
 
-        def run_module():
+        def run_as_main():
             _find_module(spec, module)
             run_module(module, False)
 
-        return run_module
+        return run_as_main
 
     def run():
         target = _load(spec, module, attr)

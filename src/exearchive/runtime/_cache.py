@@ -346,7 +346,7 @@ def leftover_name(name):
 def leftover_state(path, now):
     """``"live"``, ``"dead"`` or ``"young"`` (kept for now) for a temp or trash directory.
 
-    Live: a process holds its lock (``Tmp``), in whatever PID namespace or on
+    Live: a process holds its lock (``_extract.Tmp``), in whatever PID namespace or on
     whatever host.  Dead: its lock file exists and is written, and the lock
     can be taken (its holder is gone).  Anything else (no lock file, as in a
     trash directory; a lock file still empty; no ``flock`` here) is dead only

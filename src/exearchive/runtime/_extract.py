@@ -4,13 +4,13 @@ Called by ``_boot.open_entry`` when the entry for this archive is missing,
 incomplete, or not yet ready for the running interpreter.  Steps:
 
 1. compatibility check (``_compat.check``) before anything is written;
-2. a usable cache root (``_root_problem``): resolved, every directory above
+2. a usable cache root (``_cache.root_problem``): resolved, every directory above
    it owned by the user or root and not writable by others (unless sticky),
    the root itself a real directory created 0700 that only its owner can
    write (an explicit ``EXEARCHIVE_ROOT`` that is not is an error, the default
    root falls back to ``fallback_root``); then an existing entry is trusted
    only if ``entry_problem`` finds nothing (owner, content id, file count);
-3. under an exclusive lock (flock, with a timeout; without a lock when none
+3. under an exclusive lock (``_cache.Lock``: flock, with a timeout; without a lock when none
    can be had, which stays correct because publishing is a rename), remove
    leftovers of killed starts, write every payload member into a unique
    temp directory beside the target (``_zipdir`` reads the central
@@ -25,7 +25,7 @@ incomplete, or not yet ready for the running interpreter.  Steps:
 
 A start killed at any moment leaves at most a ``.tmp-*`` or ``.trash-*``
 directory, which no start trusts and the next extraction removes once it can
-tell that no process fills it any more (``Tmp``, ``leftover_state``).
+tell that no process fills it any more (``Tmp``, ``_cache.leftover_state``).
 
 Test hook: ``EXEARCHIVE_TEST_KILL_AT=POINT`` (or ``POINT:N``) makes the
 process kill itself with SIGKILL when it reaches ``POINT`` (the N-th time);
@@ -211,23 +211,8 @@ def _extract(manifest, archive, root, entry, trace):
     except OSError as error:
         raise LauncherError("cannot write to the cache root %s: %s" % (root, error.strerror or error)) from None
     try:
-        _checkpoint("tmp")
-        count = unpack(archive, tmp.path, manifest=manifest)
-        check_count(tmp.path, count, archive)
-        trace("extracted %d files, payload hash checked" % count)
-        _checkpoint("extracted")
-        if needs_bytecode(manifest):
-            compile_payload(tmp.path, trace)
-            _checkpoint("compiled")
-        state = os.path.join(tmp.path, STATE_DIR)
-        write_complete(os.path.join(state, COMPLETE), manifest, count)
-        with open(os.path.join(state, READY + interpreter_key()), "w"):
-            pass
-        _checkpoint("recorded")
+        count = fill(tmp, manifest, archive, os.environ, trace)[0]
         sync = sync_wanted(os.environ)
-        if sync:
-            sync_tree(tmp.path, trace)
-        tmp.finish()
         _publish(tmp.path, entry, root, tmp.token, trace, lambda: entry_problem(entry, manifest, files=count) is None)
         if sync:
             _fsync_dir(root)
@@ -239,6 +224,38 @@ def _extract(manifest, archive, root, entry, trace):
     except BaseException:
         tmp.remove()
         raise
+
+
+def fill(tmp, manifest, archive, env, trace, verified=True, runnable=True, record=None):
+    """Write the payload into ``tmp`` (a ``Tmp``) as a finished entry, to be renamed into place; ``(files, record)``.
+
+    Every member, counted (``check_count``); the payload's hash checked unless
+    not ``verified`` (a repair, which checked the whole archive first);
+    bytecode for this interpreter and its ready marker only if it can run the
+    archive (``runnable``); the completion record written by
+    ``record(path, manifest, count)`` (``write_complete``; a repair carries the
+    old one over), whose result is returned; synced to disk
+    (``sync_wanted(env)``); the temp directory's lock file removed
+    (``Tmp.finish``).  Used by the cold path and by ``verify --repair``.
+    """
+    _checkpoint("tmp")
+    count = unpack(archive, tmp.path, manifest=manifest if verified else None)
+    check_count(tmp.path, count, archive)
+    trace("extracted %d files, payload hash checked" % count if verified else "extracted %d files" % count)
+    _checkpoint("extracted")
+    if runnable and needs_bytecode(manifest):
+        compile_payload(tmp.path, trace)
+        _checkpoint("compiled")
+    state = os.path.join(tmp.path, STATE_DIR)
+    written = (record or write_complete)(os.path.join(state, COMPLETE), manifest, count)
+    if runnable:
+        with open(os.path.join(state, READY + interpreter_key()), "w"):
+            pass
+    _checkpoint("recorded")
+    if sync_wanted(env):
+        sync_tree(tmp.path, trace)
+    tmp.finish()
+    return count, written
 
 
 class Tmp:

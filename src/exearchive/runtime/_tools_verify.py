@@ -2,7 +2,7 @@
 
 import os
 
-from . import COMPLETE, READY, STATE_DIR, LauncherError, _cache, _extract, interpreter_key
+from . import COMPLETE, STATE_DIR, LauncherError, _cache, _extract
 from ._output import out, remove_tree_or_say
 
 _BUFFER = 256 * 1024
@@ -170,19 +170,13 @@ def _repair(context):
         _cache.remove_leftovers(root, context.trace)
         tmp = _extract.Tmp(root, context.id)
         try:
-            count = _extract.unpack(context.archive, tmp.path)
-            _extract.check_count(tmp.path, count, context.archive)
-            context.trace("extracted %d files" % count)
-            if runnable and _extract.needs_bytecode(manifest):
-                _extract.compile_payload(tmp.path, context.trace)
-            state = os.path.join(tmp.path, STATE_DIR)
-            carried = _carry_record(entry, os.path.join(state, COMPLETE), manifest, count)
-            if runnable:
-                with open(os.path.join(state, READY + interpreter_key()), "w"):
-                    pass
-            if _extract.sync_wanted(context.env):
-                _extract.sync_tree(tmp.path, context.trace)
-            tmp.finish()
+
+            def carry(target, manifest, count):
+                return _carry_record(entry, target, manifest, count)
+
+            count, carried = _extract.fill(
+                tmp, manifest, context.archive, context.env, context.trace, False, runnable, carry
+            )
             _swap(tmp.path, entry, root, tmp.token, context.trace)
             tmp.close()
         except BaseException:
