@@ -2,8 +2,9 @@
 
 The launcher's own cache tools (``EXEARCHIVE_TOOLS=1 ./app.pyz cache ...``,
 :mod:`exearchive.runtime._tools_cache`, on the layout and locking protocol of
-:mod:`exearchive.runtime._cache`) do the work; this command calls them, for the cache root that ``--root``,
-``EXEARCHIVE_ROOT`` or the platform's cache directory names (and the fallback
+:mod:`exearchive.runtime._cache`) do the work; this command calls their public
+entries (``list_root``, ``prune_root``, ``clear_root``) for the cache root that
+``--root``, ``EXEARCHIVE_ROOT`` or the platform's cache directory names (and the fallback
 root in the temp dir, ``runtime.cache_roots``, when it exists), so that both
 agree on what an entry is, when it was last used, and that an entry a running
 process uses is never removed.
