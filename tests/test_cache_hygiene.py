@@ -121,7 +121,7 @@ def test_a_killed_start_leaves_a_lock_that_the_next_start_sees_is_free(hello: Pa
 
 
 def test_the_file_count_is_checked_before_publishing(tmp_path: Path) -> None:
-    from exearchive.runtime import _boot, _extract
+    from exearchive.runtime import LauncherError, _extract
 
     tree = tmp_path / "tree"
     (tree / ".exearchive").mkdir(parents=True)
@@ -131,7 +131,7 @@ def test_the_file_count_is_checked_before_publishing(tmp_path: Path) -> None:
     (tree / "bin").mkdir()
     (tree / "bin" / "tool").write_text("")
     _extract.check_count(str(tree), 2, "app.pyz")
-    with pytest.raises(_boot.LauncherError, match="wrote 2 files but its payload holds 3"):
+    with pytest.raises(LauncherError, match="wrote 2 files but its payload holds 3"):
         _extract.check_count(str(tree), 3, "app.pyz")
 
 
@@ -139,12 +139,12 @@ def test_the_build_sides_content_ids_are_names_prune_knows(tmp_path: Path) -> No
     import hashlib
 
     from exearchive.backend import _pack
-    from exearchive.runtime import _extract
+    from exearchive.runtime import _cache
 
     digest = hashlib.sha256(b"payload").hexdigest()
     made = _pack.content_id(_pack.Payload(tmp_path / "payload.zip", digest, 7, 1, 7))
-    assert len(made) == ID_LENGTH and _extract.is_entry_name(made)
-    assert not _extract.is_entry_name(made[:-1]) and not _extract.is_entry_name(made.upper())
+    assert len(made) == ID_LENGTH and _cache.is_entry_name(made)
+    assert not _cache.is_entry_name(made[:-1]) and not _cache.is_entry_name(made.upper())
 
 
 # --------------------------------------------------------------------------

@@ -288,8 +288,8 @@ def test_waiting_for_the_lock_says_so_once(build_sample: Callable[[str], Build],
     entry_id = read_manifest(archive)["id"]
     holder_code = (
         "import sys, time\n"
-        "from exearchive.runtime import _extract\n"
-        f"with _extract._Lock({str(root)!r}, {entry_id!r}, {{}}, lambda message: None):\n"
+        "from exearchive.runtime import _cache\n"
+        f"with _cache.Lock({str(root)!r}, {entry_id!r}, {{}}, lambda message: None):\n"
         "    print('locked', flush=True)\n"
         "    time.sleep(60)\n"
     )

@@ -1,9 +1,10 @@
 """``exearchive cache list|prune|clear``: the cache that archives extract into.
 
-The launcher's own tools (``EXEARCHIVE_TOOLS=1 ./app.pyz cache ...``,
-:mod:`exearchive.runtime._tools`) implement the cache's layout and its locking
-protocol; this command calls them, for the cache root that ``--root``,
-``EXEARCHIVE_ROOT`` or the platform's cache directory names (and the fallback
+The launcher's own cache tools (``EXEARCHIVE_TOOLS=1 ./app.pyz cache ...``,
+:mod:`exearchive.runtime._tools_cache`, on the layout and locking protocol of
+:mod:`exearchive.runtime._cache`) do the work; this command calls their public
+entries (``list_root``, ``prune_root``, ``clear_root``) for the cache root that
+``--root``, ``EXEARCHIVE_ROOT`` or the platform's cache directory names (and the fallback
 root in the temp dir, ``runtime.cache_roots``, when it exists), so that both
 agree on what an entry is, when it was last used, and that an entry a running
 process uses is never removed.
@@ -16,11 +17,10 @@ import contextlib
 import os
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from ..runtime import _tools, cache_roots
+from ..runtime import _tools_cache, cache_roots
+from ..runtime._tools import parse_days
 from ._errors import UsageError
 from ._output import Output
 from ._parser import Command, Parser
@@ -50,14 +50,6 @@ examples:
 """
 
 _ACTIONS = "list, prune or clear"
-
-
-@dataclass(frozen=True)
-class _Context:
-    """What the launcher's cache tools read of their context: the root, and no archive of their own."""
-
-    root: str
-    id: str = ""
 
 
 def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> None:
@@ -90,7 +82,7 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
         epilog="examples:\n  exearchive cache list\n  exearchive cache list --json --root /srv/app-cache\n",
     )
     listing.add_argument("--json", action="store_true", help="print JSON: the root, its entries and leftovers")
-    listing.set_defaults(run=_run(_tools._cache_list))
+    listing.set_defaults(run=_run(lambda root, options: _tools_cache.list_root(root, as_json=options.json)))
 
     prune = actions.add_parser(
         "prune",
@@ -104,13 +96,13 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
     )
     prune.add_argument(
         "--days",
-        type=_tools._days,
+        type=parse_days,
         default=30.0,
         metavar="N",
         help="remove entries not used for N days (a number >= 0; default 30)",
     )
     prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
-    prune.set_defaults(run=_run(_tools._cache_prune))
+    prune.set_defaults(run=_run(lambda root, options: _tools_cache.prune_root(root, options.days, options.dry_run)))
 
     clear = actions.add_parser(
         "clear",
@@ -121,14 +113,14 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
         ),
         epilog="examples:\n  exearchive cache clear\n  exearchive cache clear --root /tmp/pyz-cache\n",
     )
-    clear.set_defaults(run=_run(_tools._cache_clear))
+    clear.set_defaults(run=_run(lambda root, options: _tools_cache.clear_root(root)))
 
 
 def _no_action(options: argparse.Namespace, output: Output) -> int:
     raise UsageError(f"cache needs an action: {_ACTIONS} (see: exearchive cache --help)")
 
 
-def _run(tool: Callable[[Any, argparse.Namespace], int]) -> Command:
+def _run(tool: Callable[[str, argparse.Namespace], int]) -> Command:
     """A command that runs the launcher's cache ``tool`` for the chosen root, writing to the output."""
 
     def run(options: argparse.Namespace, output: Output) -> int:
@@ -139,7 +131,7 @@ def _run(tool: Callable[[Any, argparse.Namespace], int]) -> Command:
         with contextlib.redirect_stdout(output.stdout):
             for index, (root, _explicit) in enumerate(cache_roots(env)):
                 if index == 0 or Path(root).is_dir():  # the fallback root only if there is one
-                    status = max(status, tool(_Context(root), options))
+                    status = max(status, tool(root, options))
         output.stdout.flush()
         return status
 

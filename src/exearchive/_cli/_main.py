@@ -13,7 +13,7 @@ import sys
 
 from .. import __version__
 from ..backend._errors import ExearchiveError
-from ..runtime._boot import LauncherError
+from ..runtime import LauncherError
 from . import _build, _cache, _inspect, _pack, _platform
 from ._errors import UsageError
 from ._output import Output, Verbosity

@@ -30,6 +30,17 @@ STATE_DIR = ".exearchive"  # in an entry: the launcher's own files
 COMPLETE = "complete"  # in STATE_DIR: the completion record
 READY = "ready-"  # in STATE_DIR: READY + interpreter_key(), the entry is ready for that interpreter
 COPY = "launcher-"  # in STATE_DIR: COPY + the launcher's hash, its warm path compiled for another interpreter
+RUNTIME_PREFIX = RUNTIME + "/"  # the launcher in the archive; also how its shipped bytecode names files
+REEXECED = "EXEARCHIVE_REEXECED"  # names the interpreter that gave way to this one (``_reexec``)
+OWNERS = (os.geteuid(), 0) if hasattr(os, "geteuid") else None  # who may own a trusted entry
+
+
+class LauncherError(Exception):
+    """A problem the launcher reports as one line and a non-zero exit."""
+
+    def __init__(self, message, code=1):
+        Exception.__init__(self, message)
+        self.code = code
 
 
 def interpreter_key():

@@ -152,27 +152,30 @@ visible), ``EXEARCHIVE_VERBOSE=1`` (trace each step with timings),
 ``EXEARCHIVE_SYNC=0`` (publish a new entry without syncing it to disk first),
 ``EXEARCHIVE_PYTHON`` (the interpreter to run the archive with when this one
 cannot) and ``EXEARCHIVE_REEXEC=0`` (never look for one; see ``_reexec``).
-The launcher sets ``EXEARCHIVE_USE_LOCK_FD`` (see ``_hold_use_lock``).
+The launcher sets ``EXEARCHIVE_USE_LOCK_FD`` (see ``hold_use_lock``).
 """
 
 import os
 import sys
 
-from . import COMPLETE, READY, RUNTIME, STATE_DIR, cache_roots, interpreter_key, plain_name, unsafe_reason
+from . import (
+    COMPLETE,
+    OWNERS,
+    READY,
+    REEXECED,
+    RUNTIME,
+    RUNTIME_PREFIX,
+    STATE_DIR,
+    LauncherError,
+    cache_roots,
+    interpreter_key,
+    plain_name,
+    unsafe_reason,
+)
 
 _TOUCH_AFTER = 3600.0  # refresh the last-use time at most once an hour
 _TRUE = ("1", "true", "yes", "on")
 USE_LOCK_FD = "EXEARCHIVE_USE_LOCK_FD"  # the inherited descriptor that holds the use lock
-REEXECED = "EXEARCHIVE_REEXECED"  # names the interpreter that gave way to this one (``_reexec``)
-RUNTIME_PREFIX = RUNTIME + "/"  # the launcher in the archive; also how its shipped bytecode names files
-
-
-class LauncherError(Exception):
-    """A problem the launcher reports as one line and a non-zero exit."""
-
-    def __init__(self, message, code=1):
-        Exception.__init__(self, message)
-        self.code = code
 
 
 class _Trace:
@@ -223,7 +226,7 @@ def main(manifest, loader):
         trace("sys.path ready")
         if command is not None:
             trace("interpreter mode")
-            app = _interpreter.prepare(command)
+            app = _interpreter.prepare(command, run_module)
         else:
             spec, rule = choose_entry_point(manifest, env)
             trace("running %s (%s)" % (spec, rule))
@@ -315,10 +318,7 @@ def open_entry(manifest, archive, env, trace):
     trace("cold: %s (%s)" % (os.path.join(root, str(entry_id)), reason))
     from . import _extract
 
-    return _extract.prepare(manifest, archive, root, explicit, env, trace)
-
-
-_OWNERS = (os.geteuid(), 0) if hasattr(os, "geteuid") else None  # who may own a trusted entry
+    return _extract.prepare(manifest, archive, root, explicit, env, trace, hold_use_lock)
 
 
 def _warm_entry(root, entry_id, trace):
@@ -335,10 +335,10 @@ def _warm_entry(root, entry_id, trace):
         fd = os.open(os.path.join(state, COMPLETE), os.O_RDONLY)
     except OSError:
         return None, "not ready"
-    if _OWNERS is not None and os.fstat(fd).st_uid not in _OWNERS:
+    if OWNERS is not None and os.fstat(fd).st_uid not in OWNERS:
         os.close(fd)
         return None, "its completion record is owned by another user"
-    _hold_use_lock(fd)
+    hold_use_lock(fd)
     try:
         st = os.stat(os.path.join(state, READY + interpreter_key()))
     except OSError:
@@ -348,7 +348,7 @@ def _warm_entry(root, entry_id, trace):
     return entry, None
 
 
-def _hold_use_lock(fd):
+def hold_use_lock(fd):
     """Hold a shared lock on the completion record while this process and what it starts run.
 
     ``cache prune`` takes the exclusive lock before removing an entry, so an
@@ -546,11 +546,11 @@ def entry_point_runner(spec, entry):
     module = module.strip()
     if not sep:
 
-        def run_module():
+        def run_as_main():
             _find_module(spec, module)
-            _run_module(module, False)
+            run_module(module, False)
 
-        return run_module
+        return run_as_main
 
     def run():
         target = _load(spec, module, attr)
@@ -602,7 +602,7 @@ def _load(spec, module, attr):
     return target
 
 
-def _run_module(module, alter_argv):
+def run_module(module, alter_argv):
     """Run ``module`` as ``__main__`` the way ``python -m`` does."""
     import runpy
 

@@ -19,7 +19,7 @@ declare) is the app's problem, not damage: no line.
 import os
 import sys
 
-from ._boot import RUNTIME_PREFIX
+from . import RUNTIME_PREFIX
 
 _SITE = "site-packages/"
 
@@ -36,7 +36,7 @@ def hint(error, tb, where, prog):
             return
         from . import _tools
 
-        command = _tools._Context(manifest, archive, os.environ, None, prog).command()
+        command = _tools.Context(manifest, archive, os.environ, None, prog).command()
         sys.stderr.write("%s: %s; check and repair it with: %s verify --repair\n" % (prog, why, command))
     except Exception:  # advice only: never hide the app's own failure behind ours
         pass
@@ -81,9 +81,9 @@ def _candidates(name):
 
 
 def _in_payload(name, archive):
-    from . import _tools
+    from . import _extract
 
-    members = _tools._read_payload(archive)[0]
+    members = _extract.read_payload(archive)[0]
     module, package, native = _candidates(name)
     for member in members:
         member_name = member[0]

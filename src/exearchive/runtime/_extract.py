@@ -4,13 +4,13 @@ Called by ``_boot.open_entry`` when the entry for this archive is missing,
 incomplete, or not yet ready for the running interpreter.  Steps:
 
 1. compatibility check (``_compat.check``) before anything is written;
-2. a usable cache root (``_root_problem``): resolved, every directory above
+2. a usable cache root (``_cache.root_problem``): resolved, every directory above
    it owned by the user or root and not writable by others (unless sticky),
    the root itself a real directory created 0700 that only its owner can
    write (an explicit ``EXEARCHIVE_ROOT`` that is not is an error, the default
    root falls back to ``fallback_root``); then an existing entry is trusted
    only if ``entry_problem`` finds nothing (owner, content id, file count);
-3. under an exclusive lock (flock, with a timeout; without a lock when none
+3. under an exclusive lock (``_cache.Lock``: flock, with a timeout; without a lock when none
    can be had, which stays correct because publishing is a rename), remove
    leftovers of killed starts, write every payload member into a unique
    temp directory beside the target (``_zipdir`` reads the central
@@ -25,7 +25,7 @@ incomplete, or not yet ready for the running interpreter.  Steps:
 
 A start killed at any moment leaves at most a ``.tmp-*`` or ``.trash-*``
 directory, which no start trusts and the next extraction removes once it can
-tell that no process fills it any more (``Tmp``, ``leftover_state``).
+tell that no process fills it any more (``Tmp``, ``_cache.leftover_state``).
 
 Test hook: ``EXEARCHIVE_TEST_KILL_AT=POINT`` (or ``POINT:N``) makes the
 process kill itself with SIGKILL when it reaches ``POINT`` (the N-th time);
@@ -37,27 +37,25 @@ import sys
 
 from . import (
     COMPLETE,
-    ID_LENGTH,
+    OWNERS,
     PAYLOAD,
     READY,
+    REEXECED,
+    RUNTIME_PREFIX,
     STATE_DIR,
+    LauncherError,
+    _cache,
     copy_dir,
-    fallback_root,
     interpreter_key,
     plain_name,
-    unsafe_reason,
 )
-from ._boot import _OWNERS, RUNTIME_PREFIX, LauncherError
+from ._cache import TMP_LOCK, remove_leftovers, remove_tree
 
 # What a warm start imports of the launcher after its package: all that the entry's copy holds.  The rest
 # runs once per entry and interpreter, or for the tools; it comes from the archive.
 COPIED = ("_boot.py", "_interpreter.py")
-_LOCK_TIMEOUT = 300.0
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-GRACE = 600.0  # seconds: a temp or trash directory without a lock to tell is removed only when older
-TMP_LOCK = "extracting"  # in a temp directory's state directory: held by the process that fills it
-_HEX = frozenset("0123456789abcdef")
 _KILL_AT = os.environ.get("EXEARCHIVE_TEST_KILL_AT", "")
 _reached = {}
 
@@ -79,8 +77,8 @@ def _checkpoint(point):
             os.kill(os.getpid(), 9)
 
 
-def prepare(manifest, archive, root, explicit, env, trace):
-    """Return a ready entry for this archive; extract it if need be."""
+def prepare(manifest, archive, root, explicit, env, trace, hold_use_lock):
+    """Return a ready entry for this archive, its use lock held (``hold_use_lock(fd)``); extract it if need be."""
     needs = manifest.get("needs")
     if needs:
         from . import _compat
@@ -95,16 +93,14 @@ def prepare(manifest, archive, root, explicit, env, trace):
         raise LauncherError(
             "the archive %s is damaged: its content id %r is not a plain name; rebuild it" % (archive, entry_id)
         )
-    root = _usable_root(root, explicit, entry_id, env, trace)
+    root = _cache.usable_root(root, explicit, entry_id, env, trace)
     entry = os.path.join(root, entry_id)
     state = os.path.join(entry, STATE_DIR)
     complete = os.path.join(state, COMPLETE)
     ready = os.path.join(state, READY + interpreter_key())
-    from ._boot import _hold_use_lock
-
     for _attempt in range(3):
         if not os.path.exists(ready) or entry_problem(entry, manifest, archive) is not None:
-            with _Lock(root, entry_id, env, trace):
+            with _cache.Lock(root, entry_id, env, trace):
                 _checkpoint("locked")
                 problem = entry_problem(entry, manifest, archive)
                 if problem is not None:
@@ -117,7 +113,7 @@ def prepare(manifest, archive, root, explicit, env, trace):
             fd = os.open(complete, os.O_RDONLY | _NOFOLLOW)
         except OSError:
             continue  # pruned between publishing and opening: make it again
-        _hold_use_lock(fd)
+        hold_use_lock(fd)
         if os.path.exists(complete):  # a prune renames the whole entry away
             return entry
         os.close(fd)  # pruned while we waited for the use lock
@@ -137,7 +133,6 @@ def _run_elsewhere(needs, archive, env, trace):
 
 def _elsewhere_note(env):
     """What the refusal adds about the interpreters tried instead."""
-    from ._boot import REEXECED
     from ._reexec import allowed
 
     if env.get(REEXECED):
@@ -172,9 +167,9 @@ def entry_problem(entry, manifest, archive=None, files=None):
         os.close(fd)
     if (st.st_mode & 0o170000) != 0o040000:
         return "it is not a directory"
-    if _OWNERS is not None:
+    if OWNERS is not None:
         for what, uid in (("the entry", st.st_uid), ("its completion record", record_st.st_uid)):
-            if uid not in _OWNERS:
+            if uid not in OWNERS:
                 return "%s is owned by another user (uid %d)" % (what, uid)
     import json
 
@@ -208,263 +203,16 @@ def payload_files(archive):
         ) from None
 
 
-def _usable_root(root, explicit, entry_id, env, trace):
-    """The root to use, resolved (``_resolve``): ``root`` if it is safe and usable, else the fallback root.
-
-    The fallback is said once, when this start creates the fallback root.
-    """
-    problem, resolved, _created = _root_problem(root, entry_id)
-    if problem is None:
-        return resolved
-    if explicit:
-        raise LauncherError(
-            "cannot use the cache root %s: %s; set EXEARCHIVE_ROOT to a private directory you own" % (root, problem)
-        )
-    fallback = fallback_root(env)
-    second, resolved, created = _root_problem(fallback, entry_id)
-    if second:
-        raise LauncherError(
-            "cannot use the cache root %s (%s) nor the fallback %s (%s); set EXEARCHIVE_ROOT to a private "
-            "directory you own" % (root, problem, fallback, second)
-        )
-    if created:
-        sys.stderr.write(
-            "exearchive: warning: not using the cache root %s: %s; using %s instead (said once; set "
-            "EXEARCHIVE_ROOT to a private directory you own to choose the cache root)\n" % (root, problem, fallback)
-        )
-    trace("using the fallback root %s" % resolved)
-    return resolved
-
-
-def _root_problem(root, entry_id):
-    """``(why root cannot hold this archive's entry or None, its resolved path, whether this call created it)``.
-
-    Like OpenSSH's ``safe_path``: the root's path is resolved (``_resolve``),
-    every directory a name is looked up in on the way (``/`` included) must be
-    owned by the user or root and not writable by group or others unless it
-    is sticky (``/tmp``); the root itself is created 0700 if missing and must
-    be a directory (not a symlink) owned by the user or root that only its
-    owner can write (``unsafe_reason``).  Then no other user can change what
-    the resolved path names, which every later step (and the app's imports)
-    uses.
-    """
-    if _OWNERS is None:  # Windows: per-user profile directories, no such checks
-        root = os.path.abspath(root)
-        looked_in = []
-    else:
-        try:
-            parent, looked_in = _resolve(os.path.dirname(os.path.abspath(root)))
-        except OSError as error:
-            return "its path cannot be resolved (%s)" % (error.strerror or error), root, False
-        looked_in.append(parent)  # where the root's own name is looked up
-        root = os.path.join(parent, os.path.basename(root))
-    for directory in looked_in:
-        try:
-            st = os.stat(directory)
-        except FileNotFoundError:
-            continue  # created below, by this user, inside a directory that passed
-        except OSError as error:
-            return "the directory %s cannot be checked (%s)" % (directory, error.strerror or error), root, False
-        if st.st_uid not in _OWNERS:
-            return "the directory %s above it is owned by another user (uid %d)" % (directory, st.st_uid), root, False
-        if st.st_mode & 0o022 and not st.st_mode & 0o1000:
-            return (
-                "others can write to the directory %s above it (mode %o)" % (directory, st.st_mode & 0o777),
-                root,
-                False,
-            )
-    created = False
-    try:
-        os.makedirs(os.path.dirname(root), 0o700, exist_ok=True)
-        try:
-            os.mkdir(root, 0o700)
-            created = True
-        except OSError:
-            if not os.path.lexists(root):
-                raise
-        problem = unsafe_reason(os.lstat(root))
-    except OSError as error:
-        return "it cannot be created (%s)" % (error.strerror or error), root, False
-    if problem is None:
-        if os.access(root, os.W_OK) or os.path.exists(os.path.join(root, entry_id, STATE_DIR, COMPLETE)):
-            return None, root, created
-        problem = "it is read-only and does not hold this archive's files"
-    return problem, root, created
-
-
-def _resolve(path):
-    """``os.path.realpath(path)`` and every directory a name was looked up in on the way there.
-
-    A port of ``posixpath._joinrealpath`` (CPython 3.11), iterative, that
-    records the directories; ``path`` is absolute, a missing component is kept
-    as it is, more than 40 symbolic links is ``ELOOP``.
-    """
-    import errno
-
-    sep = os.sep
-    pending = path.split(sep)[::-1]
-    current = sep
-    looked_in = []
-    links = 0
-    while pending:
-        name = pending.pop()
-        if name in ("", os.curdir):
-            continue
-        if name == os.pardir:
-            current = os.path.dirname(current)
-            continue
-        if current not in looked_in:
-            looked_in.append(current)
-        candidate = os.path.join(current, name)
-        try:
-            st = os.lstat(candidate)
-        except FileNotFoundError:
-            st = None
-        if st is None or (st.st_mode & 0o170000) != 0o120000:
-            current = candidate
-            continue
-        links += 1
-        if links > 40:
-            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path)
-        target = os.readlink(candidate)
-        if target.startswith(sep):
-            current = sep
-        pending.extend(target.split(sep)[::-1])
-    return current, looked_in
-
-
-class _Lock:
-    """Exclusive extraction lock; falls back to no lock, which stays correct.
-
-    The lock file is opened without following a symlink (a planted
-    ``.locks/<id>.lock`` link is removed, never followed) and holds the pid
-    and start time of its holder while it is held, so that a start waiting
-    more than ``_SAY_AFTER`` seconds says once what it waits for.
-    """
-
-    def __init__(self, root, entry_id, env, trace):
-        self.path = os.path.join(root, ".locks", entry_id + ".lock")
-        self.entry = os.path.join(root, entry_id)
-        try:
-            self.timeout = float(env.get("EXEARCHIVE_LOCK_TIMEOUT") or _LOCK_TIMEOUT)
-        except ValueError:
-            self.timeout = _LOCK_TIMEOUT
-        self.trace = trace
-        self.fd = -1
-
-    def __enter__(self):
-        try:
-            import fcntl
-        except ImportError:
-            return self
-        import time
-
-        try:
-            os.makedirs(os.path.dirname(self.path), 0o700, exist_ok=True)
-            self.fd = _open_lock_file(self.path)
-        except OSError as error:
-            self.trace("no lock (%s); going on without one" % (error.strerror or error))
-            return self
-        started = time.monotonic()
-        waited = said = False
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self.trace("lock taken" + (" after waiting" if waited else ""))
-                _write_holder(self.fd)
-                return self
-            except BlockingIOError:
-                if not waited:
-                    self.trace("waiting for another start's lock")
-                    waited = True
-                elapsed = time.monotonic() - started
-                if not said and elapsed > _SAY_AFTER:
-                    sys.stderr.write(self._waiting_message())
-                    said = True
-                if elapsed > self.timeout:
-                    self.trace("lock timeout; going on without it")
-                    return self
-                time.sleep(0.02)
-            except OSError as error:
-                self.trace("flock unsupported (%s); going on without a lock" % error)
-                return self
-
-    def _waiting_message(self):
-        import time
-
-        holder = "another start"
-        try:
-            pid, since = os.pread(self.fd, 64, 0).decode("ascii").split()
-            holder = "pid %d (since %s)" % (int(pid), time.strftime("%H:%M:%S", time.localtime(float(since))))
-        except (OSError, ValueError):
-            pass  # not recorded (yet): said without it
-        return (
-            "exearchive: waiting for %s to finish preparing the cache entry %s; giving up the lock after %g s "
-            "(set EXEARCHIVE_LOCK_TIMEOUT=SECONDS to change that)\n" % (holder, self.entry, self.timeout)
-        )
-
-    def __exit__(self, *exc):
-        if self.fd >= 0:
-            try:
-                os.ftruncate(self.fd, 0)  # no holder any more
-            except OSError:
-                pass
-            os.close(self.fd)  # releases the flock
-            self.fd = -1
-        return False
-
-
-_SAY_AFTER = 1.0  # seconds of waiting for the lock before saying so
-
-
-def _open_lock_file(path):
-    """Open (create) a lock file, never through a symlink: a link planted there is removed first."""
-    flags = os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC
-    try:
-        return os.open(path, flags, 0o600)
-    except OSError:
-        if not os.path.islink(path):
-            raise
-    os.unlink(path)  # ELOOP: a symlink, in a directory only this user (or root) can write
-    return os.open(path, flags | os.O_EXCL, 0o600)
-
-
-def _write_holder(fd):
-    """Record who holds the lock and since when: ``<pid> <time>``."""
-    import time
-
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, ("%d %.0f\n" % (os.getpid(), time.time())).encode("ascii"), 0)
-    except OSError:
-        pass  # only for the message of a waiting start
-
-
 def _extract(manifest, archive, root, entry, trace):
     """Extract the payload into a temp dir beside ``entry``, then publish it."""
-    _remove_leftovers(root, trace)
+    remove_leftovers(root, trace)
     try:
         tmp = Tmp(root, manifest["id"])
     except OSError as error:
         raise LauncherError("cannot write to the cache root %s: %s" % (root, error.strerror or error)) from None
     try:
-        _checkpoint("tmp")
-        count = unpack(archive, tmp.path, manifest=manifest)
-        check_count(tmp.path, count, archive)
-        trace("extracted %d files, payload hash checked" % count)
-        _checkpoint("extracted")
-        if _needs_bytecode(manifest):
-            _compile(tmp.path, trace)
-            _checkpoint("compiled")
-        state = os.path.join(tmp.path, STATE_DIR)
-        _write_complete(os.path.join(state, COMPLETE), manifest, count)
-        with open(os.path.join(state, READY + interpreter_key()), "w"):
-            pass
-        _checkpoint("recorded")
+        count = fill(tmp, manifest, archive, os.environ, trace)[0]
         sync = sync_wanted(os.environ)
-        if sync:
-            sync_tree(tmp.path, trace)
-        tmp.finish()
         _publish(tmp.path, entry, root, tmp.token, trace, lambda: entry_problem(entry, manifest, files=count) is None)
         if sync:
             _fsync_dir(root)
@@ -476,6 +224,38 @@ def _extract(manifest, archive, root, entry, trace):
     except BaseException:
         tmp.remove()
         raise
+
+
+def fill(tmp, manifest, archive, env, trace, verified=True, runnable=True, record=None):
+    """Write the payload into ``tmp`` (a ``Tmp``) as a finished entry, to be renamed into place; ``(files, record)``.
+
+    Every member, counted (``check_count``); the payload's hash checked unless
+    not ``verified`` (a repair, which checked the whole archive first);
+    bytecode for this interpreter and its ready marker only if it can run the
+    archive (``runnable``); the completion record written by
+    ``record(path, manifest, count)`` (``write_complete``; a repair carries the
+    old one over), whose result is returned; synced to disk
+    (``sync_wanted(env)``); the temp directory's lock file removed
+    (``Tmp.finish``).  Used by the cold path and by ``verify --repair``.
+    """
+    _checkpoint("tmp")
+    count = unpack(archive, tmp.path, manifest=manifest if verified else None)
+    check_count(tmp.path, count, archive)
+    trace("extracted %d files, payload hash checked" % count if verified else "extracted %d files" % count)
+    _checkpoint("extracted")
+    if runnable and needs_bytecode(manifest):
+        compile_payload(tmp.path, trace)
+        _checkpoint("compiled")
+    state = os.path.join(tmp.path, STATE_DIR)
+    written = (record or write_complete)(os.path.join(state, COMPLETE), manifest, count)
+    if runnable:
+        with open(os.path.join(state, READY + interpreter_key()), "w"):
+            pass
+    _checkpoint("recorded")
+    if sync_wanted(env):
+        sync_tree(tmp.path, trace)
+    tmp.finish()
+    return count, written
 
 
 class Tmp:
@@ -492,7 +272,7 @@ class Tmp:
 
     def __init__(self, root, entry_id):
         self.token = os.urandom(4).hex()
-        self.path = os.path.join(root, ".tmp-%s-%d-%s" % (entry_id, os.getpid(), self.token))
+        self.path = os.path.join(root, _cache.tmp_name(entry_id, self.token))
         self.fd = -1
         os.mkdir(self.path, 0o700)
         try:
@@ -648,6 +428,31 @@ def unpack(archive, dest, members=None, manifest=None):
         raise LauncherError("cannot extract %s into %s: %s" % (archive, dest, error.strerror or error)) from None
 
 
+def read_payload(archive):
+    """The payload's members and size.
+
+    Members are ``(name, size, crc32, executable)``.  Only the payload's
+    central directory is read (the same way ``unpack`` finds it).
+    """
+    from . import _zipdir
+
+    try:
+        with open(archive, "rb") as handle:
+            fd = handle.fileno()
+            payload = _find_payload(fd, archive)
+            offset, size = payload[1], payload[3]
+            members = [(m[0], m[3], m[4], bool(m[6] & 0o111)) for m in _zipdir.members(fd, offset, size)]
+            return members, size
+    except LauncherError:
+        raise
+    except (ValueError, UnicodeError) as error:  # _zipdir.Damaged is a ValueError
+        raise LauncherError(
+            "the archive %s is damaged (%s); rebuild it or get an intact copy" % (archive, error)
+        ) from None
+    except OSError as error:
+        raise LauncherError("cannot read the archive %s: %s" % (archive, error.strerror or error)) from None
+
+
 def _check_digest(archive, manifest, found):
     """Refuse a payload whose SHA-256 is not the one its manifest names."""
     expected = (manifest.get("payload") or {}).get("sha256") or found
@@ -725,12 +530,12 @@ def unsafe_name(name):
     )
 
 
-def _needs_bytecode(manifest):
+def needs_bytecode(manifest):
     tag = sys.implementation.cache_tag
     return bool(tag) and tag not in manifest.get("pyc", ())
 
 
-def _compile(tree, trace):
+def compile_payload(tree, trace):
     """Compile every source under ``tree/site-packages`` for this interpreter (see ``_compile``)."""
     from ._compile import compile_tree
 
@@ -780,7 +585,7 @@ def _write_copy(copy, archive, trace):
     from . import _unpack, _zipdir
 
     state = os.path.dirname(copy)
-    _remove_leftovers(state, trace)
+    remove_leftovers(state, trace)
     tmp = Tmp(state, "launcher")
     try:
         with open(archive, "rb") as handle:
@@ -797,7 +602,7 @@ def _write_copy(copy, archive, trace):
         tmp.remove()
 
 
-def _write_complete(path, manifest, count):
+def write_complete(path, manifest, count):
     """Write the completion record: a small JSON object (``json`` is imported only if a value needs escaping)."""
     import time
 
@@ -847,7 +652,7 @@ def _publish(tmp, entry, root, token, trace, trusted):
             remove_tree(tmp)  # another start published it first (it could not take the lock)
             trace("another start published %s first" % entry)
             return
-        trash = os.path.join(root, ".trash-%s-%d-%s" % (os.path.basename(entry), os.getpid(), token))
+        trash = os.path.join(root, _cache.trash_name(os.path.basename(entry), token))
         try:
             os.rename(entry, trash)
         except OSError:
@@ -861,10 +666,10 @@ def _publish(tmp, entry, root, token, trace, trusted):
 
 def _make_ready(manifest, entry, ready, trace):
     """Prepare an existing entry for this interpreter and say so."""
-    if _needs_bytecode(manifest):
+    if needs_bytecode(manifest):
         if os.access(entry, os.W_OK):
             try:
-                _compile(entry, trace)
+                compile_payload(entry, trace)
             except OSError as error:
                 trace("cannot compile bytecode (%s)" % (error.strerror or error))
         else:
@@ -877,148 +682,3 @@ def _make_ready(manifest, entry, ready, trace):
         return
     trace("ready for %s" % interpreter_key())
     _checkpoint("ready")
-
-
-def _remove_leftovers(root, trace):
-    """Remove the temp and trash directories (or files) of starts that are gone."""
-    import time
-
-    now = time.time()
-    try:
-        names = os.listdir(root)
-    except OSError:
-        return
-    for name in names:
-        if leftover_name(name) and leftover_state(os.path.join(root, name), now) == "dead":
-            remove_tree(os.path.join(root, name))
-            trace("removed leftover %s" % name)
-
-
-def is_entry_name(name):
-    """Whether ``name`` is a content id as the build side makes them: ``ID_LENGTH`` lowercase hex digits."""
-    return len(name) == ID_LENGTH and _HEX.issuperset(name)
-
-
-def leftover_name(name):
-    """Whether ``name`` is exactly one a start gives its temp or trash directory: ``.tmp|.trash-<id>-<pid>-<token>``."""
-    parts = name.split("-")
-    return (
-        len(parts) == 4
-        and parts[0] in (".tmp", ".trash")
-        and (is_entry_name(parts[1]) or parts[1] == "launcher")
-        and parts[2].isdigit()
-        and len(parts[3]) == 8
-        and _HEX.issuperset(parts[3])
-    )
-
-
-def leftover_state(path, now):
-    """``"live"``, ``"dead"`` or ``"young"`` (kept for now) for a temp or trash directory.
-
-    Live: a process holds its lock (``Tmp``), in whatever PID namespace or on
-    whatever host.  Dead: its lock file exists and is written, and the lock
-    can be taken (its holder is gone).  Anything else (no lock file, as in a
-    trash directory; a lock file still empty; no ``flock`` here) is dead only
-    once it is older than ``GRACE`` seconds.
-    """
-    holder = _lock_holder(path)
-    if holder is not None:
-        return "live" if holder else "dead"
-    try:
-        age = now - os.lstat(path).st_mtime
-    except OSError:
-        return "young"  # gone already
-    return "dead" if age > GRACE else "young"
-
-
-def _lock_holder(path):
-    """True if a process holds the temp dir's lock, False if none does, None if that cannot be told."""
-    probe = probe_lock(os.path.join(path, STATE_DIR, TMP_LOCK))
-    if probe is None or probe[0] is None:
-        return None
-    held, size = probe
-    return True if held else (False if size else None)  # empty: made, perhaps not yet locked
-
-
-def probe_lock(path):
-    """``(held, size)`` of a lock file: whether a process holds a ``flock`` on it (None: no ``flock`` here).
-
-    None when the file cannot be opened.  The lock is taken exclusively
-    without waiting, and released at once.
-    """
-    try:
-        import fcntl
-    except ImportError:
-        fcntl = None
-    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return None
-    try:
-        if fcntl is None:
-            return None, os.fstat(fd).st_size
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True, os.fstat(fd).st_size
-        except OSError:
-            return None, os.fstat(fd).st_size
-        return False, os.fstat(fd).st_size
-    finally:
-        os.close(fd)  # releases the lock if it was taken
-
-
-def remove_tree(path):
-    """Remove a directory tree, a file or a link; return ``(name, error)`` for what stays, else None.
-
-    Directories that cannot be read or written (mode 000) are made so and the
-    removal is tried again; files are removed as they are.
-    """
-    import shutil
-    import stat
-
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        return path, error
-    if not stat.S_ISDIR(st.st_mode):
-        try:
-            os.remove(path)
-        except FileNotFoundError:
-            pass
-        except OSError as error:
-            return path, error
-        return None
-    errors = []
-    for attempt in (1, 2):
-        del errors[:]
-        if sys.version_info >= (3, 12):
-            shutil.rmtree(path, onexc=lambda function, name, error: errors.append((name, error)))
-        else:
-            shutil.rmtree(path, onerror=lambda function, name, info: errors.append((name, info[1])))
-        if not errors or not os.path.lexists(path):
-            return None
-        if attempt == 1:
-            _make_removable(path)
-    return errors[0]
-
-
-def _make_removable(top):
-    """Give every directory under ``top`` (links aside) the owner's read, write and search bits."""
-    import stat
-
-    def allow(path):
-        try:
-            st = os.lstat(path)
-            if stat.S_ISDIR(st.st_mode) and st.st_mode & 0o700 != 0o700:
-                os.chmod(path, stat.S_IMODE(st.st_mode) | 0o700)
-        except OSError:
-            pass
-
-    allow(top)
-    for directory, dirs, _files in os.walk(top):
-        for name in dirs:
-            allow(os.path.join(directory, name))  # before os.walk lists it

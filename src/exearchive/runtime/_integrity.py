@@ -26,8 +26,7 @@ the archive is intact.
 import os
 import zlib
 
-from . import MANIFEST_JSON, PAYLOAD, _zipdir
-from ._boot import RUNTIME_PREFIX
+from . import MANIFEST_JSON, PAYLOAD, RUNTIME_PREFIX, _zipdir
 
 MAIN = "__main__.py"
 LAUNCHER_FILES = "launcher_files"  # manifest.json only: member name -> SHA-256 of every launcher member

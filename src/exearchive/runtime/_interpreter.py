@@ -26,7 +26,7 @@ distribution's plain script as the archive's entry point.
 import os
 import sys
 
-from ._boot import LauncherError, _run_module
+from . import LauncherError
 
 # Options that take an argument (in the same word or the next one); -c and -m also end the options.
 _WITH_ARGUMENT = "cmWX"
@@ -105,8 +105,11 @@ def _own_options():
     return getattr(subprocess, "_args_from_interpreter_flags", lambda: [])()
 
 
-def prepare(args):
-    """A function that runs ``args`` (without options) as the ``python`` command would."""
+def prepare(args, run_module):
+    """A function that runs ``args`` (without options) as the ``python`` command would.
+
+    ``run_module(module, alter_argv)`` runs a module as ``python -m`` does (``_boot.run_module``).
+    """
     args = list(args)
     if not args:
         return _console
@@ -116,7 +119,7 @@ def prepare(args):
     if first == "-c":
         return lambda: _run_source(args[1], "<string>", ["-c", *args[2:]], "")
     if first == "-m":
-        return lambda: _run_module_args(args[1], args[2:])
+        return lambda: _run_module_args(args[1], args[2:], run_module)
     if not os.path.exists(first):
         raise LauncherError("can't open file %r: no such file or directory" % first, 2)
     return lambda: _run_script(first, args[1:])
@@ -159,10 +162,10 @@ def _run_stdin(args):
     _run_source(source, "<stdin>", args or [""], "")
 
 
-def _run_module_args(module, rest):
+def _run_module_args(module, rest, run_module):
     sys.argv = ["-m", *rest]
     _insert_path0(os.getcwd())
-    _run_module(module, True)
+    run_module(module, True)
 
 
 def _run_script(path, rest):

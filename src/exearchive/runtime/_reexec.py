@@ -19,7 +19,7 @@ a refusal there names both.  Nothing is written to the cache before that.
 import os
 import sys
 
-from ._boot import REEXECED
+from . import REEXECED
 
 _OFF = ("0", "false", "no", "off")
 _PROBE_TIMEOUT = 20.0
