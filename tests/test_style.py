@@ -60,3 +60,8 @@ def test_ruff_format() -> None:
 def test_mypy_strict_on_the_build_side() -> None:
     result = run([_tool("mypy")], cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_on_the_runtime() -> None:
+    result = run([_tool("mypy"), "--config-file", "mypy-runtime.ini"], cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr

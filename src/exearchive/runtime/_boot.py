@@ -630,8 +630,8 @@ def run_app(app, prog="exearchive", where=None):
         app()
     except LauncherError as error:
         _fail(prog, error)
-    except Exception:
-        kind, value, tb = sys.exc_info()
+    except Exception as error:
+        kind, value, tb = type(error), error, error.__traceback__
         ours = os.path.join(os.path.dirname(os.path.dirname(__file__)), "")
         while tb is not None:
             filename = tb.tb_frame.f_code.co_filename

@@ -96,7 +96,7 @@ def root_problem(root, entry_id):
             continue  # created below, by this user, inside a directory that passed
         except OSError as error:
             return "the directory %s cannot be checked (%s)" % (directory, error.strerror or error), root, False
-        if st.st_uid not in OWNERS:
+        if OWNERS is not None and st.st_uid not in OWNERS:
             return "the directory %s above it is owned by another user (uid %d)" % (directory, st.st_uid), root, False
         if st.st_mode & 0o022 and not st.st_mode & 0o1000:
             return (
@@ -380,7 +380,7 @@ def probe_lock(path):
     try:
         import fcntl
     except ImportError:
-        fcntl = None
+        fcntl = None  # type: ignore[assignment]
     flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags)
@@ -423,7 +423,7 @@ def remove_tree(path):
         except OSError as error:
             return path, error
         return None
-    errors = []
+    errors = []  # type: list[tuple[str, BaseException]]
     for attempt in (1, 2):
         del errors[:]
         if sys.version_info >= (3, 12):
@@ -560,7 +560,7 @@ def remove_entry(root, entry, dry, failed=None):
     try:
         import fcntl
     except ImportError:
-        fcntl = None
+        fcntl = None  # type: ignore[assignment]
     lock = Lock(root, entry.name, wait=False)
     if lock.acquire() == HELD:
         return "busy"

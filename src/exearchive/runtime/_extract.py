@@ -57,7 +57,7 @@ COPIED = ("_boot.py", "_interpreter.py")
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _KILL_AT = os.environ.get("EXEARCHIVE_TEST_KILL_AT", "")
-_reached = {}
+_reached = {}  # type: dict[str, int]
 
 
 def _checkpoint(point):

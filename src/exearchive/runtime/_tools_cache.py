@@ -80,8 +80,8 @@ def list_root(root, this_id="", as_json=False):
         )
     if rows:
         widths = [max(len(r[i]) for r in table) for i in range(len(table[0]) - 1)]
-        for row in table:
-            out("  ".join(row[i].ljust(widths[i]) for i in range(len(widths))) + "  " + row[-1])
+        for line in table:
+            out("  ".join(line[i].ljust(widths[i]) for i in range(len(widths))) + "  " + line[-1])
     for item in extra:
         state = _LEFTOVER_STATES[item["state"]]
         out("leftover %s (%s, %s)" % (item["name"], size_text(item["size"]), state))

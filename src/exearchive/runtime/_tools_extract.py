@@ -111,6 +111,8 @@ def _make_venv(context, dest):
     builder = _Builder(with_pip=False, symlinks=os.name != "nt")
     builder.create(dest)
     made = builder.context
+    if made is None:  # post_setup was not called: a venv module we do not know
+        raise LauncherError("cannot make the virtual environment %s: venv did not say where it put it" % dest)
     python = made.env_exe
     bin_dir = made.bin_path
     query = "import sysconfig; print(sysconfig.get_path('purelib'))"
