@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import socket
 import sys
 import zipfile
 from pathlib import Path
@@ -21,7 +22,7 @@ from packaging.tags import Tag
 from cli_support import cli_env, copy_sample, exearchive, one_line_error, read_manifest, succeeded
 from exearchive.backend import _targets
 from exearchive.backend._errors import ConfigError
-from helpers import check, offline_env, run_archive
+from helpers import check, clean_env, offline_env, run_archive
 from launcher_support import python_or_skip
 
 FAKENATIVE_TAGS = [
@@ -147,7 +148,7 @@ def test_a_bad_complete_platform_file_is_named_with_its_problem(tmp_path: Path, 
 
 
 def test_a_missing_complete_platform_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="complete platform .*gone.json: cannot read it"):
+    with pytest.raises(ConfigError, match=r"complete platform .*gone\.json: cannot read it"):
         _targets.parse("gone.json", tmp_path, "--target")
 
 
@@ -337,3 +338,55 @@ def test_an_unknown_target_on_the_command_line_names_the_option(
     env = cli_env(wheelhouse, *target_links)
     message = one_line_error(exearchive("pack", "targetapp", "--target", "cp312-beos", env=env, cwd=tmp_path))
     assert "--target" in message and "'cp312-beos'" in message and "unknown platform tag" in message
+
+
+def test_exearchive_build_for_a_foreign_target_resolves_and_names_the_archive_for_it(
+    wheelhouse: Path, target_links: list[Path], tmp_path: Path
+) -> None:
+    project = copy_sample("targetapp", tmp_path)
+    env = cli_env(wheelhouse, *target_links)
+    result = succeeded(
+        exearchive(
+            "build",
+            project,
+            "--no-isolation",
+            "--target",
+            "cp39-manylinux_2_17_x86_64",
+            "-o",
+            "out/",
+            env=env,
+            cwd=tmp_path,
+        )
+    )
+    archive = tmp_path / "out" / "targetapp-1.0-cp39-manylinux_2_17_x86_64.pyz"
+    assert result.stdout.strip().endswith(archive.name)
+    assert set(_distributions(archive)) == {"targetapp", "fakenative", "tomli"}
+    ran = run_archive(archive, root=tmp_path / "cache", python=python_or_skip("3.9"))
+    assert ran.stdout.strip() == "tag=cp39-cp39-manylinux_2_17_x86_64 python=3.9 with=tomli", ran.stderr
+
+
+def _pypi_reachable() -> bool:
+    try:
+        socket.create_connection(("pypi.org", 443), timeout=3).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.network
+def test_numpy_for_cpython_3_12_built_on_another_python_computes_under_3_12(tmp_path: Path) -> None:
+    if sys.version_info[:2] == (3, 12):
+        pytest.skip("the build interpreter is 3.12 itself")
+    if not _pypi_reachable():
+        pytest.skip("PyPI cannot be reached")
+    python = python_or_skip("3.12")
+    archive = tmp_path / "numpy.pyz"
+    env = clean_env({"PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    target = "cp312-manylinux_2_28_x86_64"
+    succeeded(exearchive("pack", "numpy>=2,<3", "--interpreter", "--target", target, "-o", archive, env=env))
+    wheel = _distributions(archive)["numpy"]
+    assert "-cp312-cp312-manylinux" in wheel and wheel.endswith("_x86_64.whl"), wheel
+    code = "import numpy; print(int(numpy.arange(10).sum()), numpy.__version__.split('.')[0])"
+    result = run_archive(archive, "-c", code, root=tmp_path / "cache", python=python)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["45", "2"]
