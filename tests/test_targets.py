@@ -20,7 +20,7 @@ from packaging.markers import Marker
 from packaging.tags import Tag
 
 from cli_support import cli_env, copy_sample, exearchive, one_line_error, read_manifest, succeeded
-from exearchive.backend import _targets
+from exearchive.backend import _builder, _config, _targets
 from exearchive.backend._errors import ConfigError
 from helpers import check, clean_env, offline_env, run_archive
 from launcher_support import python_or_skip
@@ -390,3 +390,26 @@ def test_numpy_for_cpython_3_12_built_on_another_python_computes_under_3_12(tmp_
     result = run_archive(archive, "-c", code, root=tmp_path / "cache", python=python)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["45", "2"]
+
+
+def test_the_targets_key_takes_one_target_and_refuses_several_naming_the_key(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.exearchive]\ntargets = ["cp312-win_amd64"]\n')
+    assert _config.load(tmp_path, None).targets == ("cp312-win_amd64",)
+    assert _config.load(tmp_path / "none", None).targets == ()
+    (tmp_path / "pyproject.toml").write_text('[tool.exearchive]\ntargets = ["host", "cp312-win_amd64"]\n')
+    with pytest.raises(ConfigError) as error:
+        _config.load(tmp_path, None)
+    assert str(error.value) == (
+        "[tool.exearchive] targets = ['host', 'cp312-win_amd64']: several targets in one archive are not "
+        "supported yet; build one archive per target"
+    )
+    (tmp_path / "pyproject.toml").write_text('[tool.exearchive]\ntargets = "host"\n')
+    with pytest.raises(ConfigError, match="must be a list of strings"):
+        _config.load(tmp_path, None)
+
+
+def test_a_lock_with_a_foreign_target_is_refused_and_with_the_host_accepted(tmp_path: Path) -> None:
+    config = _config.Config(lock="pylock.toml", targets=("cp312-win_amd64",))
+    with pytest.raises(ConfigError, match="selecting a lock file's packages for another target is not supported"):
+        _builder._target(config, tmp_path)
+    assert _builder._target(_config.Config(lock="pylock.toml", targets=("host",)), tmp_path).is_host
