@@ -413,3 +413,16 @@ def test_a_lock_with_a_foreign_target_is_refused_and_with_the_host_accepted(tmp_
     with pytest.raises(ConfigError, match="selecting a lock file's packages for another target is not supported"):
         _builder._target(config, tmp_path)
     assert _builder._target(_config.Config(lock="pylock.toml", targets=("host",)), tmp_path).is_host
+
+
+def test_a_dependency_without_a_wheel_for_the_target_fails_naming_it_and_why(
+    wheelhouse: Path, target_links: list[Path], tmp_path: Path
+) -> None:
+    env = cli_env(wheelhouse, *target_links)
+    result = exearchive(
+        "pack", "targetapp", "--target", "cp313-musllinux_1_2_aarch64", "-o", tmp_path / "a.pyz", env=env
+    )
+    assert result.returncode == 1, result.stderr
+    assert "fakenative" in result.stderr
+    assert "for target cp313-musllinux_1_2_aarch64 pip takes wheels only" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -127,7 +127,14 @@ def download_for(
             more.write_text("\n".join(added) + "\n")
             extra = ["-r", str(more)]
         logger.info("resolving %s for target %s with pip (round %d)", subject, target.name, round_)
-        run_pip(["download", "-d", str(directory), *flags, *options, *extra], subject)
+        try:
+            run_pip(["download", "-d", str(directory), *flags, *options, *extra], subject)
+        except PipFailed as failure:
+            raise PipFailed(
+                f"{failure}\n  (for target {target.name} pip takes wheels only: a dependency without a wheel "
+                "for that target cannot be built on this machine)",
+                failure.output,
+            ) from None
         wheels = sorted(directory.glob("*.whl"))
         _check_one_per_project(wheels)
         kept, missing = _closure(wheels, roots, target)
