@@ -20,7 +20,7 @@ from packaging.markers import Marker
 from packaging.tags import Tag
 
 from cli_support import cli_env, copy_sample, exearchive, one_line_error, read_manifest, succeeded
-from exearchive.backend import _builder, _config, _targets
+from exearchive.backend import _config, _targets
 from exearchive.backend._errors import ConfigError
 from helpers import check, clean_env, offline_env, run_archive
 from launcher_support import python_or_skip
@@ -408,11 +408,63 @@ def test_the_targets_key_takes_one_target_and_refuses_several_naming_the_key(tmp
         _config.load(tmp_path, None)
 
 
-def test_a_lock_with_a_foreign_target_is_refused_and_with_the_host_accepted(tmp_path: Path) -> None:
-    config = _config.Config(lock="pylock.toml", targets=("cp312-win_amd64",))
-    with pytest.raises(ConfigError, match="selecting a lock file's packages for another target is not supported"):
-        _builder._target(config, tmp_path)
-    assert _builder._target(_config.Config(lock="pylock.toml", targets=("host",)), tmp_path).is_host
+def _wheel_entry(wheel: Path, base: Path) -> str:
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    path = wheel.relative_to(base).as_posix()
+    return f'[[packages.wheels]]\nname = "{wheel.name}"\npath = "{path}"\nhashes = {{sha256 = "{digest}"}}\n'
+
+
+def _lock_project(target_links: list[Path], tmp_path: Path) -> None:
+    """A pylock.toml in tmp_path pinning targetapp and its dependencies, every wheel of each."""
+    fakes, apps = target_links
+    lines = ['lock-version = "1.0"', 'created-by = "test_targets"', ""]
+    packages = [
+        ("targetapp", "1.0", None, apps),
+        ("fakenative", "1.0", None, fakes),
+        ("tomli", "2.0.1", "python_version < '3.11'", fakes),
+        ("winonly", "1.0", "sys_platform == 'win32'", fakes),
+    ]
+    for name, version, marker, directory in packages:
+        lines += ["[[packages]]", f'name = "{name}"', f'version = "{version}"']
+        if marker:
+            lines.append(f'marker = "{marker}"')
+        for wheel in sorted(directory.glob(f"{name}-{version}-*.whl")):
+            copy = tmp_path / "wheels" / wheel.name
+            copy.parent.mkdir(exist_ok=True)
+            copy.write_bytes(wheel.read_bytes())
+            lines.append(_wheel_entry(copy, tmp_path))
+    (tmp_path / "pylock.toml").write_text("\n".join(lines) + "\n")
+
+
+def test_a_lock_is_selected_for_a_complete_platform_and_refused_for_a_shorthand(
+    wheelhouse: Path, target_links: list[Path], tmp_path: Path
+) -> None:
+    _lock_project(target_links, tmp_path)
+    shorthand = _parse("cp39-manylinux_2_17_x86_64")
+    unknown = {"python_full_version": "3.9.18", "platform_release": "6.1", "platform_version": "#1 SMP"}
+    environment = {**shorthand.environment, **unknown, "implementation_version": "3.9.18"}
+    platform = {"marker_environment": environment, "compatible_tags": [str(t) for t in shorthand.tags]}
+    (tmp_path / "cp39.json").write_text(json.dumps(platform))
+    env = cli_env(wheelhouse, *target_links)
+    archive = tmp_path / "locked.pyz"
+    succeeded(
+        exearchive(
+            "pack", "targetapp", "--lock", "pylock.toml", "--target", "cp39.json", "-o", archive, env=env, cwd=tmp_path
+        )
+    )
+    dists = _distributions(archive)
+    assert dists["fakenative"] == "fakenative-1.0-cp39-cp39-manylinux_2_17_x86_64.whl"
+    assert set(dists) == {"targetapp", "fakenative", "tomli"}
+    ran = run_archive(archive, root=tmp_path / "cache", python=python_or_skip("3.9"))
+    assert ran.stdout.strip() == "tag=cp39-cp39-manylinux_2_17_x86_64 python=3.9 with=tomli", ran.stderr
+    result = exearchive(
+        "pack", "targetapp", "--lock", "pylock.toml", "--target", "cp39-manylinux_2_17_x86_64", env=env, cwd=tmp_path
+    )
+    message = one_line_error(result)
+    assert (
+        "--lock: selecting from the lock for target cp39-manylinux_2_17_x86_64 needs every marker variable" in message
+    )
+    assert "give a complete platform" in message
 
 
 def test_a_dependency_without_a_wheel_for_the_target_fails_naming_it_and_why(
@@ -424,5 +476,5 @@ def test_a_dependency_without_a_wheel_for_the_target_fails_naming_it_and_why(
     )
     assert result.returncode == 1, result.stderr
     assert "fakenative" in result.stderr
-    assert "for target cp313-musllinux_1_2_aarch64 pip takes wheels only" in result.stderr
+    assert "for target cp313-musllinux_1_2_aarch64, pip takes only wheels that fit it" in result.stderr
     assert "Traceback" not in result.stderr

@@ -67,7 +67,7 @@ def pack_requirements(
                     "name only the app (a distribution in the lock), not paths or requirements files"
                 )
             wheels = _lock.wheels_from_lock(
-                base / config.lock, config.where("lock"), None, config.extras, work / "wheels"
+                base / config.lock, config.where("lock"), None, config.extras, work / "wheels", target
             )
         else:
             wheels = _resolve.resolve_requirements(
@@ -82,15 +82,9 @@ def pack_requirements(
 
 
 def _target(config: Config, base_dir: Path) -> _targets.Target:
-    """The one target of the configuration (the host by default); foreign ones cannot come from a lock yet."""
+    """The one target of the configuration (the host by default)."""
     where = config.where("targets")
-    target = _targets.parse(config.targets[0], base_dir, where) if config.targets else _targets.host()
-    if config.lock and not target.is_host:
-        raise ConfigError(
-            f"{config.where('lock')} with {where} = {target.name!r}: selecting a lock file's packages for "
-            "another target is not supported yet; build on the target or resolve without the lock"
-        )
-    return target
+    return _targets.parse(config.targets[0], base_dir, where) if config.targets else _targets.host()
 
 
 def _assemble(
@@ -141,7 +135,9 @@ def _runs_here(target: _targets.Target) -> bool:
 
 def _wheels(wheel: Path, config: Config, project_dir: Path, wheel_dir: Path, target: _targets.Target) -> list[Path]:
     if config.lock:
-        return _lock.wheels_from_lock(project_dir / config.lock, config.where("lock"), wheel, config.extras, wheel_dir)
+        return _lock.wheels_from_lock(
+            project_dir / config.lock, config.where("lock"), wheel, config.extras, wheel_dir, target
+        )
     return _resolve.resolve(
         wheel,
         config.extras,

@@ -111,13 +111,7 @@ def download_for(
     wheel that no requirement reaches on the target is dropped.  ``roots`` are the projects asked for, with
     their extras; None when they cannot be told (then nothing is dropped).
     """
-    flags = ["--only-binary=:all:", "--python-version", (target.python_version or "").replace(".", "")]
-    if target.implementation:
-        flags += ["--implementation", target.implementation]
-    for platform in target.platforms():
-        flags += ["--platform", platform]
-    for abi in target.abis():
-        flags += ["--abi", abi]
+    flags = target_flags(target)
     added: list[str] = []
     for round_ in range(1, _ROUNDS + 1):
         directory = wheel_dir.parent / f"download-{round_}"
@@ -131,8 +125,8 @@ def download_for(
             run_pip(["download", "-d", str(directory), *flags, *options, *extra], subject)
         except PipFailed as failure:
             raise PipFailed(
-                f"{failure}\n  (for target {target.name} pip takes wheels only: a dependency without a wheel "
-                "for that target cannot be built on this machine)",
+                f"{failure}\n  (for target {target.name}, pip takes only wheels that fit it: sdists are not "
+                "built for other targets)",
                 failure.output,
             ) from None
         wheels = sorted(directory.glob("*.whl"))
@@ -153,6 +147,19 @@ def download_for(
         f"cannot resolve {subject} for target {target.name}: pip does not provide {', '.join(missing)} "
         f"after {_ROUNDS} rounds"
     )
+
+
+def target_flags(target: Target) -> list[str]:
+    """pip's options that make it take wheels for ``target``: every platform and ABI of its tags (pip does not
+    expand manylinux levels), its version and implementation, wheels only."""
+    flags = ["--only-binary=:all:", "--python-version", (target.python_version or "").replace(".", "")]
+    if target.implementation:
+        flags += ["--implementation", target.implementation]
+    for platform in target.platforms():
+        flags += ["--platform", platform]
+    for abi in target.abis():
+        flags += ["--abi", abi]
+    return flags
 
 
 def _closure(
