@@ -478,3 +478,18 @@ def test_a_dependency_without_a_wheel_for_the_target_fails_naming_it_and_why(
     assert "fakenative" in result.stderr
     assert "for target cp313-musllinux_1_2_aarch64, pip takes only wheels that fit it" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_wheel_pip_took_for_the_host_markers_is_dropped_when_the_target_does_not_need_it(
+    wheelhouse: Path, target_links: list[Path], tmp_path: Path
+) -> None:
+    requires = ("fakenative", "tomli; python_version >= '3.11'")
+    make_wheel(tmp_path, "newpy", "1.0", "py3-none-any", {"newpy.py": ""}, requires)
+    env = cli_env(wheelhouse, *target_links, tmp_path)
+    for target, expected in (
+        ("host", {"newpy", "fakenative", *(["tomli"] if sys.version_info >= (3, 11) else [])}),
+        ("cp39-manylinux_2_17_x86_64", {"newpy", "fakenative"}),
+    ):
+        archive = tmp_path / f"{target}.pyz"
+        succeeded(exearchive("pack", "newpy", "-e", "newpy", "--target", target, "-o", archive, env=env))
+        assert set(_distributions(archive)) == expected, target
