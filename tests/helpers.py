@@ -25,6 +25,9 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a subprocess, without anything that leaks in from ours."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EXEARCHIVE_", "PYTHON", "PIP_", "VIRTUAL_ENV"))}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # A refused interpreter would otherwise look on PATH for one that fits and run the archive with it;
+    # tests of that (test_launcher_reexec.py) turn it on.
+    env["EXEARCHIVE_REEXEC"] = "0"
     env.update(extra or {})
     return env
 
@@ -92,6 +95,41 @@ def build_project(
         cwd=str(dist.parent),
     )
     return Build(result.returncode, result.stdout + result.stderr, dist)
+
+
+def hook_build(
+    project: Path,
+    dist: Path,
+    wheelhouse: Path,
+    settings: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Build:
+    """``build_wheel`` of ``project`` into ``dist`` through pyproject-hooks, in this environment (not isolated).
+
+    For cases whose check an isolated build adds nothing to (config errors,
+    settings): several times faster than :func:`build_project`.  ``output``
+    is the hook's stdout and stderr; pip finds only ``wheelhouse``; ``env``
+    adds variables to the hook's environment.
+    """
+    from pyproject_hooks import BuildBackendHookCaller
+
+    captured: list[subprocess.CompletedProcess[str]] = []
+
+    def runner(cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None) -> None:
+        environ = offline_env(wheelhouse, {**(env or {}), **(extra_environ or {})})
+        done = subprocess.run(list(cmd), cwd=cwd, env=environ, capture_output=True, text=True, check=False)
+        captured.append(done)
+        if done.returncode:
+            raise subprocess.CalledProcessError(done.returncode, list(cmd))
+
+    dist.mkdir(parents=True, exist_ok=True)
+    hooks = BuildBackendHookCaller(str(project), "exearchive.backend", python_executable=sys.executable, runner=runner)
+    try:
+        hooks.build_wheel(str(dist), settings)
+        code = 0
+    except subprocess.CalledProcessError as error:
+        code = error.returncode
+    return Build(code, "".join(done.stdout + done.stderr for done in captured), dist)
 
 
 def run_archive(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import SAMPLES, build_project, run_archive
+from helpers import SAMPLES, build_project, hook_build, run_archive
 
 
 def _greetcli(tmp_path: Path, table: str = "", manifest_in: str = "") -> Path:
@@ -117,7 +117,7 @@ def test_lock_file_outside_the_project_cannot_travel_in_the_sdist(path: str, whe
 
 def test_lock_with_constraints_is_a_config_error(wheelhouse: Path, tmp_path: Path) -> None:
     project = _greetcli(tmp_path, 'lock = "pylock.toml"\nconstraints = ["c.txt"]')
-    build = build_project(project, tmp_path / "dist", wheelhouse, "--wheel")
+    build = hook_build(project, tmp_path / "dist", wheelhouse)
     assert "[tool.exearchive] lock and [tool.exearchive] constraints cannot be used together" in _error(build.output)
 
 
@@ -137,7 +137,7 @@ def test_hashed_requirements_put_pip_in_hash_checking_mode(wheelhouse: Path, tmp
 def test_constraints_file_limits_resolution(wheelhouse: Path, tmp_path: Path) -> None:
     project = _greetcli(tmp_path, 'constraints = ["constraints.txt"]', "include constraints.txt\n")
     (project / "constraints.txt").write_text("greetlib<2\n")
-    build = build_project(project, tmp_path / "dist", wheelhouse, "--wheel")
+    build = hook_build(project, tmp_path / "dist", wheelhouse)
     assert build.returncode != 0
     assert "greetlib" in build.output and "cannot resolve the dependencies of greetcli" in build.output
 
@@ -191,7 +191,7 @@ def test_needs_record_the_markers_that_decided(
     project = _greetcli(tmp_path)
     pyproject = project / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('"greetlib>=2"', f"'{dependency}'"))
-    build = build_project(project, tmp_path / "dist", wheelhouse, "--wheel")
+    build = hook_build(project, tmp_path / "dist", wheelhouse)
     assert build.returncode == 0, build.output
     needs = _manifest(build.archive())["needs"]
     assert needs.get("markers") == markers  # type: ignore[attr-defined]

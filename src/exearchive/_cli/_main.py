@@ -14,12 +14,12 @@ import sys
 from .. import __version__
 from ..backend._errors import ExearchiveError
 from ..runtime._boot import LauncherError
-from . import _build, _cache, _inspect, _pack
+from . import _build, _cache, _inspect, _pack, _platform
 from ._errors import UsageError
 from ._output import Output, Verbosity
 from ._parser import Parser, verbosity_options
 
-_COMMANDS = "build, pack, inspect, cache"
+_COMMANDS = "build, pack, inspect, cache, platform"
 
 _DESCRIPTION = """\
 Executable archives (.pyz) of Python apps with all their dependencies, which
@@ -33,6 +33,7 @@ examples:
   exearchive pack httpie -c http -o http.pyz
   exearchive inspect dist/myapp-1.0.pyz
   exearchive cache prune --days 7
+  exearchive platform > targets/prod.json   # this machine, as a build target
 
 Run "exearchive COMMAND --help" for a command's options.
 """
@@ -102,7 +103,7 @@ def _parser() -> Parser:
         title="commands", metavar="COMMAND", parser_class=Parser, help="one of these; COMMAND --help says more"
     )
     common = verbosity_options()
-    for module in (_build, _pack, _inspect, _cache):
+    for module in (_build, _pack, _inspect, _cache, _platform):
         module.add_parser(commands, common)
     _name_help(parser)
     return parser

@@ -19,7 +19,7 @@ from packaging.utils import parse_wheel_filename
 
 from .. import __version__
 from ..runtime import FORMAT, PAYLOAD
-from . import _entry, _extras, _lock, _pack, _resolve, _shebang, _stage, _staged, _targets, _zip
+from . import _entry, _extras, _lock, _pack, _resolve, _shebang, _stage, _staged, _targets, _uv, _zip
 from ._config import Config, input_files
 from ._errors import ConfigError
 
@@ -138,13 +138,18 @@ def _wheels(wheel: Path, config: Config, project_dir: Path, wheel_dir: Path, tar
         return _lock.wheels_from_lock(
             project_dir / config.lock, config.where("lock"), wheel, config.extras, wheel_dir, target
         )
+    constraints = [project_dir / path for path in config.constraints]
+    requirements = [project_dir / path for path in config.requirements]
+    uv = _uv.chosen(config.resolver, config.where("resolver")) if target.is_host else None
+    if uv is not None:
+        return _uv.resolve(uv, wheel, config.extras, wheel_dir, constraints=constraints, requirements=requirements)
+    if config.resolver == "uv" and not target.is_host:
+        raise ConfigError(
+            f"{config.where('resolver')} = 'uv' with {config.where('targets')} = {target.name!r}: uv does not "
+            "resolve for another target here yet; set it to 'pip' (pip resolves with the target's flags)"
+        )
     return _resolve.resolve(
-        wheel,
-        config.extras,
-        wheel_dir,
-        constraints=[project_dir / path for path in config.constraints],
-        requirements=[project_dir / path for path in config.requirements],
-        target=target,
+        wheel, config.extras, wheel_dir, constraints=constraints, requirements=requirements, target=target
     )
 
 

@@ -57,6 +57,8 @@ class Config:
     """The targets to build for (``host``, a shorthand, a complete platform file); empty: the build interpreter."""
     check_python: bool = True
     """Run the ``python`` interpreter, when set and on this machine, to check that it can run the archive."""
+    resolver: str = "auto"
+    """Who resolves the dependencies: ``pip``, ``uv``, or ``auto`` (uv when the build runs under uv, else pip)."""
     sources: dict[str, str] = field(default_factory=dict)
     """For messages: where each set key came from."""
 
@@ -86,7 +88,9 @@ _KEYS: dict[str, tuple[str, str]] = {
     "requirements": ("requirements", _LIST),
     "check-python": ("check_python", _BOOL),
     "targets": ("targets", _LIST),
+    "resolver": ("resolver", _STR),
 }
+_RESOLVERS = ("auto", "pip", "uv")  # the values of resolver
 
 
 def load(project_dir: Path, settings: Mapping[str, Any] | None) -> Config:
@@ -110,6 +114,10 @@ def load(project_dir: Path, settings: Mapping[str, Any] | None) -> Config:
         raise ConfigError(
             f"{config.where('interpreter')} and {config.where('entry-point')} cannot be used together: "
             "an interpreter archive runs no entry point (EXEARCHIVE_ENTRY_POINT still picks one at run time)"
+        )
+    if config.resolver not in _RESOLVERS:
+        raise ConfigError(
+            f"{config.where('resolver')} = {config.resolver!r} is not a resolver; use one of: {', '.join(_RESOLVERS)}"
         )
     if config.lock and (config.constraints or config.requirements):
         other = "constraints" if config.constraints else "requirements"

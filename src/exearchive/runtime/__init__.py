@@ -33,11 +33,17 @@ COPY = "launcher-"  # in STATE_DIR: COPY + the launcher's hash, its warm path co
 
 
 def interpreter_key():
-    """Name this interpreter for ready markers: bytecode and check results."""
+    """Name this interpreter for ready markers: bytecode and check results.
+
+    The machine is part of it (``os.uname().machine``): a home directory
+    mounted on x86_64 and aarch64 machines holds one cache, and an entry
+    checked on one must be checked again on the other.
+    """
     impl = sys.implementation
     tag = impl.cache_tag or impl.name
     version = "%d.%d.%d" % sys.version_info[:3]
-    return "%s%s-%s-%s" % (tag, getattr(sys, "abiflags", ""), version, sys.platform)
+    machine = os.uname().machine if hasattr(os, "uname") else os.environ.get("PROCESSOR_ARCHITECTURE", "")
+    return "%s%s-%s-%s-%s" % (tag, getattr(sys, "abiflags", ""), version, sys.platform, machine.lower())
 
 
 def default_root(env):

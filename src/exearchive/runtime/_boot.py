@@ -149,7 +149,9 @@ or plain script name, ``module:function`` or ``module``), ``EXEARCHIVE_INTERPRET
 visible), ``EXEARCHIVE_VERBOSE=1`` (trace each step with timings),
 ``EXEARCHIVE_TOOLS=1`` (info, verify, extract, cache), and
 ``EXEARCHIVE_LOCK_TIMEOUT`` (seconds to wait for another start's extraction),
-``EXEARCHIVE_SYNC=0`` (publish a new entry without syncing it to disk first).
+``EXEARCHIVE_SYNC=0`` (publish a new entry without syncing it to disk first),
+``EXEARCHIVE_PYTHON`` (the interpreter to run the archive with when this one
+cannot) and ``EXEARCHIVE_REEXEC=0`` (never look for one; see ``_reexec``).
 The launcher sets ``EXEARCHIVE_USE_LOCK_FD`` (see ``_hold_use_lock``).
 """
 
@@ -161,6 +163,7 @@ from . import COMPLETE, READY, RUNTIME, STATE_DIR, cache_roots, interpreter_key,
 _TOUCH_AFTER = 3600.0  # refresh the last-use time at most once an hour
 _TRUE = ("1", "true", "yes", "on")
 USE_LOCK_FD = "EXEARCHIVE_USE_LOCK_FD"  # the inherited descriptor that holds the use lock
+REEXECED = "EXEARCHIVE_REEXECED"  # names the interpreter that gave way to this one (``_reexec``)
 RUNTIME_PREFIX = RUNTIME + "/"  # the launcher in the archive; also how its shipped bytecode names files
 
 
@@ -407,6 +410,8 @@ def setup_paths(entry, manifest, archive, env):
     old = env.get("PYTHONPATH") if inherit else None
     env["PYTHONPATH"] = site_dir + (os.pathsep + old if old else "")
     env["EXEARCHIVE_ARCHIVE"] = archive
+    if REEXECED in env:  # for this start's check only, not for the app's children
+        del env[REEXECED]
 
 
 def _site_dirs():

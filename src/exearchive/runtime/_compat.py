@@ -17,6 +17,8 @@ It provides:
   (from ``_versions``, which ``_markers`` shares).
 * :func:`marker_environment` -- the PEP 508 marker environment, the same as
   ``packaging.markers.default_environment()``.
+* :func:`complete_platform` -- both of the above as PEX's "complete
+  platform" JSON object, which a build for this machine takes as a target.
 * :func:`check` -- evaluates the manifest's "needs" (requires-python, the
   markers that decided the payload, re-evaluated with ``_markers``, native
   wheel tags) and returns ``None`` when this interpreter fits, or one
@@ -147,7 +149,7 @@ def _glibc_version():
     """(major, minor) of the running glibc, or None when not linked to glibc."""
     text = None
     try:
-        parts = os.confstr("CS_GNU_LIBC_VERSION").split()  # "glibc 2.36"
+        parts = (os.confstr("CS_GNU_LIBC_VERSION") or "").split()  # "glibc 2.36"
         if len(parts) == 2:
             text = parts[1]
     except (AttributeError, OSError, ValueError):
@@ -338,7 +340,7 @@ def _ios_platforms(version=None, multiarch=None):
     if version is None:
         import platform
 
-        version = tuple(int(p) for p in platform.ios_ver()[1].split(".")[:2])
+        version = tuple(int(p) for p in platform.ios_ver()[1].split(".")[:2])  # type: ignore[attr-defined]
     major, minor = version
     multiarch = (multiarch or sys.implementation._multiarch).replace("-", "_")
     if major < 12:
@@ -353,7 +355,7 @@ def _android_platforms(api_level=None, abi=None):
     if api_level is None:
         import platform
 
-        api_level = platform.android_ver().api_level
+        api_level = platform.android_ver().api_level  # type: ignore[attr-defined]
     if abi is None:
         import sysconfig
 
@@ -421,7 +423,7 @@ def interpreter_tags() -> list[str]:
             tags += ["%s-%s-%s" % (interpreter, abi, p) for p in platforms]
         for older in range(minor - 1, 1, -1):
             tags += ["cp%d%d-%s-%s" % (major, older, stable, p) for p in platforms]
-        compatible = "cp" + nodot
+        compatible = "cp" + nodot  # type: str | None
     else:
         abis = _generic_abis()
         for abi in abis + ([] if "none" in abis else ["none"]):
@@ -477,6 +479,16 @@ def marker_environment() -> dict[str, str]:
         "python_version": ".".join(full_version.split(".")[:2]),
         "sys_platform": sys.platform,
     }
+
+
+def complete_platform() -> dict:
+    """This interpreter as a complete platform: ``{"marker_environment": {...}, "compatible_tags": [...]}``.
+
+    The format of PEX's ``--complete-platform`` files: every PEP 508 marker
+    variable and the wheel tags this interpreter takes, most specific first.
+    A build for this machine takes it as a target (``targets = ["FILE.json"]``).
+    """
+    return {"marker_environment": marker_environment(), "compatible_tags": interpreter_tags()}
 
 
 # --------------------------------------------------------------------------
@@ -616,7 +628,7 @@ def _check_markers(needs, archive):
     (``importlib-metadata; python_version < "3.8"`` on 3.12), which is harmless.
     """
     env = marker_environment()
-    missing = {}  # requirement -> its records that would install it here
+    missing = {}  # type: dict[str, list[dict]]  # requirement -> its records that would install it here
     for entry in needs.get("markers") or []:
         if entry.get("outcome") is not False:
             continue

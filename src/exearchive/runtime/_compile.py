@@ -84,7 +84,7 @@ def _processes(sources):
 
 def _shares(sources, count):
     """Split ``sources`` into ``count`` lists of about equal total size, the largest files first."""
-    shares = [[] for _ in range(count)]
+    shares = [[] for _ in range(count)]  # type: list[list[tuple[str, int]]]
     loads = [0] * count
     for item in sorted(sources, key=lambda item: item[1], reverse=True):
         lightest = loads.index(min(loads))
@@ -135,18 +135,21 @@ class _Helper:
         self.feeder.start()
 
     def _feed(self, data):
+        stdin = self.process.stdin if self.process is not None else None
+        if stdin is None:
+            return
         try:
-            self.process.stdin.write(data)
+            stdin.write(data)
         except OSError:
             pass  # it died: its share is compiled here afterwards
         finally:
             try:
-                self.process.stdin.close()
+                stdin.close()
             except OSError:
                 pass
 
     def wait(self):
-        if self.process is None:
+        if self.process is None or self.feeder is None:
             return
         self.feeder.join()
         self.process.wait()

@@ -87,7 +87,8 @@ def prepare(manifest, archive, root, explicit, env, trace):
 
         problem = _compat.check(needs, archive)
         if problem:
-            raise LauncherError(problem)
+            _run_elsewhere(needs, archive, env, trace)
+            raise LauncherError(problem + _elsewhere_note(env))
         trace("compatibility check passed")
     entry_id = str(manifest["id"])
     if not plain_name(entry_id):
@@ -123,6 +124,27 @@ def prepare(manifest, archive, root, explicit, env, trace):
     raise LauncherError(
         "the cache entry %s keeps disappearing while starting (is something pruning it?); run again" % entry
     )
+
+
+def _run_elsewhere(needs, archive, env, trace):
+    """Re-execute with an interpreter that fits, if there is one (``_reexec``); return if there is none."""
+    from . import _reexec
+
+    python = _reexec.other_interpreter(needs, archive, env, trace)
+    if python is not None:
+        _reexec.reexec(python, archive)
+
+
+def _elsewhere_note(env):
+    """What the refusal adds about the interpreters tried instead."""
+    from ._boot import REEXECED
+    from ._reexec import allowed
+
+    if env.get(REEXECED):
+        return " (%s started it with this interpreter, which cannot run it either)" % env[REEXECED]
+    if env.get("EXEARCHIVE_PYTHON") and allowed(env):
+        return " (EXEARCHIVE_PYTHON=%s cannot run it either)" % env["EXEARCHIVE_PYTHON"]
+    return ""
 
 
 _MISSING = "there is no completed entry"

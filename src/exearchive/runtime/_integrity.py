@@ -46,7 +46,7 @@ def problems(archive, manifest=None):
     ``manifest`` is the one the launcher runs with (``__main__.py``'s
     literal); None reads it from the archive.
     """
-    found = []
+    found = []  # type: list[str]
     try:
         with open(archive, "rb") as handle:
             _check(handle.fileno(), manifest, found)
@@ -71,9 +71,9 @@ def _check(fd, manifest, found):
         return
     by_name = {}
     for member in members:
-        if member[0] in by_name:
-            _add(found, "it holds %s twice" % member[0])
-        by_name[member[0]] = member
+        if member.name in by_name:
+            _add(found, "it holds %s twice" % member.name)
+        by_name[member.name] = member
     for name in (MAIN, MANIFEST_JSON, PAYLOAD):
         if name not in by_name:
             _add(found, "it has no %s" % name)
@@ -81,9 +81,9 @@ def _check(fd, manifest, found):
         return
     contents = {}
     for member in members:
-        digest = _read_member(fd, member, found, keep=member[0] in (MAIN, MANIFEST_JSON))
+        digest = _read_member(fd, member, found, keep=member.name in (MAIN, MANIFEST_JSON))
         if digest is not None:
-            contents[member[0]] = digest
+            contents[member.name] = digest
     if MAIN not in contents or MANIFEST_JSON not in contents:
         return
     manifest = _manifests(contents[MAIN][1], contents[MANIFEST_JSON][1], manifest, found)
@@ -128,7 +128,7 @@ def _read_member(fd, member, found, keep=False, where="its member"):
         else:
             raise _zipdir.Damaged("unsupported compression method %d" % method)
         digest = hashlib.sha256()
-        kept = [] if keep else None
+        kept = [] if keep else None  # type: list[bytes] | None
         at, left, got, check = offset + skip, csize, 0, 0
         while left:
             raw = _zipdir.pread(fd, min(_CHUNK, left), at)
@@ -207,7 +207,7 @@ def _check_launcher(members, contents, manifest, found):
         return  # built before launcher hashes were recorded: the CRC-32 checks are all there is
     present = set()
     for member in members:
-        name = member[0]
+        name = member.name
         if not name.startswith(RUNTIME_PREFIX):
             continue
         present.add(name)
@@ -229,19 +229,19 @@ def _check_payload(fd, member, sha256, manifest, found):
         _add(found, "its payload's SHA-256 is %s, the manifest says %s" % (sha256, expected))
     elif not expected and not sha256.startswith(entry_id):
         _add(found, "its payload's SHA-256 %s does not start with its content id %s" % (sha256, entry_id))
-    if member[5] != _zipdir.STORED:
+    if member.method != _zipdir.STORED:
         _add(found, "its payload is compressed")
         return
-    skip = _zipdir.local_header_length(_zipdir.pread(fd, _zipdir.LOCAL_SIZE, member[1]), PAYLOAD)
+    skip = _zipdir.local_header_length(_zipdir.pread(fd, _zipdir.LOCAL_SIZE, member.offset), PAYLOAD)
     try:
-        inner = list(_zipdir.members(fd, member[1] + skip, member[3]))
+        inner = list(_zipdir.members(fd, member.offset + skip, member.size))
     except (_zipdir.Damaged, UnicodeError) as error:
         _add(found, "its payload is not a readable zip (%s)" % error)
         return
     names = set()
     files = set()
     for item in inner:
-        name, mode = item[0], item[6]
+        name, mode = item.name, item.mode
         kind = mode & 0o170000
         if kind not in (0, 0o100000, 0o040000):
             _add(found, "its payload holds %s, a link or device (the launcher refuses it)" % name)

@@ -43,7 +43,7 @@ def split_options(args):
     starts with ``-c CODE`` / ``-m MODULE`` when one was given.  An option
     missing its argument stays in ``options`` (CPython reports it).
     """
-    options = []
+    options = []  # type: list[str]
     index = 0
     while index < len(args):
         word = args[index]

@@ -98,7 +98,7 @@ class _Tokenizer:
     def __init__(self, source):
         self.source = source
         self.position = 0
-        self.token = None  # (name, text) of a token checked but not yet read
+        self.token = None  # type: tuple[str, str] | None  # (name, text) of a token checked but not yet read
 
     def check(self, name, peek=False):
         match = re.compile(_RULES[name], re.VERBOSE).match(self.source, self.position)
@@ -118,6 +118,7 @@ class _Tokenizer:
         return self.read()
 
     def read(self):
+        assert self.token is not None  # read() follows a check() that found one
         text = self.token[1]
         self.position += len(text)
         self.token = None
@@ -274,7 +275,7 @@ def _compare_known(item, env):
 
 def _evaluate(tree, env, compare=None):
     """``and`` over the items between ``or``s, ``or`` over those; every comparison is made (Kleene logic with None)."""
-    groups = [[]]
+    groups = [[]]  # type: list[list[bool | None]]
     for item in tree:
         if isinstance(item, list):
             groups[-1].append(_evaluate(item, env, compare))

@@ -35,6 +35,12 @@ are the archive's arguments.  The tools:
     ``bin`` with their ``#!python`` line pointing at its python, data files
     under its prefix.  ``DIR/bin/<script>`` then runs the app.
 
+``platform``
+    Prints this interpreter's complete platform as JSON (PEX's format:
+    ``marker_environment`` and ``compatible_tags``, most specific first), so
+    that a build elsewhere can target this machine: any archive serves, the
+    machine needs nothing else.
+
 ``cache list [--json]``
     Every entry of the cache root: id, name, version, size on disk, last use,
     whether a running process uses it; and leftovers of killed starts.
@@ -66,8 +72,8 @@ import sys
 from . import COMPLETE, READY, STATE_DIR, _extract, cache_roots, interpreter_key, unsafe_reason
 from ._boot import LauncherError
 
-_TOOL_LIST = "info, verify, extract DIR, cache list|prune|clear"
-_TOOLS = ("info", "verify", "extract", "cache")
+_TOOL_LIST = "info, verify, extract DIR, platform, cache list|prune|clear"
+_TOOLS = ("info", "verify", "extract", "platform", "cache")
 _CACHE_TOOLS = ("list", "prune", "clear")
 _BUFFER = 256 * 1024
 _DAY = 86400.0
@@ -187,6 +193,9 @@ def _parse(argv, name):
     extract.add_argument("--venv", action="store_true", help="make DIR a virtual environment of this Python")
     extract.set_defaults(run=_extract_tool)
 
+    platform = tools.add_parser("platform", help="this interpreter's complete platform as JSON, to build for it")
+    platform.set_defaults(run=_platform)
+
     cache = tools.add_parser("cache", help="list or prune the cache")
     actions = cache.add_subparsers(dest="cache_tool", metavar="ACTION")
     listing = actions.add_parser("list", help="every cache entry, its size, last use, and whether it is in use")
@@ -205,6 +214,16 @@ def _parse(argv, name):
     if options.tool == "cache" and options.cache_tool is None:
         raise _UsageError("cache needs an action: cache list, cache prune or cache clear")
     return options
+
+
+def _platform(context, options):
+    """Print this interpreter's complete platform (``_compat.complete_platform``) as JSON."""
+    import json
+
+    from . import _compat
+
+    _out(json.dumps(_compat.complete_platform(), indent=2, sort_keys=True))
+    return 0
 
 
 def _days(text):

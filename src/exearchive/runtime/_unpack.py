@@ -80,7 +80,7 @@ def write_all(fd, jobs, after_each=None, workers=None):
 
     feed = iter(batches)
     lock = threading.Lock()
-    errors = []
+    errors = []  # type: list[BaseException | None]
 
     def work():
         try:
@@ -108,7 +108,7 @@ def write_all(fd, jobs, after_each=None, workers=None):
     except BaseException:  # KeyboardInterrupt while waiting: stop the workers too
         errors.append(None)
         raise
-    if errors:
+    if errors and errors[0] is not None:
         raise errors[0]
 
 
@@ -120,7 +120,7 @@ def _batches(jobs):
     """
     large = sorted((job for job in jobs if job.size > _WHOLE), key=lambda job: job.size, reverse=True)
     batches = [[job] for job in large]
-    batch = []
+    batch = []  # type: list[Job]
     directory = None
     for job in jobs:
         if job.size > _WHOLE:

@@ -71,7 +71,7 @@ class _Version:
             -1 if post is None else post,
             _INF if dev is None else dev,
         )
-        local_key = ()
+        local_key = ()  # type: tuple[tuple[int, int, str], ...]
         if local is not None:
             local_key = tuple((1, p, "") if isinstance(p, int) else (0, 0, p) for p in local)
         self.key = (*self.public, local_key)

@@ -8,8 +8,9 @@ costs 5 us, which is a tenth of a second on a payload of 20,000 modules.
 This reads the format as APPNOTE.TXT describes it (end of central directory
 record, its Zip64 variant, Zip64 extra fields), with ``struct`` only.
 
-``members(fd, start, size)`` yields one tuple per member, in directory order:
-``(name, offset, csize, size, crc, method, mode, extra_len)``, where
+``members(fd, start, size)`` yields one ``Member`` per member, in directory
+order: a tuple ``(name, offset, csize, size, crc, method, mode, extra_len)``
+with those names as fields, where
 ``offset`` is the absolute position of the member's local header in the file
 behind ``fd`` (data before the zip, such as a shebang line, is accounted for
 the way ``zipfile`` does it), ``mode`` the Unix mode from the external
@@ -41,6 +42,31 @@ HAS_PREAD = _OS_PREAD is not None  # without it, reads move the shared file posi
 
 class Damaged(ValueError):
     """The bytes are not the zip they claim to be."""
+
+
+def _field(index, doc):
+    def get(self):
+        return self[index]
+
+    return property(get, doc=doc)
+
+
+class Member(tuple):
+    """One central directory entry: a tuple with named fields (made with ``tuple.__new__``, as cheap as a tuple)."""
+
+    __slots__ = ()
+    name = _field(0, "the member's name (``/``-separated; a directory ends with ``/``)")
+    offset = _field(1, "absolute position of its local header in the file")
+    csize = _field(2, "compressed size")
+    size = _field(3, "uncompressed size")
+    crc = _field(4, "CRC-32 of the uncompressed bytes")
+    method = _field(5, "compression method: STORED or DEFLATED")
+    mode = _field(6, "Unix mode from the external attributes (0 when not from Unix)")
+    extra_len = _field(7, "length of the central extra field")
+
+    def moved(self, offset):
+        """The same member with another ``offset`` (e.g. where its data starts)."""
+        return tuple.__new__(Member, (self[0], offset, *self[2:]))
 
 
 def members(fd, start=0, size=None):
@@ -77,6 +103,7 @@ def members(fd, start=0, size=None):
     directory = _pread(fd, cd_size, concat + cd_offset)
     pos = 0
     unpack = _ENTRY.unpack_from
+    new = tuple.__new__
     for index in range(count):
         if directory[pos : pos + 4] != _ENTRY_MAGIC or pos + _ENTRY.size > cd_size:
             raise Damaged("bad central directory entry %d" % index)
@@ -92,7 +119,7 @@ def members(fd, start=0, size=None):
         if flags & _ENCRYPTED:
             raise Damaged("%s is encrypted" % name)
         pos += name_len + extra_len + comment_len
-        yield (name, concat + offset, csize, usize, crc, method, fields[17] >> 16, extra_len)
+        yield new(Member, (name, concat + offset, csize, usize, crc, method, fields[17] >> 16, extra_len))
     if pos != cd_size:
         raise Damaged("the central directory has %d bytes more than its %d entries" % (cd_size - pos, count))
 
