@@ -493,3 +493,13 @@ def test_a_wheel_pip_took_for_the_host_markers_is_dropped_when_the_target_does_n
         archive = tmp_path / f"{target}.pyz"
         succeeded(exearchive("pack", "newpy", "-e", "newpy", "--target", target, "-o", archive, env=env))
         assert set(_distributions(archive)) == expected, target
+
+
+def test_the_platform_command_writes_a_complete_platform_a_build_takes_as_this_interpreter(tmp_path: Path) -> None:
+    succeeded(exearchive("platform", "-o", tmp_path / "here.json", env=clean_env()))
+    target = _targets.parse("here.json", tmp_path, "--target")
+    host = _targets.host()
+    assert dict(target.environment) == {key: host.environment[key] for key in _targets.VARIABLES}
+    assert target.tags == host.tags and not target.is_host
+    release = host.environment["platform_release"]
+    assert _targets.evaluate(Marker(f"platform_release == '{release}'"), target)
