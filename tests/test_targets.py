@@ -503,3 +503,16 @@ def test_the_platform_command_writes_a_complete_platform_a_build_takes_as_this_i
     assert target.tags == host.tags and not target.is_host
     release = host.environment["platform_release"]
     assert _targets.evaluate(Marker(f"platform_release == '{release}'"), target)
+
+
+def test_a_requirement_given_with_a_marker_is_taken_when_it_holds_on_the_target(
+    wheelhouse: Path, target_links: list[Path], tmp_path: Path
+) -> None:
+    env = cli_env(wheelhouse, *target_links)
+    asked = ["fakenative", "tomli; python_version < '3.11'", "-e", "fakenative"]
+    for target, expected in (("host", {"fakenative"}), ("cp39-manylinux_2_17_x86_64", {"fakenative", "tomli"})):
+        if target == "host" and sys.version_info < (3, 11):
+            expected = {"fakenative", "tomli"}
+        archive = tmp_path / f"{target}.pyz"
+        succeeded(exearchive("pack", *asked, "--target", target, "-o", archive, env=env))
+        assert set(_distributions(archive)) == expected, target

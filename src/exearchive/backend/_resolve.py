@@ -64,7 +64,7 @@ def resolve(
     for path in requirements or []:
         options += ["-r", str(path)]
     if target is not None and not target.is_host:
-        return download_for(target, options, [(name, set(extras))], wheel_dir, name)
+        return download_for(target, options, [(name, set(extras), f"{name}{extra}")], wheel_dir, name)
     logger.info("resolving dependencies of %s%s with pip", name, extra)
     run_pip(["wheel", "--wheel-dir", str(wheel_dir), *options], name)
     wheels = sorted(wheel_dir.glob("*.whl"))
@@ -99,10 +99,12 @@ def resolve_requirements(
 
 
 _ROUNDS = 5
+Root = tuple[str, set[str], str]
+"""A project asked for: its name, the extras asked of it, the requirement that asks for it (without marker)."""
 
 
 def download_for(
-    target: Target, options: list[str], roots: list[tuple[str, set[str]]] | None, wheel_dir: Path, subject: str
+    target: Target, options: list[str], roots: list[Root] | None, wheel_dir: Path, subject: str
 ) -> list[Path]:
     """Every wheel needed on ``target``: pip downloads with the target's flags, then the set is checked again
     with the target's markers (pip evaluates them for the build host).
@@ -162,19 +164,19 @@ def target_flags(target: Target) -> list[str]:
     return flags
 
 
-def _closure(
-    wheels: list[Path], roots: list[tuple[str, set[str]]] | None, target: Target
-) -> tuple[list[Path], list[str]]:
+def _closure(wheels: list[Path], roots: list[Root] | None, target: Target) -> tuple[list[Path], list[str]]:
     """The wheels reached from ``roots`` with the target's markers, and the requirements reached but missing."""
     by_name: dict[str, Path] = {canonicalize_name(parse_wheel_filename(w.name)[0]): w for w in wheels}
     requires = {name: _requires_dist(wheel) for name, wheel in by_name.items()}
     requested: dict[str, set[str]] = {}
     queue: list[str] = []
-    for name, extras in roots or [(name, set()) for name in by_name]:
+    missing: list[str] = []
+    for name, extras, line in roots or [(name, set(), name) for name in by_name]:
         root: str = canonicalize_name(name)
+        if root not in by_name:
+            missing.append(line)
         requested.setdefault(root, set()).update(extras)
         queue.append(root)
-    missing: list[str] = []
     while queue:
         name = queue.pop()
         for req in requires.get(name, []):
@@ -211,7 +213,7 @@ def _requires_dist(wheel: Path) -> list[Requirement]:
     return result
 
 
-def _roots(requirements: list[str], files: list[str], target: Target) -> list[tuple[str, set[str]]] | None:
+def _roots(requirements: list[str], files: list[str], target: Target) -> list[Root] | None:
     """The projects ``requirements`` and requirements ``files`` ask for, with extras; None when one cannot be told."""
     items = list(requirements)
     position = 0
@@ -229,19 +231,19 @@ def _roots(requirements: list[str], files: list[str], target: Target) -> list[tu
         items += [
             line.split(" #", 1)[0].strip() for line in lines if line.strip() and not line.lstrip().startswith("#")
         ]
-    roots: list[tuple[str, set[str]]] = []
+    roots: list[Root] = []
     for item in items:
         path = Path(item)
         if item.startswith("-"):
             return None
         if path.suffix == ".whl":
-            roots.append((str(parse_wheel_filename(path.name)[0]), set()))
+            roots.append((str(parse_wheel_filename(path.name)[0]), set(), item))
             continue
         if path.is_dir():
             name = _directory_project(path, [])
             if name is None:
                 return None
-            roots.append((name, set()))
+            roots.append((name, set(), item))
             continue
         try:
             req = Requirement(item.split(" --hash", 1)[0])
@@ -250,11 +252,12 @@ def _roots(requirements: list[str], files: list[str], target: Target) -> list[tu
                 name = _directory_project(Path(item.split("[", 1)[0]), [])
                 if name is None:
                     return None
-                roots.append((name, set(item.split("[", 1)[1].rstrip("]").split(","))))
+                roots.append((name, set(item.split("[", 1)[1].rstrip("]").split(",")), item))
                 continue
             return None
         if req.marker is None or evaluate(req.marker, target, "", f"the requirement {item!r}"):
-            roots.append((req.name, set(req.extras)))
+            req.marker = None
+            roots.append((req.name, set(req.extras), str(req)))
     return roots
 
 
