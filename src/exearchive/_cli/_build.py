@@ -96,6 +96,13 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
         help="extras of the project whose dependencies go into the archive too (repeatable)",
     )
     archive.add_argument(
+        "--target",
+        action="append",
+        metavar="TARGET",
+        help="the interpreter and platform to build for: host (the default), a shorthand such as "
+        "cp312-manylinux_2_28_aarch64 or cp312-win_amd64, or a complete platform file (.json)",
+    )
+    archive.add_argument(
         "--lock",
         type=existing_file,
         metavar="FILE",
@@ -154,6 +161,7 @@ def run(options: argparse.Namespace, output: Output) -> int:
         .with_option("python", "--python", options.python)
         .with_option("extras", "--extras", options.extras)
         .with_option("lock", "--lock", options.lock)
+        .with_option("targets", "--target", options.target)
         .with_option("constraints", "--constraints", options.constraints)
         .with_option("requirements", "--requirements", options.requirements)
         .with_option("compile", "--no-compile", "false" if options.no_compile else None)

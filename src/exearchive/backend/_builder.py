@@ -19,7 +19,7 @@ from packaging.utils import parse_wheel_filename
 
 from .. import __version__
 from ..runtime import FORMAT, PAYLOAD
-from . import _entry, _extras, _lock, _pack, _resolve, _shebang, _stage, _staged, _uv, _zip
+from . import _entry, _extras, _lock, _pack, _resolve, _shebang, _stage, _staged, _targets, _uv, _zip
 from ._config import Config, input_files
 from ._errors import ConfigError
 
@@ -35,11 +35,12 @@ def build_archive(wheel: Path, config: Config, outdir: Path, project_dir: Path) 
     _check_shebang(config)
     _check_input_files(config, project_dir)
     name = parse_wheel_filename(wheel.name)[0]
+    target = _target(config, project_dir)
     _extras.check(config.extras, _extras.declared_in_wheel(wheel), name, config.where("extras"))
     with tempfile.TemporaryDirectory(prefix="exearchive-") as temp:
         work = Path(temp)
-        wheels = _wheels(wheel, config, project_dir, work / "wheels")
-        return _assemble(wheels, name, config, work, lambda staged: outdir / archive_name(wheel.name, staged))
+        wheels = _wheels(wheel, config, project_dir, work / "wheels", target)
+        return _assemble(wheels, name, config, work, lambda staged: outdir / archive_name(wheel.name, staged), target)
 
 
 def pack_requirements(
@@ -56,6 +57,7 @@ def pack_requirements(
     """
     _check_shebang(config)
     base = base_dir or Path.cwd()
+    target = _target(config, base)
     with tempfile.TemporaryDirectory(prefix="exearchive-") as temp:
         work = Path(temp)
         if config.lock:
@@ -65,7 +67,7 @@ def pack_requirements(
                     "name only the app (a distribution in the lock), not paths or requirements files"
                 )
             wheels = _lock.wheels_from_lock(
-                base / config.lock, config.where("lock"), None, config.extras, work / "wheels"
+                base / config.lock, config.where("lock"), None, config.extras, work / "wheels", target
             )
         else:
             wheels = _resolve.resolve_requirements(
@@ -73,53 +75,82 @@ def pack_requirements(
                 work / "wheels",
                 constraints=[base / path for path in config.constraints],
                 requirements_files=[base / path for path in config.requirements],
+                target=target,
             )
         name = project or _resolve.first_project(requirements, wheels)
-        return _assemble(wheels, name, config, work, lambda staged: output)
+        return _assemble(wheels, name, config, work, lambda staged: output, target)
+
+
+def _target(config: Config, base_dir: Path) -> _targets.Target:
+    """The one target of the configuration (the host by default)."""
+    where = config.where("targets")
+    return _targets.parse(config.targets[0], base_dir, where) if config.targets else _targets.host()
 
 
 def _assemble(
-    wheels: list[Path], name: str, config: Config, work: Path, target_for: Callable[[_staged.Staged], Path]
+    wheels: list[Path],
+    name: str,
+    config: Config,
+    work: Path,
+    target_for: Callable[[_staged.Staged], Path],
+    target: _targets.Target,
 ) -> Path:
-    """Stage ``wheels``, check them, and write the archive for project ``name``."""
+    """Stage ``wheels``, check them, and write the archive for project ``name`` to run on ``target``."""
     root = _stage.stage(wheels, work / "stage", requested=name)
     staged = _staged.read(root, wheels)
     dist = staged.find(name)
     if dist is None:
         raise ConfigError(f"{name!r} is not one of the distributions in the archive")
     _extras.check(config.extras, dist.extras, dist.name, config.where("extras"))
-    _staged.check_complete(staged, config.extras, name, "the lock file" if config.lock else "pip")
+    _staged.check_complete(staged, config.extras, name, "the lock file" if config.lock else "pip", target)
     entry = None if config.interpreter else _entry.choose(staged, name, config.entry_point, config.where("entry-point"))
     pyc_tags = []
-    if config.compile:
+    if config.compile and _runs_here(target):
         tag = _pack.compile_site(root)
         if tag:
             pyc_tags.append(tag)
     payload = _pack.write_payload(root, work / "payload.zip", _zip.build_date())
-    manifest = _manifest(staged, dist.name, dist.version, entry, payload, pyc_tags, config)
-    target = target_for(staged)
+    manifest = _manifest(staged, dist.name, dist.version, entry, payload, pyc_tags, config, target)
+    path = target_for(staged)
     if config.check_python and "python" in config.sources:
-        _shebang.check(config.python, config.where("python"), manifest["needs"], target.name)
-    _pack.write_archive(target, config.python, manifest, payload, __version__)
+        _shebang.check(config.python, config.where("python"), manifest["needs"], path.name)
+    _pack.write_archive(path, config.python, manifest, payload, __version__)
     logger.info(
         "built %s (%d files, %.1f MB; %s)",
-        target.resolve(),
+        path.resolve(),
         payload.files,
-        target.stat().st_size / 1e6,
+        path.stat().st_size / 1e6,
         f"entry point {entry.name or entry.spec}" if entry else "an interpreter archive",
     )
-    return target
+    return path
 
 
-def _wheels(wheel: Path, config: Config, project_dir: Path, wheel_dir: Path) -> list[Path]:
+def _runs_here(target: _targets.Target) -> bool:
+    """Whether the build interpreter is the target's (same implementation and X.Y): its bytecode fits."""
+    if target.is_host:
+        return True
+    here = _targets.host().environment
+    return all(target.environment.get(key) == here[key] for key in ("implementation_name", "python_version"))
+
+
+def _wheels(wheel: Path, config: Config, project_dir: Path, wheel_dir: Path, target: _targets.Target) -> list[Path]:
     if config.lock:
-        return _lock.wheels_from_lock(project_dir / config.lock, config.where("lock"), wheel, config.extras, wheel_dir)
+        return _lock.wheels_from_lock(
+            project_dir / config.lock, config.where("lock"), wheel, config.extras, wheel_dir, target
+        )
     constraints = [project_dir / path for path in config.constraints]
     requirements = [project_dir / path for path in config.requirements]
-    uv = _uv.chosen(config.resolver, config.where("resolver"))
+    uv = _uv.chosen(config.resolver, config.where("resolver")) if target.is_host else None
     if uv is not None:
         return _uv.resolve(uv, wheel, config.extras, wheel_dir, constraints=constraints, requirements=requirements)
-    return _resolve.resolve(wheel, config.extras, wheel_dir, constraints=constraints, requirements=requirements)
+    if config.resolver == "uv" and not target.is_host:
+        raise ConfigError(
+            f"{config.where('resolver')} = 'uv' with {config.where('targets')} = {target.name!r}: uv does not "
+            "resolve for another target here yet; set it to 'pip' (pip resolves with the target's flags)"
+        )
+    return _resolve.resolve(
+        wheel, config.extras, wheel_dir, constraints=constraints, requirements=requirements, target=target
+    )
 
 
 def _check_input_files(config: Config, project_dir: Path) -> None:
@@ -139,6 +170,7 @@ def _manifest(
     payload: _pack.Payload,
     pyc_tags: list[str],
     config: Config,
+    target: _targets.Target,
 ) -> dict[str, Any]:
     return {
         "format": FORMAT,
@@ -152,7 +184,7 @@ def _manifest(
         "script_files": staged.script_files(),
         "pth": staged.pth_files,
         "pyc": pyc_tags,
-        "needs": _staged.needs(staged, config.extras, project),
+        "needs": _staged.needs(staged, config.extras, project, target),
         "distributions": [{"name": d.name, "version": d.version, "wheel": d.wheel} for d in staged.distributions],
         "payload": {
             "member": PAYLOAD,

@@ -53,6 +53,8 @@ class Config:
     """pip constraints files (relative to the project) for resolution."""
     requirements: tuple[str, ...] = ()
     """pip requirements files (relative to the project) added to resolution, e.g. pinned with hashes."""
+    targets: tuple[str, ...] = ()
+    """The targets to build for (``host``, a shorthand, a complete platform file); empty: the build interpreter."""
     check_python: bool = True
     """Run the ``python`` interpreter, when set and on this machine, to check that it can run the archive."""
     resolver: str = "auto"
@@ -85,6 +87,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "constraints": ("constraints", _LIST),
     "requirements": ("requirements", _LIST),
     "check-python": ("check_python", _BOOL),
+    "targets": ("targets", _LIST),
     "resolver": ("resolver", _STR),
 }
 _RESOLVERS = ("auto", "pip", "uv")  # the values of resolver
@@ -121,6 +124,11 @@ def load(project_dir: Path, settings: Mapping[str, Any] | None) -> Config:
         raise ConfigError(
             f"{config.where('lock')} and {config.where(other)} cannot be used together: "
             "a lock file already pins every dependency"
+        )
+    if len(config.targets) > 1:
+        raise ConfigError(
+            f"{config.where('targets')} = {list(config.targets)}: several targets in one archive are not "
+            "supported yet; build one archive per target"
         )
     return config
 

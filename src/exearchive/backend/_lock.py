@@ -7,7 +7,9 @@ the lock file — is fetched by pip with ``--require-hashes`` and the lock's
 hashes, so a mismatch stops the build naming the package; sdists are built
 into wheels by pip.  The project's own entry (usually ``directory = "."``)
 is replaced by the wheel just built.  Packages from a directory are built
-without a hash; VCS packages are refused.
+without a hash; VCS packages are refused.  For another target (a complete
+platform: selecting needs every marker variable) the selection uses its
+environment and tags, and pip downloads the locked wheels with its flags.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import logging
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from packaging.markers import Environment
 from packaging.pylock import (
     PackageArchive,
     PackageDirectory,
@@ -31,7 +34,8 @@ from packaging.pylock import (
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from ._errors import ConfigError, ResolutionError
-from ._resolve import PipFailed, run_pip
+from ._resolve import PipFailed, run_pip, target_flags
+from ._targets import VARIABLES, Target
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -59,16 +63,27 @@ def read(path: Path, where: str) -> Pylock:
 
 
 def wheels_from_lock(
-    lock_path: Path, where: str, project_wheel: Path | None, extras: tuple[str, ...], wheel_dir: Path
+    lock_path: Path,
+    where: str,
+    project_wheel: Path | None,
+    extras: tuple[str, ...],
+    wheel_dir: Path,
+    target: Target | None = None,
 ) -> list[Path]:
     """Fetch (and build where needed) every locked package for this environment, hash-checked.
 
     ``project_wheel`` (when building a project) stands for the project's own entry of the lock.
+    ``target``, when not the host, selects with its environment and tags (it must say every marker
+    variable: a complete platform); its packages must be wheels.
     """
     lock = read(lock_path, where)
     project = canonicalize_name(parse_wheel_filename(project_wheel.name)[0]) if project_wheel else None
+    foreign = target is not None and not target.is_host
     try:
-        selected = list(lock.select(extras=extras))
+        if target is not None and foreign:
+            selected = list(lock.select(environment=_environment(target, where), tags=target.tags, extras=extras))
+        else:
+            selected = list(lock.select(extras=extras))
     except PylockSelectError as error:
         raise ResolutionError(f"{lock_path.name} does not fit this build: {error}") from None
     hashed: list[str] = []
@@ -82,6 +97,11 @@ def wheels_from_lock(
             raise ResolutionError(
                 f"{lock_path.name}: {label} comes from version control, which exearchive cannot verify; "
                 "lock a wheel or an sdist of it instead"
+            )
+        if foreign and not isinstance(source, PackageWheel):
+            raise ResolutionError(
+                f"{lock_path.name}: {label} has no wheel for target {target.name if target else ''} in the lock, "
+                "and sdists are not built for other targets"
             )
         if isinstance(source, PackageDirectory):
             unhashed.append(f"{package.name} @ {(base / source.path).resolve().as_uri()}")
@@ -101,6 +121,9 @@ def wheels_from_lock(
         requirements.write_text("\n".join(lines) + "\n")
         options = ["--require-hashes"] if checked else []
         command = ["wheel", "--no-deps", *options, "--wheel-dir", str(wheel_dir), "-r", str(requirements)]
+        if target is not None and foreign:
+            command = ["download", "--no-deps", *options, *target_flags(target), "-d", str(wheel_dir)]
+            command += ["-r", str(requirements)]
         try:
             run_pip(command, lock_path.name)
         except PipFailed as failure:
@@ -108,6 +131,18 @@ def wheels_from_lock(
     if project_wheel is not None:
         shutil.copy2(project_wheel, wheel_dir / project_wheel.name)
     return sorted(wheel_dir.glob("*.whl"))
+
+
+def _environment(target: Target, where: str) -> Environment:
+    """The target's complete marker environment, which selecting from a lock needs."""
+    unknown = [key for key in VARIABLES if key not in target.environment]
+    if unknown:
+        raise ConfigError(
+            f"{where}: selecting from the lock for target {target.name} needs every marker variable, and "
+            f"{', '.join(unknown)} are unknown; give a complete platform (a JSON file from `exearchive platform` "
+            "run on such a machine)"
+        )
+    return cast(Environment, dict(target.environment))
 
 
 def _explain(failure: PipFailed, lines: list[str], lock_name: str) -> str:

@@ -10,10 +10,13 @@ dependencies are resolved for the interpreter that runs the build.
 from __future__ import annotations
 
 import configparser
+import email.parser
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -21,6 +24,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from ._errors import ResolutionError
 from ._hashing import sha256_file
+from ._targets import Target, evaluate
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -38,12 +42,14 @@ def resolve(
     wheel_dir: Path,
     constraints: list[Path] | None = None,
     requirements: list[Path] | None = None,
+    target: Target | None = None,
 ) -> list[Path]:
     """Return every wheel needed to install ``wheel`` (itself included), one per project.
 
     ``constraints`` and ``requirements`` are pip's ``-c`` and ``-r`` files.  The
     project's own wheel is passed with its hash, so that requirements files
     pinned with ``--hash`` put pip in hash-checking mode for every dependency.
+    ``target``, when not the host, is resolved with :func:`download_for`.
     """
     name = parse_wheel_filename(wheel.name)[0]
     extra = f"[{','.join(extras)}]" if extras else ""
@@ -57,6 +63,8 @@ def resolve(
         options += ["-c", str(path)]
     for path in requirements or []:
         options += ["-r", str(path)]
+    if target is not None and not target.is_host:
+        return download_for(target, options, [(name, set(extras), f"{name}{extra}")], wheel_dir, name)
     logger.info("resolving dependencies of %s%s with pip", name, extra)
     run_pip(["wheel", "--wheel-dir", str(wheel_dir), *options], name)
     wheels = sorted(wheel_dir.glob("*.whl"))
@@ -70,6 +78,7 @@ def resolve_requirements(
     wheel_dir: Path,
     constraints: list[Path] | None = None,
     requirements_files: list[Path] | None = None,
+    target: Target | None = None,
 ) -> list[Path]:
     """Every wheel needed to install pip ``requirements`` (names, ``-r FILE``, paths), one per project."""
     wheel_dir.mkdir(parents=True, exist_ok=True)
@@ -78,12 +87,178 @@ def resolve_requirements(
         options += ["-c", str(path)]
     for path in requirements_files or []:
         options += ["-r", str(path)]
+    if target is not None and not target.is_host:
+        roots = _roots(requirements, [str(path) for path in requirements_files or []], target)
+        return download_for(target, options, roots, wheel_dir, " ".join(requirements))
     logger.info("resolving %s with pip", " ".join(requirements))
     run_pip(["wheel", "--wheel-dir", str(wheel_dir), *options], " ".join(requirements))
     wheels = sorted(wheel_dir.glob("*.whl"))
     _check_one_per_project(wheels)
     logger.info("resolved %d wheel(s)", len(wheels))
     return wheels
+
+
+_ROUNDS = 5
+Root = tuple[str, set[str], str]
+"""A project asked for: its name, the extras asked of it, the requirement that asks for it (without marker)."""
+
+
+def download_for(
+    target: Target, options: list[str], roots: list[Root] | None, wheel_dir: Path, subject: str
+) -> list[Path]:
+    """Every wheel needed on ``target``: pip downloads with the target's flags, then the set is checked again
+    with the target's markers (pip evaluates them for the build host).
+
+    A requirement the target needs that pip left out is added and pip runs again (a few rounds at most); a
+    wheel that no requirement reaches on the target is dropped.  ``roots`` are the projects asked for, with
+    their extras; None when they cannot be told (then nothing is dropped).
+    """
+    flags = target_flags(target)
+    added: list[str] = []
+    for round_ in range(1, _ROUNDS + 1):
+        directory = wheel_dir.parent / f"download-{round_}"
+        extra: list[str] = []
+        if added:
+            more = wheel_dir.parent / f"target-requirements-{round_}.txt"
+            more.write_text("\n".join(added) + "\n")
+            extra = ["-r", str(more)]
+        logger.info("resolving %s for target %s with pip (round %d)", subject, target.name, round_)
+        try:
+            run_pip(["download", "-d", str(directory), *flags, *options, *extra], subject)
+        except PipFailed as failure:
+            raise PipFailed(
+                f"{failure}\n  (for target {target.name}, pip takes only wheels that fit it: sdists are not "
+                "built for other targets)",
+                failure.output,
+            ) from None
+        wheels = sorted(directory.glob("*.whl"))
+        _check_one_per_project(wheels)
+        kept, missing = _closure(wheels, roots, target)
+        if not missing:
+            wheel_dir.mkdir(parents=True, exist_ok=True)
+            for wheel in kept:
+                shutil.copy2(wheel, wheel_dir / wheel.name)
+            dropped = sorted(set(w.name for w in wheels) - set(w.name for w in kept))
+            if dropped:
+                logger.info("not needed on %s: %s", target.name, ", ".join(dropped))
+            result = sorted(wheel_dir.glob("*.whl"))
+            logger.info("resolved %d wheel(s) for %s", len(result), target.name)
+            return result
+        added += [line for line in missing if line not in added]
+    raise ResolutionError(
+        f"cannot resolve {subject} for target {target.name}: pip does not provide {', '.join(missing)} "
+        f"after {_ROUNDS} rounds"
+    )
+
+
+def target_flags(target: Target) -> list[str]:
+    """pip's options that make it take wheels for ``target``: every platform and ABI of its tags (pip does not
+    expand manylinux levels), its version and implementation, wheels only."""
+    flags = ["--only-binary=:all:", "--python-version", (target.python_version or "").replace(".", "")]
+    if target.implementation:
+        flags += ["--implementation", target.implementation]
+    for platform in target.platforms():
+        flags += ["--platform", platform]
+    for abi in target.abis():
+        flags += ["--abi", abi]
+    return flags
+
+
+def _closure(wheels: list[Path], roots: list[Root] | None, target: Target) -> tuple[list[Path], list[str]]:
+    """The wheels reached from ``roots`` with the target's markers, and the requirements reached but missing."""
+    by_name: dict[str, Path] = {canonicalize_name(parse_wheel_filename(w.name)[0]): w for w in wheels}
+    requires = {name: _requires_dist(wheel) for name, wheel in by_name.items()}
+    requested: dict[str, set[str]] = {}
+    queue: list[str] = []
+    missing: list[str] = []
+    for name, extras, line in roots or [(name, set(), name) for name in by_name]:
+        root: str = canonicalize_name(name)
+        if root not in by_name:
+            missing.append(line)
+        requested.setdefault(root, set()).update(extras)
+        queue.append(root)
+    while queue:
+        name = queue.pop()
+        for req in requires.get(name, []):
+            wanted = sorted(requested[name]) or [""]
+            label = f"{name} requires {req}"
+            if req.marker is not None and not any(evaluate(req.marker, target, e, label) for e in wanted):
+                continue
+            key: str = canonicalize_name(req.name)
+            if key not in by_name:
+                copy = Requirement(str(req))
+                copy.marker = None
+                missing.append(str(copy))
+            if key not in requested or not req.extras <= requested[key]:
+                requested.setdefault(key, set()).update(req.extras)
+                queue.append(key)
+    kept = [wheel for name, wheel in by_name.items() if roots is None or name in requested]
+    return sorted(kept), missing
+
+
+def _requires_dist(wheel: Path) -> list[Requirement]:
+    """The Requires-Dist of a wheel, from its METADATA."""
+    name, version = parse_wheel_filename(wheel.name)[:2]
+    with zipfile.ZipFile(wheel) as archive:
+        member = next((n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")), None)
+        if member is None:
+            raise ResolutionError(f"{wheel.name} has no .dist-info/METADATA")
+        metadata = email.parser.BytesParser().parsebytes(archive.read(member), headersonly=True)
+    result = []
+    for line in metadata.get_all("Requires-Dist") or []:
+        try:
+            result.append(Requirement(line))
+        except InvalidRequirement as error:
+            raise ResolutionError(f"{name} {version} has an invalid requirement {line!r}: {error}") from None
+    return result
+
+
+def _roots(requirements: list[str], files: list[str], target: Target) -> list[Root] | None:
+    """The projects ``requirements`` and requirements ``files`` ask for, with extras; None when one cannot be told."""
+    items = list(requirements)
+    position = 0
+    while position < len(items):
+        if items[position] == "-r" and position + 1 < len(items):
+            files.append(items[position + 1])
+            del items[position : position + 2]
+            continue
+        position += 1
+    for file in files:
+        try:
+            lines = Path(file).read_text().splitlines()
+        except OSError:
+            return None
+        items += [
+            line.split(" #", 1)[0].strip() for line in lines if line.strip() and not line.lstrip().startswith("#")
+        ]
+    roots: list[Root] = []
+    for item in items:
+        path = Path(item)
+        if item.startswith("-"):
+            return None
+        if path.suffix == ".whl":
+            roots.append((str(parse_wheel_filename(path.name)[0]), set(), item))
+            continue
+        if path.is_dir():
+            name = _directory_project(path, [])
+            if name is None:
+                return None
+            roots.append((name, set(), item))
+            continue
+        try:
+            req = Requirement(item.split(" --hash", 1)[0])
+        except InvalidRequirement:
+            if "[" in item and Path(item.split("[", 1)[0]).is_dir():
+                name = _directory_project(Path(item.split("[", 1)[0]), [])
+                if name is None:
+                    return None
+                roots.append((name, set(item.split("[", 1)[1].rstrip("]").split(",")), item))
+                continue
+            return None
+        if req.marker is None or evaluate(req.marker, target, "", f"the requirement {item!r}"):
+            req.marker = None
+            roots.append((req.name, set(req.extras), str(req)))
+    return roots
 
 
 def is_name(item: str) -> bool:

@@ -19,14 +19,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from ..runtime import _markers
+from . import _targets
 from ._errors import ExearchiveError
 from ._stage import SCRIPTS, SITE
+from ._targets import Target
 
 # A "#!" line that runs Python (the pattern distutils' build_scripts rewrites, and pypy).
 _PYTHON_SHEBANG = re.compile(rb"^#!.*\b(python|pypy)[\d.]*w?(\s.*)?$")
@@ -147,8 +148,9 @@ def read(root: Path, wheels: Iterable[Path]) -> Staged:
     return Staged(root, distributions, pth)
 
 
-def needs(staged: Staged, extras: Iterable[str], project: str) -> dict[str, object]:
-    """What an interpreter must provide to run the staged tree (the manifest's ``needs``, see ``runtime/_boot.py``)."""
+def needs(staged: Staged, extras: Iterable[str], project: str, target: Target | None = None) -> dict[str, object]:
+    """What an interpreter must provide to run the staged tree (the manifest's ``needs``, see ``runtime/_boot.py``);
+    markers are evaluated for ``target`` (default: this interpreter)."""
     result: dict[str, object] = {}
     requires_python = [
         {"spec": d.requires_python, "by": d.label} for d in staged.distributions if _valid_spec(d.requires_python)
@@ -159,7 +161,7 @@ def needs(staged: Staged, extras: Iterable[str], project: str) -> dict[str, obje
     native = [{"dist": d.label, "tags": d.tags} for d in staged.distributions if not d.pure]
     if native:
         result["native"] = native
-    markers = marker_records(staged, extras, project)
+    markers = marker_records(staged, extras, project, target)
     if markers:
         result["markers"] = markers
     return result
@@ -193,8 +195,11 @@ def effective_requires_python(specs: Iterable[str]) -> str:
     return ",".join(str(s) for s in sorted(clauses, key=lambda s: (_BOUND_ORDER[s.operator], s.version)))
 
 
-def marker_records(staged: Staged, extras: Iterable[str], project: str) -> list[dict[str, object]]:
-    """Every marker that decided what went into the payload, with its outcome on this interpreter.
+def marker_records(
+    staged: Staged, extras: Iterable[str], project: str, target: Target | None = None
+) -> list[dict[str, object]]:
+    """Every marker that decided what went into the payload, with its outcome on ``target`` (default: this
+    interpreter; a marker reading a variable the target does not say is a ConfigError).
 
     The requirements of every staged distribution (the project's own with the
     chosen extras, and transitively all the others with the extras requested
@@ -210,8 +215,8 @@ def marker_records(staged: Staged, extras: Iterable[str], project: str) -> list[
     not recorded; one left out whose distribution is staged in another
     version records that one as ``carried``.  Identical records are kept once.
     """
-    env = {key: str(value) for key, value in default_environment().items()}
-    requested = _requested_extras(staged, extras, project)
+    target = target or _targets.host()
+    requested = _requested_extras(staged, extras, project, target)
     records: list[dict[str, object]] = []
     seen: set[str] = set()
     for dist in staged.distributions:
@@ -223,10 +228,11 @@ def marker_records(staged: Staged, extras: Iterable[str], project: str) -> list[
                 continue
             if req.marker is None:
                 continue
-            variables = _marker_variables(str(req.marker))
+            variables = _targets.marker_variables(req.marker)
             if not variables - {"extra"} or ("extra" in variables and _never_true(str(req.marker), wanted)):
                 continue
-            outcome = any(req.marker.evaluate({**env, "extra": extra}) for extra in (wanted or [""]))
+            label = f"{dist.label} requires {req}"
+            outcome = any(_targets.evaluate(req.marker, target, extra, label) for extra in (wanted or [""]))
             record: dict[str, object] = {
                 "marker": str(req.marker),
                 "outcome": outcome,
@@ -246,15 +252,6 @@ def marker_records(staged: Staged, extras: Iterable[str], project: str) -> list[
                 seen.add(key)
                 records.append(record)
     return records
-
-
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _marker_variables(marker: str) -> set[str]:
-    """The variables a marker (as packaging writes it) reads: its words outside quotes, less the operators."""
-    return set(_WORD.findall(_QUOTED.sub(" ", marker))) - {"and", "or", "in", "not"}
 
 
 def _never_true(marker: str, extras: list[str]) -> bool:
@@ -281,15 +278,17 @@ def _meets(found: Distribution, req: Requirement, requested: dict[str, set[str]]
     return {canonicalize_name(e) for e in req.extras} <= asked
 
 
-def check_complete(staged: Staged, extras: Iterable[str], project: str, source: str) -> None:
+def check_complete(
+    staged: Staged, extras: Iterable[str], project: str, source: str, target: Target | None = None
+) -> None:
     """Every requirement of every staged distribution is met by a staged distribution.
 
     ``source`` names where the set came from ("pip", "the lock file") for the
-    message.  Requirements are evaluated for this interpreter, with the extras
-    requested of each distribution.
+    message.  Requirements are evaluated for ``target`` (default: this
+    interpreter), with the extras requested of each distribution.
     """
-    env = {key: str(value) for key, value in default_environment().items()}
-    requested = _requested_extras(staged, extras, project)
+    target = target or _targets.host()
+    requested = _requested_extras(staged, extras, project, target)
     for dist in staged.distributions:
         wanted = requested.get(canonicalize_name(dist.name), set())
         for line in dist.requires:
@@ -298,7 +297,8 @@ def check_complete(staged: Staged, extras: Iterable[str], project: str, source: 
             except InvalidRequirement as error:
                 raise ExearchiveError(f"{dist.label} has an invalid requirement {line!r}: {error}") from None
             if req.marker is not None and not any(
-                req.marker.evaluate({**env, "extra": extra}) for extra in (wanted or {""})
+                _targets.evaluate(req.marker, target, extra, f"{dist.label} requires {req}")
+                for extra in (wanted or {""})
             ):
                 continue
             found = staged.find(req.name)
@@ -308,11 +308,10 @@ def check_complete(staged: Staged, extras: Iterable[str], project: str, source: 
                 raise ExearchiveError(f"{dist.label} requires {req}, but {source} provides {found.label}")
 
 
-def _requested_extras(staged: Staged, extras: Iterable[str], project: str) -> dict[str, set[str]]:
+def _requested_extras(staged: Staged, extras: Iterable[str], project: str, target: Target) -> dict[str, set[str]]:
     """The extras requested of each distribution: by the user for the project, and by
     the requirements of the others — counting only requirements whose own marker applies
     (``botocore[crt]; extra == "crt"`` requests nothing unless ``crt`` was requested)."""
-    env = {key: str(value) for key, value in default_environment().items()}
     requested: dict[str, set[str]] = {canonicalize_name(project): set(extras)}
     changed = True
     while changed:  # an extra requested of one distribution can request extras of another
@@ -327,11 +326,12 @@ def _requested_extras(staged: Staged, extras: Iterable[str], project: str) -> di
                 if not req.extras:
                     continue
                 if req.marker is not None and not any(
-                    req.marker.evaluate({**env, "extra": extra}) for extra in (wanted or {""})
+                    _targets.evaluate(req.marker, target, extra, f"{dist.label} requires {req}")
+                    for extra in (wanted or {""})
                 ):
                     continue
-                target = requested.setdefault(canonicalize_name(req.name), set())
-                if not req.extras <= target:
-                    target.update(req.extras)
+                asked = requested.setdefault(canonicalize_name(req.name), set())
+                if not req.extras <= asked:
+                    asked.update(req.extras)
                     changed = True
     return requested
