@@ -30,7 +30,7 @@ TARGET_PYTHON = "/root/.pyenv/versions/3.12.1/bin/python3.12"
 TARGET = "cp312-manylinux_2_28_x86_64"
 PEX_PLATFORM = "manylinux_2_28_x86_64-cp-312-cp312"
 PINS = ("numpy==2.4.6", "pandas==3.1.1")
-CODE = "import pandas, numpy; print(pandas.DataFrame({'a': numpy.arange(3)}).a.sum())"
+CODE = "import pandas, numpy; assert pandas.DataFrame({'a': numpy.arange(3)}).a.sum() == 3; print('ok')"
 TOOLS = ("exearchive", "pex")
 
 
@@ -111,7 +111,7 @@ def bench(ws: Workspace, args: argparse.Namespace) -> int:
     def start(tool: str, root: Path) -> Sample:
         command = [TARGET_PYTHON, str(artifacts[tool]), "-c", CODE]
         sample = ws.starter.measure(command, ws.start_env(variable[tool], root))
-        if not sample.ok or sample.stdout.strip() != "3":
+        if not sample.ok:  # it printed "ok": pandas computed
             raise BenchError(f"{tool} under 3.12 failed (exit {sample.returncode}): {sample.stderr[-800:]}")
         return sample
 

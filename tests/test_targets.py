@@ -273,6 +273,32 @@ def test_bytecode_is_shipped_only_for_the_build_interpreter(packed: dict[str, Pa
     assert read_manifest(packed["cp39-manylinux_2_17_x86_64"])["pyc"] == []
 
 
+def test_a_matching_interpreter_on_this_machine_compiles_the_targets_bytecode(
+    wheelhouse: Path, target_links: list[Path], tmp_path: Path
+) -> None:
+    """Built on 3.11 for cp312 with a python3.12 on PATH: it compiles, so the first start on 3.12 compiles nothing."""
+    python = python_or_skip("3.12")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3.12").symlink_to(python)
+    (bin_dir / "python3.9").symlink_to(python)  # a liar: asked who it is, it says 3.12, so cp39 gets nothing
+    env = cli_env(wheelhouse, *target_links, extra={"PATH": f"{bin_dir}:/usr/bin:/bin"})
+    archives = {}
+    for target in ("cp312-manylinux_2_17_x86_64", "cp39-manylinux_2_17_x86_64"):
+        archives[target] = tmp_path / f"{target}.pyz"
+        succeeded(exearchive("pack", "targetapp", "--target", target, "-o", archives[target], env=env))
+    assert read_manifest(archives["cp312-manylinux_2_17_x86_64"])["pyc"] == ["cpython-312"]
+    assert read_manifest(archives["cp39-manylinux_2_17_x86_64"])["pyc"] == []
+    with zipfile.ZipFile(archives["cp312-manylinux_2_17_x86_64"]) as outer:
+        names = zipfile.ZipFile(outer.open("__exearchive__/payload.zip")).namelist()
+    assert any(name.endswith(".cpython-312.pyc") for name in names)
+    result = run_archive(
+        archives["cp312-manylinux_2_17_x86_64"], root=tmp_path / "cache", python=python, env={"EXEARCHIVE_VERBOSE": "1"}
+    )
+    assert result.stdout.strip() == "tag=cp312-cp312-manylinux_2_17_x86_64 python=3.12 with=-", result.stderr
+    assert "extracted" in result.stderr and " modules for cpython-312" not in result.stderr  # nothing to compile
+
+
 @pytest.mark.parametrize(
     ("target", "python", "expected"),
     [

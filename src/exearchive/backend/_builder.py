@@ -19,7 +19,7 @@ from packaging.utils import parse_wheel_filename
 
 from .. import __version__
 from ..runtime import FORMAT, PAYLOAD
-from . import _entry, _extras, _lock, _pack, _resolve, _shebang, _stage, _staged, _targets, _uv, _zip
+from . import _bytecode, _entry, _extras, _lock, _pack, _resolve, _shebang, _stage, _staged, _targets, _uv, _zip
 from ._config import Config, input_files
 from ._errors import ConfigError
 
@@ -107,6 +107,11 @@ def _assemble(
     pyc_tags = []
     if config.compile and _runs_here(target):
         tag = _pack.compile_site(root)
+        if tag:
+            pyc_tags.append(tag)
+    elif config.compile:
+        python = _bytecode.interpreter_for(target, config.python)
+        tag = _bytecode.compile_with(python, root) if python else None
         if tag:
             pyc_tags.append(tag)
     payload = _pack.write_payload(root, work / "payload.zip", _zip.build_date())

@@ -1,0 +1,85 @@
+"""Bytecode for a target: compiled by the build interpreter, or by a matching one found on this machine.
+
+Bytecode depends only on the interpreter's implementation and X.Y (not the
+platform), so a target whose interpreter is the build's gets it from the build
+interpreter; another target gets it from an interpreter of its kind found here
+(the ``python`` shebang's interpreter when it is one, else ``python3.X`` /
+``pypy3.X`` on ``PATH``), asked who it is before it is trusted.  Where none is
+found, the payload ships no bytecode for the target and the launcher compiles
+it once, at the first start, as on any other interpreter.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+from . import _targets
+from ._stage import SITE
+
+logger = logging.getLogger(__name__)
+
+_IDENTITY = "import sys; print(sys.implementation.name, '%d.%d' % sys.version_info[:2], sys.implementation.cache_tag)"
+# The same call as _pack.compile_site makes, run by the target's interpreter; it prints the cache tag.
+_COMPILE = """\
+import compileall, py_compile, sys
+compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=2, workers=0,
+                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+print(sys.implementation.cache_tag)
+"""
+
+
+def interpreter_for(target: _targets.Target, shebang: str) -> str | None:
+    """An interpreter on this machine with the target's implementation and X.Y, or None."""
+    implementation = target.environment.get("implementation_name")
+    version = target.python_version
+    if implementation not in ("cpython", "pypy") or not version:
+        return None
+    candidates = []
+    words = shebang.split()
+    if words:
+        candidates.append(words[-1] if words[0].endswith("/env") and len(words) > 1 else words[0])
+    candidates += [f"python{version}"] if implementation == "cpython" else [f"pypy{version}", "pypy3"]
+    for candidate in candidates:
+        path = candidate if "/" in candidate else shutil.which(candidate)
+        if path and _identity(path)[:2] == (implementation, version):
+            return path
+    return None
+
+
+def _identity(python: str) -> tuple[str, ...]:
+    try:
+        result = subprocess.run(
+            [python, "-I", "-S", "-c", _IDENTITY], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return tuple(result.stdout.split()) if result.returncode == 0 else ()
+
+
+def compile_with(python: str, root: Path) -> str | None:
+    """Compile the tree's sources with ``python``; its cache tag, or None if it failed (then nothing is shipped)."""
+    site = root / SITE
+    if not site.is_dir():
+        return None
+    logger.info("compiling bytecode with %s", python)
+    result = subprocess.run(
+        [python, "-I", "-c", _COMPILE, str(site), SITE], capture_output=True, text=True, check=False
+    )
+    tag = result.stdout.strip().splitlines()[-1:] if result.returncode == 0 else []
+    if not tag:
+        logger.warning(
+            "%s could not compile the payload (%s); the launcher compiles it at the first start",
+            python,
+            result.stderr.strip().splitlines()[-1:] or "no reason given",
+        )
+        _remove_bytecode(site)
+        return None
+    return tag[0]
+
+
+def _remove_bytecode(site: Path) -> None:
+    for cache in site.rglob("__pycache__"):
+        shutil.rmtree(cache, ignore_errors=True)
