@@ -105,15 +105,9 @@ def _assemble(
     _staged.check_complete(staged, config.extras, name, "the lock file" if config.lock else "pip", target)
     entry = None if config.interpreter else _entry.choose(staged, name, config.entry_point, config.where("entry-point"))
     pyc_tags = []
-    if config.compile and _runs_here(target):
-        tag = _pack.compile_site(root)
-        if tag:
-            pyc_tags.append(tag)
-    elif config.compile:
-        python = _bytecode.interpreter_for(target, config.python)
-        tag = _bytecode.compile_with(python, root) if python else None
-        if tag:
-            pyc_tags.append(tag)
+    tag = _bytecode.compile_for(target, root, config.python) if config.compile else None
+    if tag:
+        pyc_tags.append(tag)
     payload = _pack.write_payload(root, work / "payload.zip", _zip.build_date())
     manifest = _manifest(staged, dist.name, dist.version, entry, payload, pyc_tags, config, target)
     path = target_for(staged)
@@ -128,14 +122,6 @@ def _assemble(
         f"entry point {entry.name or entry.spec}" if entry else "an interpreter archive",
     )
     return path
-
-
-def _runs_here(target: _targets.Target) -> bool:
-    """Whether the build interpreter is the target's (same implementation and X.Y): its bytecode fits."""
-    if target.is_host:
-        return True
-    here = _targets.host().environment
-    return all(target.environment.get(key) == here[key] for key in ("implementation_name", "python_version"))
 
 
 def _wheels(wheel: Path, config: Config, project_dir: Path, wheel_dir: Path, target: _targets.Target) -> list[Path]:

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import _targets
+from . import _pack, _shebang, _targets
 from ._stage import SITE
 
 logger = logging.getLogger(__name__)
@@ -31,19 +31,30 @@ print(sys.implementation.cache_tag)
 """
 
 
+def compile_for(target: _targets.Target, root: Path, shebang: str) -> str | None:
+    """Compile the staged tree for ``target``; the cache tag of the bytecode made, or None (none shipped)."""
+    if _runs_here(target):
+        return _pack.compile_site(root)
+    python = interpreter_for(target, shebang)
+    return compile_with(python, root) if python else None
+
+
+def _runs_here(target: _targets.Target) -> bool:
+    """Whether the build interpreter is the target's (same implementation and X.Y): its bytecode fits."""
+    if target.is_host:
+        return True
+    here = _targets.host().environment
+    return all(target.environment.get(key) == here[key] for key in ("implementation_name", "python_version"))
+
+
 def interpreter_for(target: _targets.Target, shebang: str) -> str | None:
     """An interpreter on this machine with the target's implementation and X.Y, or None."""
     implementation = target.environment.get("implementation_name")
     version = target.python_version
     if implementation not in ("cpython", "pypy") or not version:
         return None
-    candidates = []
-    words = shebang.split()
-    if words:
-        candidates.append(words[-1] if words[0].endswith("/env") and len(words) > 1 else words[0])
-    candidates += [f"python{version}"] if implementation == "cpython" else [f"pypy{version}", "pypy3"]
-    for candidate in candidates:
-        path = candidate if "/" in candidate else shutil.which(candidate)
+    names = [f"python{version}"] if implementation == "cpython" else [f"pypy{version}", "pypy3"]
+    for path in [_shebang.interpreter(shebang), *(shutil.which(name) for name in names)]:
         if path and _identity(path)[:2] == (implementation, version):
             return path
     return None
