@@ -31,7 +31,7 @@ from pathlib import Path
 
 from benchkit.common import HERE, REPO, BenchError, elapsed, fresh_dir, log, median, rotate, run
 from benchkit.measure import Sample
-from benchkit.workspace import Workspace
+from benchkit.workspace import Workspace, run_bench
 
 DEFAULT_PYTHON = "/root/.pyenv/versions/3.11.7/bin/python3.11"
 PINS = ("pyspark==4.3.0", "py4j==0.10.9.9")
@@ -86,25 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     if not shutil.which("java"):
         log("error: PySpark needs Java 17+ on PATH")
         return 1
-    workspace_args = argparse.Namespace(
+    return run_bench(
+        lambda ws: bench(ws, args),
         work=args.work,
         tools=["exearchive", "venv"],
         python=args.python,
         run_python=None,
-        payload=[],
         cache_fs=args.cache_fs,
-        exearchive_from="worktree",
-        dont_write_bytecode=False,
     )
-    ws = Workspace(workspace_args)
-    try:
-        ws.prepare()
-        return bench(ws, args)
-    except BenchError as error:
-        log(f"error: {error}")
-        return 1
-    finally:
-        ws.unmount_caches()
 
 
 def bench(ws: Workspace, args: argparse.Namespace) -> int:

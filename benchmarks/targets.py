@@ -23,7 +23,7 @@ from pathlib import Path
 
 from benchkit.common import HERE, BenchError, elapsed, fresh_dir, log, median, rotate, run
 from benchkit.measure import Sample
-from benchkit.workspace import Workspace
+from benchkit.workspace import Workspace, run_bench
 
 BUILD_PYTHON = "/root/.pyenv/versions/3.11.7/bin/python3.11"
 TARGET_PYTHON = "/root/.pyenv/versions/3.12.1/bin/python3.12"
@@ -59,25 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         if not os.access(python, os.X_OK):
             log(f"error: {python} is needed")
             return 1
-    workspace_args = argparse.Namespace(
+    return run_bench(
+        lambda ws: bench(ws, args),
         work=args.work,
         tools=["exearchive", "pex"],
         python=BUILD_PYTHON,
         run_python=TARGET_PYTHON,
-        payload=[],
         cache_fs=args.cache_fs,
-        exearchive_from="worktree",
-        dont_write_bytecode=False,
     )
-    ws = Workspace(workspace_args)
-    try:
-        ws.prepare()
-        return bench(ws, args)
-    except BenchError as error:
-        log(f"error: {error}")
-        return 1
-    finally:
-        ws.unmount_caches()
 
 
 def _build(ws: Workspace, tool: str, house: Path, out: Path) -> tuple[float, Path]:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .common import HERE, REPO, BenchError, base_env, fresh_dir, log, output_of, run
@@ -237,3 +238,38 @@ class Workspace:
             self.offline_env(),
             what="installing exearchive",
         )
+
+
+def run_bench(
+    bench: Callable[[Workspace], int],
+    *,
+    work: str,
+    tools: list[str],
+    python: str,
+    run_python: str | None,
+    cache_fs: str,
+) -> int:
+    """Prepare a workspace for a side benchmark (``spark.py``, ``targets.py``), run ``bench`` in it, unmount.
+
+    A BenchError is reported as one line and exit status 1.
+    """
+    ws = Workspace(
+        argparse.Namespace(
+            work=work,
+            tools=tools,
+            python=python,
+            run_python=run_python,
+            payload=[],
+            cache_fs=cache_fs,
+            exearchive_from="worktree",
+            dont_write_bytecode=False,
+        )
+    )
+    try:
+        ws.prepare()
+        return bench(ws)
+    except BenchError as error:
+        log(f"error: {error}")
+        return 1
+    finally:
+        ws.unmount_caches()
