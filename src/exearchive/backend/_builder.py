@@ -108,7 +108,7 @@ def _assemble(
     tag = _bytecode.compile_for(target, root, config.python) if config.compile else None
     if tag:
         pyc_tags.append(tag)
-    payload = _pack.write_payload(root, work / "payload.zip", _zip.build_date())
+    payload = _pack.write_payload(_pack.walk(root), work / "payload.zip", _zip.build_date())
     manifest = _manifest(staged, dist.name, dist.version, entry, payload, pyc_tags, config, target)
     path = target_for(staged)
     if config.check_python and "python" in config.sources:

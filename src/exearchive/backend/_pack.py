@@ -21,7 +21,7 @@ import py_compile
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,8 +103,8 @@ def compile_site(root: Path) -> str | None:
     return tag
 
 
-def _walk(root: Path) -> Iterator[tuple[str, Path]]:
-    """Every file under ``root`` as (posix name, path), in a stable sorted order."""
+def walk(root: Path) -> Iterator[tuple[str, Path]]:
+    """Every file under ``root`` as a payload member ``(posix name, path)``, in a stable sorted order."""
     for directory, dirs, files in os.walk(root):
         dirs.sort()
         base = Path(directory)
@@ -117,13 +117,16 @@ def _walk(root: Path) -> Iterator[tuple[str, Path]]:
             yield path.relative_to(root).as_posix(), path
 
 
-def write_payload(root: Path, target: Path, date: _zip.DateTime) -> Payload:
-    """Zip the staging tree into ``target``; return its hash and counts."""
+def write_payload(members: Iterable[tuple[str, Path]], target: Path, date: _zip.DateTime) -> Payload:
+    """Zip ``members`` (``(name in the payload, file)``, in the order given, e.g. ``walk(root)``) into ``target``.
+
+    Returns the payload's hash and counts.
+    """
     logger.debug("writing the payload")
     files = 0
     unpacked = 0
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, path in _walk(root):
+        for name, path in members:
             unpacked += _zip.add_file(archive, name, path, date)
             files += 1
     return Payload(target, sha256_file(target), target.stat().st_size, files, unpacked)
