@@ -22,6 +22,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from . import _hostbuilt
 from ._errors import ResolutionError
 from ._hashing import sha256_file
 from ._targets import Target, evaluate
@@ -123,14 +124,7 @@ def download_for(
             more.write_text("\n".join(added) + "\n")
             extra = ["-r", str(more)]
         logger.info("resolving %s for target %s with pip (round %d)", subject, target.name, round_)
-        try:
-            run_pip(["download", "-d", str(directory), *flags, *options, *extra], subject)
-        except PipFailed as failure:
-            raise PipFailed(
-                f"{failure}\n  (for target {target.name}, pip takes only wheels that fit it: sdists are not "
-                "built for other targets)",
-                failure.output,
-            ) from None
+        _download_building_sdists(target, [*flags, *options, *extra], directory, subject)
         wheels = sorted(directory.glob("*.whl"))
         _check_one_per_project(wheels)
         kept, missing = _closure(wheels, roots, target)
@@ -149,6 +143,36 @@ def download_for(
         f"cannot resolve {subject} for target {target.name}: pip does not provide {', '.join(missing)} "
         f"after {_ROUNDS} rounds"
     )
+
+
+_BUILDS = 20
+
+
+def _download_building_sdists(target: Target, options: list[str], directory: Path, subject: str) -> None:
+    """``pip download`` for ``target``; a requirement with only an sdist is built here and kept where it fits
+    (``_hostbuilt``), then pip runs again with the built wheels on its ``--find-links``."""
+    work = directory.parent
+    constraints = [item for i, item in enumerate(options) if item == "-c" or (i and options[i - 1] == "-c")]
+    built: set[str] = set()
+    links: list[str] = []
+    while True:
+        try:
+            run_pip(["download", "-d", str(directory), *options, *links], subject)
+            return
+        except PipFailed as failure:
+            wanted = _hostbuilt.missing_requirement(failure.output)
+            key = canonicalize_name(wanted.name) if wanted else ""
+            wheel = None
+            if wanted is not None and key not in built and len(built) < _BUILDS:
+                built.add(key)
+                wheel = _hostbuilt.build(wanted, target, constraints, work, run_pip)
+            if wheel is None:
+                raise PipFailed(
+                    f"{failure}\n  (for target {target.name}, pip takes only wheels that fit it; an sdist is built "
+                    "here and kept only where its wheel fits, and none was found)",
+                    failure.output,
+                ) from None
+            links = ["--find-links", str(wheel.parent)]
 
 
 def target_flags(target: Target) -> list[str]:
