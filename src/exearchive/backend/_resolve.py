@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -108,13 +109,29 @@ def download_for(
     target: Target, options: list[str], roots: list[Root] | None, wheel_dir: Path, subject: str
 ) -> list[Path]:
     """Every wheel needed on ``target``: pip downloads with the target's flags, then the set is checked again
-    with the target's markers (pip evaluates them for the build host).
-
-    A requirement the target needs that pip left out is added and pip runs again (a few rounds at most); a
-    wheel that no requirement reaches on the target is dropped.  ``roots`` are the projects asked for, with
-    their extras; None when they cannot be told (then nothing is dropped).
+    with the target's markers (pip evaluates them for the build host), as :func:`in_rounds` does.
     """
     flags = target_flags(target)
+
+    def fetch(directory: Path, more: list[str]) -> None:
+        _download_building_sdists(target, [*flags, *options, *more], directory, subject)
+
+    return in_rounds(target, roots, wheel_dir, subject, fetch, "pip")
+
+
+Fetch = Callable[[Path, list[str]], None]
+"""Fill a directory with the wheels a resolver chose, given more pip options (``-r FILE`` of added requirements)."""
+
+
+def in_rounds(
+    target: Target, roots: list[Root] | None, wheel_dir: Path, subject: str, fetch: Fetch, resolver: str
+) -> list[Path]:
+    """The wheels ``fetch`` chose, checked with the target's markers (a resolver evaluates some for the host).
+
+    A requirement the target needs that the resolver left out is added and it runs again (a few rounds at
+    most); a wheel that no requirement reaches on the target is dropped.  ``roots`` are the projects asked
+    for, with their extras; None when they cannot be told (then nothing is dropped).
+    """
     added: list[str] = []
     for round_ in range(1, _ROUNDS + 1):
         directory = wheel_dir.parent / f"download-{round_}"
@@ -123,8 +140,8 @@ def download_for(
             more = wheel_dir.parent / f"target-requirements-{round_}.txt"
             more.write_text("\n".join(added) + "\n")
             extra = ["-r", str(more)]
-        logger.info("resolving %s for target %s with pip (round %d)", subject, target.name, round_)
-        _download_building_sdists(target, [*flags, *options, *extra], directory, subject)
+        logger.info("resolving %s for target %s with %s (round %d)", subject, target.name, resolver, round_)
+        fetch(directory, extra)
         wheels = sorted(directory.glob("*.whl"))
         _check_one_per_project(wheels)
         kept, missing = _closure(wheels, roots, target)
@@ -140,7 +157,7 @@ def download_for(
             return result
         added += [line for line in missing if line not in added]
     raise ResolutionError(
-        f"cannot resolve {subject} for target {target.name}: pip does not provide {', '.join(missing)} "
+        f"cannot resolve {subject} for target {target.name}: {resolver} does not provide {', '.join(missing)} "
         f"after {_ROUNDS} rounds"
     )
 
