@@ -105,7 +105,7 @@ def _assemble(
     _staged.check_complete(staged, config.extras, name, "the lock file" if config.lock else "pip", target)
     entry = None if config.interpreter else _entry.choose(staged, name, config.entry_point, config.where("entry-point"))
     pyc_tags = []
-    tag = _bytecode.compile_for(target, root, config.python) if config.compile else None
+    tag = _bytecode.compile_for(target, root, config.python, config.compile_tests) if config.compile else None
     if tag:
         pyc_tags.append(tag)
     payload = _pack.write_payload(_pack.walk(root), work / "payload.zip", _zip.build_date())
