@@ -88,22 +88,34 @@ def resolve(
     requirements: list[Path] | None = None,
 ) -> list[Path]:
     """Every wheel needed to install ``wheel`` (itself included), resolved by uv and fetched hash-checked."""
+    subject, command = _compile_command(uv, wheel, extras, wheel_dir.parent, constraints, requirements)
+    lock = wheel_dir.parent / "pylock.uv.toml"  # uv insists on a PEP 751 name
+    logger.info("resolving dependencies of %s with uv", subject)
+    _run([*command, "--output-file", str(lock)], subject)
+    # the extras were resolved already: the lock holds what they need, unconditionally
+    return _lock.wheels_from_lock(lock, "uv's resolution", wheel, (), wheel_dir)
+
+
+def _compile_command(
+    uv: str,
+    wheel: Path,
+    extras: tuple[str, ...],
+    work: Path,
+    constraints: list[Path] | None,
+    requirements: list[Path] | None,
+) -> tuple[str, list[str]]:
+    """The project's requirement (``name[extras]``) and ``uv pip compile``'s command for it into a PEP 751 lock
+    (without ``--output-file``); the requirement's file is written into ``work``."""
     name = parse_wheel_filename(wheel.name)[0]
-    extra = f"[{','.join(extras)}]" if extras else ""
-    work = wheel_dir.parent
+    subject = f"{name}[{','.join(extras)}]" if extras else name
     work.mkdir(parents=True, exist_ok=True)
     source = work / "uv-requirements.in"
-    source.write_text(f"{name}{extra} @ {wheel.resolve().as_uri()}\n")
-    lock = work / "pylock.uv.toml"  # uv insists on a PEP 751 name
+    source.write_text(f"{subject} @ {wheel.resolve().as_uri()}\n")
     command = [uv, "pip", "compile", str(source), *[str(p) for p in requirements or []]]
     for path in constraints or []:
         command += ["--constraint", str(path)]
-    command += ["--format", "pylock.toml", "--output-file", str(lock), "--python", sys.executable, "--quiet"]
-    command += ["--no-header"]
-    logger.info("resolving dependencies of %s%s with uv", name, extra)
-    _run(command, f"{name}{extra}")
-    # the extras were resolved already: the lock holds what they need, unconditionally
-    return _lock.wheels_from_lock(lock, "uv's resolution", wheel, (), wheel_dir)
+    command += ["--format", "pylock.toml", "--python", sys.executable, "--quiet", "--no-header"]
+    return subject, command
 
 
 # the manylinux levels uv's --python-platform names (``uv pip compile --help``), for x86_64 and aarch64
@@ -159,27 +171,18 @@ def resolve_for(
 ) -> list[Path]:
     """Every wheel needed to install ``wheel`` on ``target``, resolved by uv for ``platform`` (:func:`platform_for`)
     and checked with the target's markers."""
+    subject, base = _compile_command(uv, wheel, extras, wheel_dir.parent, constraints, requirements)
+    base += ["--python-platform", platform[0], "--python-version", target.python_version or ""]
+    base += ["--only-binary", ":all:"]
     name = parse_wheel_filename(wheel.name)[0]
-    extra = f"[{','.join(extras)}]" if extras else ""
-    work = wheel_dir.parent
-    work.mkdir(parents=True, exist_ok=True)
-    source = work / "uv-requirements.in"
-    source.write_text(f"{name}{extra} @ {wheel.resolve().as_uri()}\n")
-    base = [uv, "pip", "compile", str(source), *[str(p) for p in requirements or []]]
-    for path in constraints or []:
-        base += ["--constraint", str(path)]
-    base += ["--python", sys.executable, "--python-platform", platform[0]]
-    base += ["--python-version", target.python_version or "", "--only-binary", ":all:"]
-    base += ["--format", "pylock.toml", "--quiet", "--no-header"]
 
     def fetch(directory: Path, more: list[str]) -> None:
         lock = directory.parent / f"pylock.{directory.name}.toml"
-        command = [*base[:4], *more[1::2], *base[4:], "--output-file", str(lock)]
-        _run(command, f"{name}{extra} for target {target.name}", platform[1])
+        _run([*base, *more[1::2], "--output-file", str(lock)], f"{subject} for target {target.name}", platform[1])
         _fetch_wheels(lock, target, canonicalize_name(name), wheel, directory)
 
-    roots: list[_resolve.Root] = [(name, set(extras), f"{name}{extra}")]
-    return _resolve.in_rounds(target, roots, wheel_dir, f"{name}{extra}", fetch, "uv")
+    roots: list[_resolve.Root] = [(name, set(extras), subject)]
+    return _resolve.in_rounds(target, roots, wheel_dir, subject, fetch, "uv")
 
 
 def _fetch_wheels(lock_path: Path, target: _targets.Target, project: str, wheel: Path, directory: Path) -> None:
