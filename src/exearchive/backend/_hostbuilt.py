@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,8 +55,7 @@ def build(
     built here does not fit the target.  ``constraints`` are pip's ``-c``
     options, which the sdist and its build honour; ``run_pip`` runs pip (``_resolve.run_pip``).
     """
-    sdists = work / "sdists"
-    before = set(sdists.iterdir()) if sdists.is_dir() else set()
+    sdists = Path(tempfile.mkdtemp(prefix="sdist-", dir=work))
     try:
         run_pip(
             [
@@ -71,11 +71,10 @@ def build(
         )
     except ResolutionError:
         return None
-    fetched = sorted(set(sdists.iterdir()) - before)
+    fetched = sorted(sdists.iterdir())
     if not fetched:
         return None
-    built = work / "built"
-    scratch = work / f"build-{fetched[0].name}"
+    scratch = sdists / "wheel"
     logger.info("building %s from its sdist on this machine for target %s", fetched[0].name, target.name)
     try:
         run_pip(["wheel", "--no-deps", "--wheel-dir", str(scratch), *constraints, str(fetched[0])], requirement.name)
@@ -84,7 +83,10 @@ def build(
             f"{requirement.name} has no wheel for target {target.name}, and its sdist {fetched[0].name} does not "
             f"build here: {str(failure).splitlines()[-1].strip()}"
         ) from None
-    wheel = next(iter(sorted(scratch.glob("*.whl"))))
+    wheels = sorted(scratch.glob("*.whl"))
+    if not wheels:
+        raise ResolutionError(f"{requirement.name}: pip built no wheel from its sdist {fetched[0].name}")
+    wheel = wheels[0]
     tags = parse_wheel_filename(wheel.name)[3]
     if not tags & set(target.tags):
         raise ResolutionError(
@@ -93,5 +95,11 @@ def build(
             f"{target.name} in a --find-links directory (PIP_FIND_LINKS), or build for a complete platform "
             "with a lock that names such a wheel"
         )
+    built = directory(work)
     built.mkdir(parents=True, exist_ok=True)
     return wheel.replace(built / wheel.name)
+
+
+def directory(work: Path) -> Path:
+    """Where :func:`build` keeps the wheels that fit, for pip's ``--find-links`` (in later rounds too)."""
+    return work / "built"

@@ -171,7 +171,8 @@ def _download_building_sdists(target: Target, options: list[str], directory: Pat
     work = directory.parent
     constraints = [item for i, item in enumerate(options) if item == "-c" or (i and options[i - 1] == "-c")]
     built: set[str] = set()
-    links: list[str] = []
+    kept = _hostbuilt.directory(work)
+    links = ["--find-links", str(kept)] if kept.is_dir() else []  # built in an earlier round
     while True:
         try:
             run_pip(["download", "-d", str(directory), *options, *links], subject)
