@@ -3,6 +3,7 @@ the target, the same wheels as pip's for the same inputs, and pip (or one line) 
 
 from __future__ import annotations
 
+import sys
 import zipfile
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from cli_support import cli_env, copy_sample, exearchive, one_line_error, read_manifest, succeeded
 from exearchive.backend import _targets, _uv
-from helpers import run_archive
+from helpers import SAMPLES, check, offline_env, run_archive
 from launcher_support import python_or_skip
 from test_targets import FAKENATIVE_TAGS, make_wheel
 
@@ -119,3 +120,28 @@ def test_uv_as_the_frontend_falls_back_to_pip_for_a_target_uv_cannot_name(
     )
     [archive] = (tmp_path / "out").glob("*.pyz")
     assert {d["name"] for d in read_manifest(archive)["distributions"]} == {"targetapp", "fakenative", "tomli"}
+
+
+def test_uv_for_another_target_with_an_sdist_only_dependency_says_that_pip_builds_it(
+    wheelhouse: Path, links: Path, tmp_path: Path
+) -> None:
+    sdists = tmp_path / "sdists"
+    check(
+        [sys.executable, "-m", "build", "--sdist", "--outdir", sdists, SAMPLES / "sdistonly"],
+        env=offline_env(wheelhouse),
+    )
+    project = tmp_path / "needsdist"
+    project.mkdir()
+    (project / "needsdist.py").write_text("def main():\n    pass\n")
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "needsdist"\nversion = "1.0"\ndependencies = ["sdistonly"]\n'
+        '[project.scripts]\nneedsdist = "needsdist:main"\n'
+    )
+    env = cli_env(wheelhouse, links, sdists, extra={"UV_FIND_LINKS": f"{links},{sdists}", "UV_OFFLINE": "1"})
+    args = ["build", project, "--no-isolation", "--target", CP39, "-o", f"{tmp_path / 'out'}/"]
+    result = exearchive(*args, "-C", "exearchive.resolver=uv", env=env, cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "sdistonly" in result.stderr
+    assert "for another target uv takes only wheels; resolver = 'pip' builds a dependency" in result.stderr
+    succeeded(exearchive(*args, "-C", "exearchive.resolver=pip", env=env, cwd=tmp_path))

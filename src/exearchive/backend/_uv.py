@@ -178,7 +178,13 @@ def resolve_for(
 
     def fetch(directory: Path, more: list[str]) -> None:
         lock = directory.parent / f"pylock.{directory.name}.toml"
-        _run([*base, *more[1::2], "--output-file", str(lock)], f"{subject} for target {target.name}", platform[1])
+        try:
+            _run([*base, *more[1::2], "--output-file", str(lock)], f"{subject} for target {target.name}", platform[1])
+        except ResolutionError as error:
+            raise ResolutionError(
+                f"{error}\n  (for another target uv takes only wheels; resolver = 'pip' builds a dependency "
+                "published only as an sdist here, and keeps it where its wheel fits the target)"
+            ) from None
         _fetch_wheels(lock, target, canonicalize_name(name), wheel, directory)
 
     roots: list[_resolve.Root] = [(name, set(extras), subject)]
