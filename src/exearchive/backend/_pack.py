@@ -21,14 +21,14 @@ import py_compile
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..runtime import ID_LENGTH, MANIFEST_JSON, PAYLOAD, RUNTIME
 from ..runtime._integrity import LAUNCHER_FILES
-from . import _zip
+from . import _zip, _zipwrite
 from ._errors import ExearchiveError
 from ._hashing import sha256_file
 from ._stage import SITE
@@ -117,19 +117,20 @@ def walk(root: Path) -> Iterator[tuple[str, Path]]:
             yield path.relative_to(root).as_posix(), path
 
 
-def write_payload(members: Iterable[tuple[str, Path]], target: Path, date: _zip.DateTime) -> Payload:
+def write_payload(
+    members: Iterable[tuple[str, Path]],
+    target: Path,
+    date: _zip.DateTime,
+    packed: Mapping[Path, _zipwrite.Packed] | None = None,
+) -> Payload:
     """Zip ``members`` (``(name in the payload, file)``, in the order given, e.g. ``walk(root)``) into ``target``.
 
-    Returns the payload's hash and counts.
+    ``packed`` holds the compressed bytes of files the build cache has packed
+    before (the same bytes this would make).  Returns the payload's hash and counts.
     """
     logger.debug("writing the payload")
-    files = 0
-    unpacked = 0
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, path in members:
-            unpacked += _zip.add_file(archive, name, path, date)
-            files += 1
-    return Payload(target, sha256_file(target), target.stat().st_size, files, unpacked)
+    written = _zipwrite.write(members, target, date, packed)
+    return Payload(target, sha256_file(target), target.stat().st_size, written.files, written.unpacked)
 
 
 def content_id(payload: Payload) -> str:

@@ -1,0 +1,149 @@
+"""The build cache: dependency wheels staged, compiled and compressed once; archives byte-identical without it."""
+
+from __future__ import annotations
+
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+from test_stage import make_wheel
+
+from exearchive.backend import _buildcache, _pack, _zip
+from exearchive.backend._errors import StagingError
+
+_INIT = b"__path__ = __import__('pkgutil').extend_path(__path__, __name__)\n"
+
+
+def _wheels(directory: Path) -> list[Path]:
+    directory.mkdir(exist_ok=True)
+    return [
+        make_wheel(directory, "app", {"app/__init__.py": b"def main(): pass\n", "app/data.txt": b"x" * 5000}),
+        make_wheel(directory, "first", {"nspkg/__init__.py": _INIT, "nspkg/a.py": b"A = 1\n" * 300}),
+        make_wheel(directory, "second", {"nspkg/__init__.py": _INIT, "nspkg/b.py": b"B = 2\n", "second.pth": b"\n"}),
+    ]
+
+
+def _payload(wheels: list[Path], work: Path, cache: str) -> tuple[bytes, _buildcache.Staging]:
+    """The payload bytes of ``wheels`` (app requested) staged and compiled with ``EXEARCHIVE_BUILD_CACHE=cache``."""
+    work.mkdir()
+    staging = _buildcache.stage(
+        wheels, work / "stage", "app", _pack.compile_site, lambda: "this interpreter", {"EXEARCHIVE_BUILD_CACHE": cache}
+    )
+    payload = _pack.write_payload(staging.members, work / "payload.zip", _zip.FIXED_DATE, staging.packed)
+    return payload.path.read_bytes(), staging
+
+
+def test_payload_is_the_same_with_a_cold_cache_a_warm_one_and_none(tmp_path: Path) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    cache = tmp_path / "cache"
+    off, plain = _payload(wheels, tmp_path / "off", "off")
+    cold, _ = _payload(wheels, tmp_path / "cold", str(cache))
+    warm, staging = _payload(wheels, tmp_path / "warm", str(cache))
+    assert cold == off
+    assert warm == off
+    assert not plain.packed
+    assert len(list((cache / "entries").iterdir())) == 2  # first and second; the app is never cached
+    # the warm build compressed only the app's files: the rest came from the cache's packed bytes
+    fresh = [name for name, path in staging.members if path not in staging.packed]
+    assert fresh and all(name.startswith(("site-packages/app/", "site-packages/app-1.0.dist-info/")) for name in fresh)
+    names = zipfile.ZipFile(tmp_path / "warm" / "payload.zip").namelist()
+    assert "site-packages/nspkg/__pycache__/a.cpython-%d%d.pyc" % __import__("sys").version_info[:2] in names
+    assert names.count("site-packages/nspkg/__init__.py") == 1
+    assert (tmp_path / "warm" / "stage" / "site-packages" / "second.pth").is_file()  # metadata is in the tree
+
+
+def test_a_damaged_entry_is_made_again_never_packed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    cache = tmp_path / "cache"
+    off, _ = _payload(wheels, tmp_path / "off", "off")
+    _payload(wheels, tmp_path / "cold", str(cache))
+    for packed in (cache / "entries").glob("*/packed.zip"):
+        data = bytearray(packed.read_bytes())
+        data[40] ^= 0xFF
+        packed.write_bytes(bytes(data))
+    warm, _ = _payload(wheels, tmp_path / "warm", str(cache))
+    assert warm == off
+    assert caplog.text.count("is damaged") == 2
+    for record in (cache / "entries").glob("*/tree/site-packages/*.dist-info/RECORD"):
+        record.unlink()
+    again, _ = _payload(wheels, tmp_path / "again", str(cache))
+    assert again == off
+
+
+def test_a_damaged_metadata_file_is_detected(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    cache = tmp_path / "cache"
+    off, _ = _payload(wheels, tmp_path / "off", "off")
+    _payload(wheels, tmp_path / "cold", str(cache))
+    metadata = next((cache / "entries").glob("*/tree/site-packages/first-1.0.dist-info/METADATA"))
+    metadata.write_text("Name: evil\n")
+    warm, _ = _payload(wheels, tmp_path / "warm", str(cache))
+    assert warm == off
+    assert "is damaged" in caplog.text
+
+
+def test_different_files_from_two_cached_wheels_stop_the_build(tmp_path: Path) -> None:
+    first = make_wheel(tmp_path, "first", {"shared/mod.py": b"A = 1\n"})
+    second = make_wheel(tmp_path, "second", {"shared/mod.py": b"A = 2\n"})
+    app = make_wheel(tmp_path, "app", {"app.py": b""})
+    for cache in ("off", str(tmp_path / "cache")):
+        with pytest.raises(StagingError) as caught:
+            _buildcache.stage(
+                [app, first, second], tmp_path / cache[-5:], "app", None, str, {"EXEARCHIVE_BUILD_CACHE": cache}
+            )
+        assert str(caught.value) == (
+            "first-1.0-py3-none-any.whl and second-1.0-py3-none-any.whl "
+            "both install 'shared/mod.py' with different contents"
+        )
+
+
+def test_concurrent_builds_share_the_cache(tmp_path: Path) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    off, _ = _payload(wheels, tmp_path / "off", "off")
+    results: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def build(index: int) -> None:
+        try:
+            results.append(_payload(wheels, tmp_path / f"build-{index}", str(tmp_path / "cache"))[0])
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=build, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert results == [off] * 4
+    assert len(list((tmp_path / "cache" / "entries").iterdir())) == 2  # one entry per wheel, leftovers gone
+
+
+def test_pruning_keeps_the_most_recently_used_within_the_bound(tmp_path: Path) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    cache = _buildcache.Cache(tmp_path / "cache")
+    _payload(wheels, tmp_path / "cold", str(cache.path))
+    listed = cache.listing()
+    assert sorted(item.wheel for item in listed) == ["first-1.0-py3-none-any.whl", "second-1.0-py3-none-any.whl"]
+    removed = cache.prune(limit=listed[0].bytes)
+    assert removed is not None
+    assert [item.key for item in cache.listing()] == [listed[0].key]
+    assert [item.key for item in removed] == [listed[1].key]
+    assert cache.prune(limit=0, dry_run=True) and len(cache.listing()) == 1
+    cache.prune(limit=0)
+    assert cache.listing() == []
+
+
+def test_location_and_size_come_from_the_environment(tmp_path: Path) -> None:
+    assert _buildcache.location({"EXEARCHIVE_BUILD_CACHE": "off"}) is None
+    assert _buildcache.location({"EXEARCHIVE_BUILD_CACHE": str(tmp_path)}) == tmp_path
+    assert (
+        _buildcache.location({"XDG_CACHE_HOME": str(tmp_path), "EXEARCHIVE_ROOT": "/x"})
+        == (tmp_path / "exearchive" / "build")
+        or __import__("sys").platform == "darwin"
+    )
+    assert _buildcache.size_limit({}) == 2 * 10**9
+    assert _buildcache.size_limit({"EXEARCHIVE_BUILD_CACHE_SIZE": "500M"}) == 500 * 10**6
+    with pytest.raises(Exception, match="EXEARCHIVE_BUILD_CACHE_SIZE='lots' is not a size"):
+        _buildcache.size_limit({"EXEARCHIVE_BUILD_CACHE_SIZE": "lots"})
