@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import zipfile
 from pathlib import Path
 
 import pytest
-from test_stage import make_wheel
 
 from exearchive.backend import _buildcache, _pack, _zip
 from exearchive.backend._errors import StagingError
+from test_stage import make_wheel
 
 _INIT = b"__path__ = __import__('pkgutil').extend_path(__path__, __name__)\n"
 
@@ -48,7 +49,7 @@ def test_payload_is_the_same_with_a_cold_cache_a_warm_one_and_none(tmp_path: Pat
     fresh = [name for name, path in staging.members if path not in staging.packed]
     assert fresh and all(name.startswith(("site-packages/app/", "site-packages/app-1.0.dist-info/")) for name in fresh)
     names = zipfile.ZipFile(tmp_path / "warm" / "payload.zip").namelist()
-    assert "site-packages/nspkg/__pycache__/a.cpython-%d%d.pyc" % __import__("sys").version_info[:2] in names
+    assert f"site-packages/nspkg/__pycache__/a.{sys.implementation.cache_tag}.pyc" in names
     assert names.count("site-packages/nspkg/__init__.py") == 1
     assert (tmp_path / "warm" / "stage" / "site-packages" / "second.pth").is_file()  # metadata is in the tree
 
@@ -141,7 +142,7 @@ def test_location_and_size_come_from_the_environment(tmp_path: Path) -> None:
     assert (
         _buildcache.location({"XDG_CACHE_HOME": str(tmp_path), "EXEARCHIVE_ROOT": "/x"})
         == (tmp_path / "exearchive" / "build")
-        or __import__("sys").platform == "darwin"
+        or sys.platform == "darwin"
     )
     assert _buildcache.size_limit({}) == 2 * 10**9
     assert _buildcache.size_limit({"EXEARCHIVE_BUILD_CACHE_SIZE": "500M"}) == 500 * 10**6
