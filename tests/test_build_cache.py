@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from exearchive.backend import _buildcache, _pack, _zip
+from exearchive.backend._buildcache import ENV
 from exearchive.backend._errors import StagingError
+from helpers import SAMPLES, build_project, expected_runs, run_archive
 from test_stage import make_wheel
 
 _INIT = b"__path__ = __import__('pkgutil').extend_path(__path__, __name__)\n"
@@ -148,3 +150,20 @@ def test_location_and_size_come_from_the_environment(tmp_path: Path) -> None:
     assert _buildcache.size_limit({"EXEARCHIVE_BUILD_CACHE_SIZE": "500M"}) == 500 * 10**6
     with pytest.raises(Exception, match="EXEARCHIVE_BUILD_CACHE_SIZE='lots' is not a size"):
         _buildcache.size_limit({"EXEARCHIVE_BUILD_CACHE_SIZE": "lots"})
+
+
+def test_isolated_builds_reuse_the_cache_and_make_the_same_archive(wheelhouse: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    archives = {}
+    for run_name, setting in (("cold", str(cache)), ("warm", str(cache)), ("off", "off")):
+        build = build_project(SAMPLES / "nsapp", tmp_path / run_name / "dist", wheelhouse, env={ENV: setting})
+        assert build.returncode == 0, build.output
+        archives[run_name] = build.archive().read_bytes()
+        if run_name == "cold":
+            made = sorted(p.name for p in (cache / "entries").iterdir())
+    assert archives["warm"] == archives["cold"] == archives["off"]
+    assert sorted(p.name for p in (cache / "entries").iterdir()) == made and len(made) == 1  # acme-plugin
+    archive = tmp_path / "warm" / "dist" / "acme_app-3.0.pyz"
+    for case in expected_runs("nsapp"):
+        result = run_archive(archive, *case["args"], root=tmp_path / "root", env=case.get("env"))
+        assert (result.stdout, result.returncode) == (case["stdout"], case["returncode"]), result.stderr
