@@ -4,13 +4,12 @@ The same function makes a member's bytes for the payload writer and for the
 build cache, so an archive packed from cached bytes is the one packed without
 the cache.  ``zlib`` releases the GIL while it compresses, so callers run this
 in threads.  Files up to ``WHOLE`` bytes are compressed in memory; larger ones
-are streamed in ``CHUNK`` pieces into a sink, never held whole.
+are compressed in ``CHUNK`` blocks (``compress_block``), never held whole.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ LEVEL = 6
 about half its time, and 6-10% smaller than level 1 (README, "Benchmark results")."""
 WHOLE = 1 << 20
 CHUNK = 1 << 20
+_WINDOW = 32 * 1024  # deflate's window: what a block may refer back to
 
 
 @dataclass(frozen=True)
@@ -54,27 +54,27 @@ def compress_bytes(data: bytes, is_executable: bool, level: int = LEVEL) -> Comp
     return Compressed(packed, len(data), crc, DEFLATED, is_executable)
 
 
-def compress_stream(path: Path, sink: Callable[[bytes], None], level: int = LEVEL) -> tuple[int, int, int]:
-    """Deflate a large file into ``sink`` chunk by chunk; return ``(size, crc, compressed size)``.
+def compress_block(path: Path, index: int, last: bool, level: int = LEVEL) -> tuple[bytes, bytes]:
+    """Block ``index`` (``CHUNK`` bytes) of a large file, deflated on its own: ``(its bytes, deflated)``.
 
-    Large members are always deflated (whether deflate helps is known only at the end).
+    The blocks of one file, concatenated in order, are one raw deflate stream
+    (as pigz makes it): each block starts with the 32 KiB before it as its
+    dictionary and ends with a sync flush (the last: the end of the stream), so
+    they are compressed in parallel yet decompress as one member.  The output
+    depends only on the file, ``CHUNK`` and ``level``.
     """
-    deflater = zlib.compressobj(level, zlib.DEFLATED, -15)
-    size = crc = written = 0
+    start = index * CHUNK
+    before = min(start, _WINDOW)
     with path.open("rb", buffering=0) as source:
-        while True:
-            chunk = source.read(CHUNK)
-            if not chunk:
-                break
-            size += len(chunk)
-            crc = zlib.crc32(chunk, crc)
-            out = deflater.compress(chunk)
-            if out:
-                sink(out)
-                written += len(out)
-    out = deflater.flush()
-    sink(out)
-    return size, crc, written + len(out)
+        source.seek(start - before)
+        data = source.read(before + CHUNK)
+    dictionary, block = data[:before], data[before:]
+    if dictionary:
+        deflater = zlib.compressobj(level, zlib.DEFLATED, -15, zdict=dictionary)
+    else:
+        deflater = zlib.compressobj(level, zlib.DEFLATED, -15)
+    packed = deflater.compress(block) + deflater.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+    return block, packed
 
 
 def is_large(path: Path) -> bool:

@@ -12,8 +12,9 @@ reader (``runtime/_zipdir.py``) and ``zipfile`` both read it.
 Members up to ``_deflate.WHOLE`` bytes are compressed by a pool of threads
 (``zlib`` releases the GIL) while earlier ones are written; at most
 ``_IN_FLIGHT`` per worker are queued, so memory is bounded by that many small
-files.  A larger file is streamed by the writing thread in chunks (its header
-is patched with its CRC-32 and compressed size afterwards).  A member whose
+files.  A larger file is compressed by the same pool in blocks of
+``_deflate.CHUNK`` bytes, a few at a time, that make one deflate stream (its
+header is patched with its CRC-32 and compressed size afterwards).  A member whose
 bytes the build cache holds (``Packed``) is copied from there as it is.
 """
 
@@ -22,7 +23,8 @@ from __future__ import annotations
 import collections
 import os
 import struct
-from collections.abc import Iterable, Mapping
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,7 +123,7 @@ def write(
                 elif path in known:
                     entries.append(writer.copy(name, known[path], sources))
                 else:
-                    entries.append(writer.stream(name, path, level))
+                    entries.append(writer.large(name, path, _blocks(pool, path, level, 2 * count)))
                 unpacked += entries[-1].size
             writer.finish(entries)
         finally:
@@ -137,6 +139,22 @@ def write(
             for e in entries
         ],
     )
+
+
+def _blocks(pool: ThreadPoolExecutor, path: Path, level: int, ahead: int) -> Iterator[tuple[bytes, bytes]]:
+    """The deflated blocks of a large file, in order, compressed by the pool at most ``ahead`` at a time."""
+    count = max(1, -(-path.stat().st_size // _deflate.CHUNK))
+    queue: collections.deque[Future[tuple[bytes, bytes]]] = collections.deque()
+    submitted = 0
+    try:
+        while submitted < count or queue:
+            while submitted < count and len(queue) < ahead:
+                queue.append(pool.submit(_deflate.compress_block, path, submitted, submitted == count - 1, level))
+                submitted += 1
+            yield queue.popleft().result()
+    finally:
+        for future in queue:
+            future.cancel()
 
 
 class _Writer:
@@ -204,15 +222,21 @@ class _Writer:
             left -= len(chunk)
         return entry
 
-    def stream(self, name: str, path: Path, level: int) -> _Entry:
+    def large(self, name: str, path: Path, blocks: Iterator[tuple[bytes, bytes]]) -> _Entry:
+        """A large file from its deflated blocks; its header is patched with the CRC-32 and sizes at the end."""
         size = path.stat().st_size
         zip64 = size * 1.05 >= _LIMIT  # deflate can grow incompressible data a little
         entry = self._entry(name, _deflate.DEFLATED, 0, 0, size, _deflate.executable(path))
         start = self.offset
         self._start(entry, zip64)
-        entry.size, entry.crc, entry.csize = _deflate.compress_stream(path, self._put, level)
-        if not zip64 and max(entry.size, entry.csize) >= _LIMIT:
-            raise OSError(f"{path} grew past 4 GiB while it was packed")
+        entry.size = entry.crc = entry.csize = 0
+        for block, packed in blocks:
+            entry.size += len(block)
+            entry.crc = zlib.crc32(block, entry.crc)
+            entry.csize += len(packed)
+            self._put(packed)
+        if entry.size != size:
+            raise OSError(f"{path} changed while it was packed")
         self.out.seek(start)
         self.out.write(self._header(entry, zip64))
         self.out.seek(self.offset)
