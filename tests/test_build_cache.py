@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from cli_support import exearchive, one_line_error, succeeded
 from exearchive.backend import _buildcache, _pack, _zip
 from exearchive.backend._buildcache import ENV
 from exearchive.backend._errors import StagingError
-from helpers import SAMPLES, build_project, expected_runs, run_archive
+from helpers import SAMPLES, build_project, clean_env, expected_runs, run_archive
 from test_stage import make_wheel
 
 _INIT = b"__path__ = __import__('pkgutil').extend_path(__path__, __name__)\n"
@@ -167,3 +168,38 @@ def test_isolated_builds_reuse_the_cache_and_make_the_same_archive(wheelhouse: P
     for case in expected_runs("nsapp"):
         result = run_archive(archive, *case["args"], root=tmp_path / "root", env=case.get("env"))
         assert (result.stdout, result.returncode) == (case["stdout"], case["returncode"]), result.stderr
+
+
+def test_pruning_waits_for_running_builds(tmp_path: Path) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    cache = _buildcache.Cache(tmp_path / "cache")
+    _payload(wheels, tmp_path / "cold", str(cache.path))
+    with cache.shared():  # a build is using the cache
+        assert cache.prune(limit=0, wait=0.0) is None
+        assert len(cache.listing()) == 2
+    assert cache.prune(limit=0, wait=0.0) is not None
+    assert cache.listing() == []
+
+
+def test_the_command_lists_prunes_and_clears_the_build_cache(tmp_path: Path) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    place = tmp_path / "cache"
+    _payload(wheels, tmp_path / "cold", str(place))
+    env = clean_env({ENV: str(place)})
+    listed = succeeded(exearchive("cache", "list", "--build", env=env)).stdout.splitlines()
+    assert listed[0] == f"build cache: {place}"
+    assert sorted(line.split()[1] for line in listed[1:3]) == [
+        "first-1.0-py3-none-any.whl",
+        "second-1.0-py3-none-any.whl",
+    ]
+    assert listed[3].startswith("2 entries, ")
+    dry = succeeded(exearchive("cache", "prune", "--build", "--max-size", "0", "--dry-run", env=env)).stdout
+    assert dry.splitlines()[-1].startswith("would remove 2 entries")
+    assert len(_buildcache.Cache(place).listing()) == 2
+    cleared = succeeded(exearchive("cache", "clear", "--build", "--root", place, env=clean_env())).stdout
+    assert cleared.splitlines()[-1].startswith("removed 2 entries")
+    assert _buildcache.Cache(place).listing() == []
+    off = exearchive("cache", "list", "--build", env=clean_env({ENV: "off"}))
+    assert (
+        one_line_error(off, status=2) == "the build cache is off (EXEARCHIVE_BUILD_CACHE=off); name one with --root DIR"
+    )

@@ -8,9 +8,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from test_runtime_unpack import _extract, _members, _tree
 
 from exearchive.backend import _deflate, _pack, _zip, _zipwrite
+from test_runtime_unpack import _extract, _members, _tree
 
 
 def _sample_tree(root: Path) -> Path:
