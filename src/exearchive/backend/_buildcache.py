@@ -37,6 +37,7 @@ directory + ``exearchive/build``) or, set to ``off``, disables it;
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -309,7 +310,9 @@ class Cache:
                 temp.rename(final)
             except OSError:  # another build made it first: use that one
                 shutil.rmtree(temp, ignore_errors=True)
-            return _load(final)
+                return _load(final)
+            packed = final / "packed.zip"
+            return _Entry(final, [(name, dataclasses.replace(p, source=packed)) for name, p in written.members], tag)
         except BaseException:
             shutil.rmtree(temp, ignore_errors=True)
             raise
