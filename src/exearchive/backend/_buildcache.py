@@ -48,6 +48,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,7 +141,7 @@ def stage(
         _stage.stage(fresh, root, requested=requested)
         root.mkdir(parents=True, exist_ok=True)
         tag = compile_tree(root) if compile_tree else None
-        entries = {w: cache.entry(w, identity, compile_tree) for w in cached}
+        entries = cache.entries_for(cached, identity, compile_tree)
         staging = _merge(root, fresh, entries, tag)
     cache.prune_if_over()
     return staging
@@ -261,30 +262,54 @@ class Cache:
             assert held
             yield
 
-    def entry(self, wheel: Path, compiler: str, compile_tree: Compile | None) -> _Entry:
-        """The checked entry for ``wheel``, made now if missing or damaged."""
-        key = _key(wheel, compiler)
-        path = self.entries / key
-        if path.is_dir():
-            try:
-                found = _load(path)
-                _touch(path / "used")
-                logger.debug("build cache: %s from %s", wheel.name, path)
-                return found
-            except _Damaged as error:
-                logger.warning("build cache: the entry of %s is damaged (%s); making it again", wheel.name, error)
-                _set_aside(path)
-        return self._make(wheel, key, compiler, compile_tree)
+    def entries_for(self, wheels: list[Path], compiler: str, compile_tree: Compile | None) -> dict[Path, _Entry]:
+        """The checked entry of each wheel, made now where missing or damaged.
 
-    def _make(self, wheel: Path, key: str, compiler: str, compile_tree: Compile | None) -> _Entry:
-        logger.info("build cache: staging, compiling and compressing %s", wheel.name)
-        temp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=self.entries))
+        Entries are made in the wheels' order: staging and compiling one wheel
+        (installer is Python, compileall runs in processes) overlaps with
+        compressing the one before it in a thread (zlib releases the GIL).
+        """
+        found: dict[Path, _Entry] = {}
+        with ThreadPoolExecutor(1, thread_name_prefix="exearchive-cache") as packer:
+            jobs = {}
+            for wheel in wheels:
+                key = _key(wheel, compiler)
+                entry = self._lookup(wheel, self.entries / key)
+                if entry is not None:
+                    found[wheel] = entry
+                    continue
+                logger.info("build cache: staging, compiling and compressing %s", wheel.name)
+                temp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=self.entries))
+                try:
+                    tree = temp / "tree"
+                    _stage.stage([wheel], tree)
+                    tree.mkdir(exist_ok=True)
+                    tag = compile_tree(tree) if compile_tree else None
+                except BaseException:
+                    shutil.rmtree(temp, ignore_errors=True)
+                    raise
+                jobs[wheel] = packer.submit(self._finish, wheel, key, compiler, temp, tag)
+            for wheel, job in jobs.items():
+                found[wheel] = job.result()
+        return found
+
+    def _lookup(self, wheel: Path, path: Path) -> _Entry | None:
+        if not path.is_dir():
+            return None
         try:
-            tree = temp / "tree"
-            _stage.stage([wheel], tree)
-            tree.mkdir(exist_ok=True)
-            tag = compile_tree(tree) if compile_tree else None
-            written = _zipwrite.write(_pack.walk(tree), temp / "packed.zip", _zip.FIXED_DATE)
+            found = _load(path)
+        except _Damaged as error:
+            logger.warning("build cache: the entry of %s is damaged (%s); making it again", wheel.name, error)
+            _set_aside(path)
+            return None
+        _touch(path / "used")
+        logger.debug("build cache: %s from %s", wheel.name, path)
+        return found
+
+    def _finish(self, wheel: Path, key: str, compiler: str, temp: Path, tag: str | None) -> _Entry:
+        """Compress the staged and compiled tree in ``temp``, write the entry's records, publish it."""
+        try:
+            written = _zipwrite.write(_pack.walk(temp / "tree"), temp / "packed.zip", _zip.FIXED_DATE)
             index = json.dumps(
                 [[name, p.offset, p.csize, p.size, p.crc, p.method, p.executable] for name, p in written.members]
             ).encode()
