@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from cli_support import exearchive, one_line_error, succeeded
-from exearchive.backend import _buildcache, _pack, _zip
+from exearchive.backend import _buildcache, _entry, _pack, _staged, _zip
 from exearchive.backend._buildcache import ENV
-from exearchive.backend._errors import StagingError
+from exearchive.backend._errors import ConfigError, StagingError
 from helpers import SAMPLES, build_project, clean_env, expected_runs, run_archive
 from test_stage import make_wheel
 
@@ -203,3 +203,26 @@ def test_the_command_lists_prunes_and_clears_the_build_cache(tmp_path: Path) -> 
     assert (
         one_line_error(off, status=2) == "the build cache is off (EXEARCHIVE_BUILD_CACHE=off); name one with --root DIR"
     )
+
+
+def test_an_entry_point_in_a_cached_dependency_is_found(tmp_path: Path) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    for setting in ("off", str(tmp_path / "cache"), str(tmp_path / "cache")):
+        work = tmp_path / f"work-{len(list(tmp_path.glob('work-*')))}"
+        _, staging = _payload(wheels, work, setting)
+        staged = _staged.read(staging.root, wheels, staging.trees)
+        assert _entry.choose(staged, "app", "nspkg.a:A", "entry-point").spec == "nspkg.a:A"
+        with pytest.raises(ConfigError, match=r"module 'nspkg\.b' defines no 'A' at top level"):
+            _entry.choose(staged, "app", "nspkg.b:A", "entry-point")
+
+
+def test_an_unusable_default_location_builds_without_the_cache(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    staging = _buildcache.stage(wheels, tmp_path / "stage", "app", None, str, {"XDG_CACHE_HOME": str(blocker)})
+    assert not staging.packed and "building without it" in caplog.text
+    with pytest.raises(ConfigError, match=r"cannot use the build cache .*; set EXEARCHIVE_BUILD_CACHE to another"):
+        _buildcache.stage(wheels, tmp_path / "again", "app", None, str, {ENV: str(blocker / "x")})

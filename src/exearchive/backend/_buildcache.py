@@ -82,6 +82,8 @@ class Staging:
     members: list[tuple[str, Path]]
     packed: dict[Path, Packed] = field(default_factory=dict)
     pyc_tag: str | None = None
+    trees: list[Path] = field(default_factory=list)
+    """The cache entries' trees that members outside ``root`` are in."""
 
 
 def location(env: Mapping[str, str] | None = None) -> Path | None:
@@ -137,6 +139,15 @@ def stage(
     cached = [w for w in wheels if w not in fresh]
     identity = (compiler() if compile_tree else "no bytecode") if cached else ""
     cache = Cache(place, size_limit(env))
+    try:
+        cache.entries.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        if (env if env is not None else os.environ).get(ENV):
+            raise ConfigError(
+                f"cannot use the build cache {place} ({error.strerror}); set {ENV} to another directory or to off"
+            ) from None
+        logger.warning("cannot use the build cache %s (%s); building without it", place, error.strerror)
+        return stage(wheels, root, requested, compile_tree, compiler, {**(env or os.environ), ENV: "off"})
     with cache.shared():
         _stage.stage(fresh, root, requested=requested)
         root.mkdir(parents=True, exist_ok=True)
@@ -198,7 +209,8 @@ def _merge(root: Path, fresh: list[Path], entries: dict[Path, _Entry], tag: str 
                 path = target
             packed_by_path[path] = packed
         members.append((name, path))
-    return Staging(root, members, packed_by_path, tag if fresh else next((e.tag for e in entries.values()), None))
+    pyc_tag = tag if fresh else next((e.tag for e in entries.values()), None)
+    return Staging(root, members, packed_by_path, pyc_tag, [e.tree for e in entries.values()])
 
 
 def _same(first: Path, first_packed: Packed | None, second: Path, second_packed: Packed | None) -> bool:
@@ -252,12 +264,7 @@ class Cache:
     @contextlib.contextmanager
     def shared(self) -> Iterator[None]:
         """Hold the cache's lock shared (what a build does while it uses entries)."""
-        try:
-            self.entries.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise ConfigError(
-                f"cannot use the build cache {self.path} ({error.strerror}); set {ENV} to another directory or to off"
-            ) from None
+        self.entries.mkdir(parents=True, exist_ok=True)
         with _locked(self.path / "lock", exclusive=False, wait=None) as held:
             assert held
             yield

@@ -117,7 +117,7 @@ def _assemble(
         lambda: _bytecode.compiler_identity(target, config.python),
     )
     root = staging.root
-    staged = _staged.read(root, wheels)
+    staged = _staged.read(root, wheels, staging.trees)
     dist = staged.find(name)
     if dist is None:
         raise ConfigError(f"{name!r} is not one of the distributions in the archive")

@@ -97,7 +97,7 @@ def write(
     dos_time = (date[3] << 11) | (date[4] << 5) | (date[5] // 2)
     dos_date = ((date[0] - 1980) << 9) | (date[1] << 5) | date[2]
     entries: list[_Entry] = []
-    sources: dict[Path, int] = {}
+    sources: dict[Path, BinaryIO] = {}
     count = workers()
     pending: collections.deque[tuple[str, Path, Future[_deflate.Compressed] | None]] = collections.deque()
     unpacked = 0
@@ -129,8 +129,8 @@ def write(
         finally:
             for future_ in (f for _, _, f in pending if f is not None):
                 future_.cancel()
-            for fd in sources.values():
-                os.close(fd)
+            for source in sources.values():
+                source.close()
     return Written(
         len(entries),
         unpacked,
@@ -206,19 +206,19 @@ class _Writer:
         self._put(member.data)
         return entry
 
-    def copy(self, name: str, packed: Packed, sources: dict[Path, int]) -> _Entry:
+    def copy(self, name: str, packed: Packed, sources: dict[Path, BinaryIO]) -> _Entry:
         entry = self._entry(name, packed.method, packed.crc, packed.csize, packed.size, packed.executable)
         self._start(entry, max(packed.size, packed.csize) >= _LIMIT)
-        fd = sources.get(packed.source)
-        if fd is None:
-            fd = sources[packed.source] = os.open(packed.source, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        at, left = packed.offset, packed.csize
+        source = sources.get(packed.source)
+        if source is None:
+            source = sources[packed.source] = packed.source.open("rb", buffering=0)
+        source.seek(packed.offset)
+        left = packed.csize
         while left:
-            chunk = os.pread(fd, min(_COPY, left), at)
+            chunk = source.read(min(_COPY, left))
             if not chunk:
                 raise OSError(f"{packed.source} is shorter than its index says")
             self._put(chunk)
-            at += len(chunk)
             left -= len(chunk)
         return entry
 
