@@ -226,3 +226,11 @@ def test_an_unusable_default_location_builds_without_the_cache(
     assert not staging.packed and "building without it" in caplog.text
     with pytest.raises(ConfigError, match=r"cannot use the build cache .*; set EXEARCHIVE_BUILD_CACHE to another"):
         _buildcache.stage(wheels, tmp_path / "again", "app", None, str, {ENV: str(blocker / "x")})
+
+
+def test_a_file_where_another_wheel_has_a_directory_stops_the_build(tmp_path: Path) -> None:
+    first = make_wheel(tmp_path, "first", {"shared/mod.py": b"A = 1\n"})
+    second = make_wheel(tmp_path, "second", {"shared": b"not a directory\n"})
+    app = make_wheel(tmp_path, "app", {"app.py": b""})
+    with pytest.raises(StagingError, match="installs 'site-packages/shared', a file where another wheel has a dir"):
+        _buildcache.stage([app, first, second], tmp_path / "s", "app", None, str, {ENV: str(tmp_path / "cache")})

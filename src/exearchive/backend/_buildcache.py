@@ -194,7 +194,7 @@ def _merge(root: Path, fresh: list[Path], entries: dict[Path, _Entry], tag: str 
             elif not _same(seen[1], seen[2], path, packed):
                 shown = name.removeprefix(f"{_stage.SITE}/")  # as _stage names it: the path in the wheel
                 raise StagingError(f"{seen[0]} and {wheel.name} both install {shown!r} with different contents")
-    directories = {name[:i] for name in owners for i, c in enumerate(name) if c == "/"}
+    directories = {parent for name in owners for parent in _parents(name)}
     clash = next((name for name in owners if name in directories), None)
     if clash is not None:
         raise StagingError(f"{owners[clash][0]} installs {clash!r}, a file where another wheel has a directory")
@@ -211,6 +211,14 @@ def _merge(root: Path, fresh: list[Path], entries: dict[Path, _Entry], tag: str 
         members.append((name, path))
     pyc_tag = tag if fresh else next((e.tag for e in entries.values()), None)
     return Staging(root, members, packed_by_path, pyc_tag, [e.tree for e in entries.values()])
+
+
+def _parents(name: str) -> Iterator[str]:
+    """``a/b/c``: ``a/b``, ``a``."""
+    end = name.rfind("/")
+    while end > 0:
+        yield name[:end]
+        end = name.rfind("/", 0, end)
 
 
 def _same(first: Path, first_packed: Packed | None, second: Path, second_packed: Packed | None) -> bool:
