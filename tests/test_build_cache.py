@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cli_support import exearchive, one_line_error, succeeded
-from exearchive.backend import _buildcache, _entry, _pack, _staged, _zip
+from exearchive.backend import _buildcache, _cachestore, _entry, _pack, _staged, _zip
 from exearchive.backend._buildcache import ENV
 from exearchive.backend._errors import ConfigError, StagingError
 from helpers import SAMPLES, build_project, clean_env, expected_runs, run_archive
@@ -126,7 +126,7 @@ def test_concurrent_builds_share_the_cache(tmp_path: Path) -> None:
 
 def test_pruning_keeps_the_most_recently_used_within_the_bound(tmp_path: Path) -> None:
     wheels = _wheels(tmp_path / "wheels")
-    cache = _buildcache.Cache(tmp_path / "cache")
+    cache = _cachestore.Cache(tmp_path / "cache")
     _payload(wheels, tmp_path / "cold", str(cache.path))
     listed = cache.listing()
     assert sorted(item.wheel for item in listed) == ["first-1.0-py3-none-any.whl", "second-1.0-py3-none-any.whl"]
@@ -172,7 +172,7 @@ def test_isolated_builds_reuse_the_cache_and_make_the_same_archive(wheelhouse: P
 
 def test_pruning_waits_for_running_builds(tmp_path: Path) -> None:
     wheels = _wheels(tmp_path / "wheels")
-    cache = _buildcache.Cache(tmp_path / "cache")
+    cache = _cachestore.Cache(tmp_path / "cache")
     _payload(wheels, tmp_path / "cold", str(cache.path))
     with cache.shared():  # a build is using the cache
         assert cache.prune(limit=0, wait=0.0) is None
@@ -195,10 +195,10 @@ def test_the_command_lists_prunes_and_clears_the_build_cache(tmp_path: Path) -> 
     assert listed[3].startswith("2 entries, ")
     dry = succeeded(exearchive("cache", "prune", "--build", "--max-size", "0", "--dry-run", env=env)).stdout
     assert dry.splitlines()[-1].startswith("would remove 2 entries")
-    assert len(_buildcache.Cache(place).listing()) == 2
+    assert len(_cachestore.Cache(place).listing()) == 2
     cleared = succeeded(exearchive("cache", "clear", "--build", "--root", place, env=clean_env())).stdout
     assert cleared.splitlines()[-1].startswith("removed 2 entries")
-    assert _buildcache.Cache(place).listing() == []
+    assert _cachestore.Cache(place).listing() == []
     off = exearchive("cache", "list", "--build", env=clean_env({ENV: "off"}))
     assert (
         one_line_error(off, status=2) == "the build cache is off (EXEARCHIVE_BUILD_CACHE=off); name one with --root DIR"

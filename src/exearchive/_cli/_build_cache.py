@@ -14,19 +14,19 @@ import json
 import time
 from pathlib import Path
 
-from ..backend import _buildcache
+from ..backend import _buildcache, _cachestore
 from ..runtime._output import plural, size_text
 from ._errors import UsageError
 from ._output import Output
 
 
-def _cache(options: argparse.Namespace) -> _buildcache.Cache:
+def _cache(options: argparse.Namespace) -> _cachestore.Cache:
     if options.root:
-        return _buildcache.Cache(Path(options.root).absolute(), _buildcache.size_limit())
+        return _cachestore.Cache(Path(options.root).absolute(), _buildcache.size_limit())
     place = _buildcache.location()
     if place is None:
         raise UsageError(f"the build cache is off ({_buildcache.ENV}=off); name one with --root DIR")
-    return _buildcache.Cache(place, _buildcache.size_limit())
+    return _cachestore.Cache(place, _buildcache.size_limit())
 
 
 def list_cache(options: argparse.Namespace, output: Output) -> int:
