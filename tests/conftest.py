@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from helpers import LIBRARIES, ROOT, SAMPLES, TESTS, Build, build_project, check, offline_env
+
+
+@pytest.fixture(scope="session", autouse=True)
+def build_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One build cache for the session's builds (``EXEARCHIVE_BUILD_CACHE``), so none uses the user's."""
+    path = tmp_path_factory.mktemp("build-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("EXEARCHIVE_BUILD_CACHE", str(path))
+        yield path
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,9 @@ LIBRARIES = ["greetlib", "nsplugin", "shimlib", "needshim", "fullver", "plainscr
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for a subprocess, without anything that leaks in from ours."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EXEARCHIVE_", "PYTHON", "PIP_", "VIRTUAL_ENV"))}
+    # builds share the session's build cache (conftest.py), never the user's
+    if "EXEARCHIVE_BUILD_CACHE" in os.environ:
+        env["EXEARCHIVE_BUILD_CACHE"] = os.environ["EXEARCHIVE_BUILD_CACHE"]
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     # A refused interpreter would otherwise look on PATH for one that fits and run the archive with it;
     # tests of that (test_launcher_reexec.py) turn it on.

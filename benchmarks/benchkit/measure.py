@@ -121,6 +121,7 @@ def tree_stats(path: Path) -> tuple[int, int]:
 class Result:
     build: list[float] = field(default_factory=list)
     without_archive: list[float] = field(default_factory=list)
+    warm_build: list[float] = field(default_factory=list)
     size: int | None = None
     files: int | None = None
     cold: list[Sample] = field(default_factory=list)
@@ -132,6 +133,7 @@ class Result:
         return {
             "build_s": self.build,
             "without_archive_s": self.without_archive,
+            "warm_build_cache_build_s": self.warm_build,
             "size_bytes": self.size,
             "files": self.files,
             "cold": [{"wall_s": s.wall, "rss_kb": s.rss_kb, "cpu_s": s.cpu} for s in self.cold],

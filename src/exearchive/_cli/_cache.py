@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..runtime import _tools_cache, cache_roots
 from ..runtime._tools import parse_days
+from . import _build_cache
 from ._errors import UsageError
 from ._output import Output
 from ._parser import Command, Parser
@@ -39,6 +40,13 @@ holds a shared lock on its entry, and pruning removes an entry only while it
 holds that lock exclusively. Deleting an entry costs its archive one
 extraction on its next start, never correctness.
 
+With --build, the same actions work on the build cache instead: what builds
+keep of each dependency wheel (staged, compiled, compressed) so that later
+builds reuse it. It is at --root, else $EXEARCHIVE_BUILD_CACHE, else the
+platform's cache directory + /exearchive/build, and bounded by
+$EXEARCHIVE_BUILD_CACHE_SIZE (default 2G; builds prune the least recently
+used entries beyond it). Pruning never removes an entry a running build uses.
+
 """
 
 _EPILOG = """\
@@ -47,6 +55,8 @@ examples:
   exearchive cache list --json --root /srv/app-cache
   exearchive cache prune --days 7 --dry-run
   EXEARCHIVE_ROOT=/tmp/pyz-cache exearchive cache clear
+  exearchive cache list --build
+  exearchive cache prune --build --max-size 500M
 """
 
 _ACTIONS = "list, prune or clear"
@@ -58,7 +68,13 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
     where.add_argument(
         "--root",
         metavar="DIR",
-        help="the cache root (default: $EXEARCHIVE_ROOT, else the platform's cache directory + /exearchive)",
+        help="the cache root (default: $EXEARCHIVE_ROOT, else the platform's cache directory + /exearchive; "
+        "with --build: $EXEARCHIVE_BUILD_CACHE, else the platform's cache directory + /exearchive/build)",
+    )
+    where.add_argument(
+        "--build",
+        action="store_true",
+        help="the build cache instead: dependency wheels staged, compiled and compressed by earlier builds",
     )
     parser = commands.add_parser(
         "cache",
@@ -82,7 +98,9 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
         epilog="examples:\n  exearchive cache list\n  exearchive cache list --json --root /srv/app-cache\n",
     )
     listing.add_argument("--json", action="store_true", help="print JSON: the root, its entries and leftovers")
-    listing.set_defaults(run=_run(lambda root, options: _tools_cache.list_root(root, as_json=options.json)))
+    listing.set_defaults(
+        run=_run(lambda root, options: _tools_cache.list_root(root, as_json=options.json), _build_cache.list_cache)
+    )
 
     prune = actions.add_parser(
         "prune",
@@ -97,12 +115,25 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
     prune.add_argument(
         "--days",
         type=parse_days,
-        default=30.0,
+        default=None,
         metavar="N",
-        help="remove entries not used for N days (a number >= 0; default 30)",
+        help="remove entries not used for N days (a number >= 0; default 30; with --build: none, only --max-size)",
+    )
+    prune.add_argument(
+        "--max-size",
+        metavar="SIZE",
+        help="with --build: then remove the least recently used entries until at most SIZE (500M, 2G) is left "
+        "(default $EXEARCHIVE_BUILD_CACHE_SIZE, else 2G)",
     )
     prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
-    prune.set_defaults(run=_run(lambda root, options: _tools_cache.prune_root(root, options.days, options.dry_run)))
+    prune.set_defaults(
+        run=_run(
+            lambda root, options: _tools_cache.prune_root(
+                root, 30.0 if options.days is None else options.days, options.dry_run
+            ),
+            _build_cache.prune_cache,
+        )
+    )
 
     clear = actions.add_parser(
         "clear",
@@ -113,17 +144,27 @@ def add_parser(commands: argparse._SubParsersAction[Parser], common: Parser) -> 
         ),
         epilog="examples:\n  exearchive cache clear\n  exearchive cache clear --root /tmp/pyz-cache\n",
     )
-    clear.set_defaults(run=_run(lambda root, options: _tools_cache.clear_root(root)))
+    clear.set_defaults(
+        run=_run(
+            lambda root, options: _tools_cache.clear_root(root),
+            lambda options, output: _build_cache.prune_cache(options, output, clear=True),
+        )
+    )
 
 
 def _no_action(options: argparse.Namespace, output: Output) -> int:
     raise UsageError(f"cache needs an action: {_ACTIONS} (see: exearchive cache --help)")
 
 
-def _run(tool: Callable[[str, argparse.Namespace], int]) -> Command:
-    """A command that runs the launcher's cache ``tool`` for the chosen root, writing to the output."""
+def _run(tool: Callable[[str, argparse.Namespace], int], build_tool: Command) -> Command:
+    """A command that runs the launcher's cache ``tool`` for the chosen root, writing to the output
+    (with ``--build``: ``build_tool``, on the build cache)."""
 
     def run(options: argparse.Namespace, output: Output) -> int:
+        if options.build:
+            return build_tool(options, output)
+        if getattr(options, "max_size", None):
+            raise UsageError("--max-size is for the build cache: add --build")
         env = dict(os.environ)
         if options.root:
             env["EXEARCHIVE_ROOT"] = options.root

@@ -19,7 +19,20 @@ from packaging.utils import parse_wheel_filename
 
 from .. import __version__
 from ..runtime import FORMAT, PAYLOAD
-from . import _bytecode, _entry, _extras, _lock, _pack, _resolve, _shebang, _stage, _staged, _targets, _uv, _zip
+from . import (
+    _buildcache,
+    _bytecode,
+    _entry,
+    _extras,
+    _lock,
+    _pack,
+    _resolve,
+    _shebang,
+    _staged,
+    _targets,
+    _uv,
+    _zip,
+)
 from ._config import Config, input_files
 from ._errors import ConfigError
 
@@ -96,19 +109,25 @@ def _assemble(
     target: _targets.Target,
 ) -> Path:
     """Stage ``wheels``, check them, and write the archive for project ``name`` to run on ``target``."""
-    root = _stage.stage(wheels, work / "stage", requested=name)
-    staged = _staged.read(root, wheels)
+    staging = _buildcache.stage(
+        wheels,
+        work / "stage",
+        name,
+        (lambda tree: _bytecode.compile_for(target, tree, config.python, config.compile_tests))
+        if config.compile
+        else None,
+        lambda: _bytecode.compiler_identity(target, config.python, config.compile_tests),
+    )
+    root = staging.root
+    staged = _staged.read(root, wheels, staging.trees)
     dist = staged.find(name)
     if dist is None:
         raise ConfigError(f"{name!r} is not one of the distributions in the archive")
     _extras.check(config.extras, dist.extras, dist.name, config.where("extras"))
     _staged.check_complete(staged, config.extras, name, "the lock file" if config.lock else "pip", target)
     entry = None if config.interpreter else _entry.choose(staged, name, config.entry_point, config.where("entry-point"))
-    pyc_tags = []
-    tag = _bytecode.compile_for(target, root, config.python, config.compile_tests) if config.compile else None
-    if tag:
-        pyc_tags.append(tag)
-    payload = _pack.write_payload(_pack.walk(root), work / "payload.zip", _zip.build_date())
+    pyc_tags = [staging.pyc_tag] if staging.pyc_tag else []
+    payload = _pack.write_payload(staging.members, work / "payload.zip", _zip.build_date(), staging.packed)
     manifest = _manifest(staged, dist.name, dist.version, entry, payload, pyc_tags, config, target)
     path = target_for(staged)
     if config.check_python and "python" in config.sources:

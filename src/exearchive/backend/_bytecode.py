@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from . import _pack, _shebang, _targets
@@ -22,6 +23,7 @@ from ._stage import SITE
 logger = logging.getLogger(__name__)
 
 _IDENTITY = "import sys; print(sys.implementation.name, '%d.%d' % sys.version_info[:2], sys.implementation.cache_tag)"
+_VERSION = "import sys; print(sys.implementation.cache_tag, sys.version)"
 # The same call as _pack.compile_site makes, run by the target's interpreter; it prints the cache tag.
 _COMPILE = """\
 import compileall, os, py_compile, re, sys
@@ -45,6 +47,31 @@ def compile_for(target: _targets.Target, root: Path, shebang: str, tests: bool =
         return _pack.compile_site(root, skip)
     python = interpreter_for(target, shebang)
     return compile_with(python, root, skip) if python else None
+
+
+def compiler_identity(target: _targets.Target, shebang: str, tests: bool = False) -> str:
+    """Who compiles the bytecode for ``target`` (implementation, cache tag, full version), or ``none``.
+
+    Part of the build cache's key: bytecode made by another interpreter release, or with test
+    directories compiled (``tests``) when they are not, is not reused.
+    """
+    return _compiler(target, shebang) + (" with tests" if tests else "")
+
+
+def _compiler(target: _targets.Target, shebang: str) -> str:
+    if _runs_here(target):
+        tag = sys.implementation.cache_tag
+        return f"{tag} {sys.version}" if tag else "none"
+    python = interpreter_for(target, shebang)
+    if python is None:
+        return "none"
+    try:
+        result = subprocess.run(
+            [python, "-I", "-S", "-c", _VERSION], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "none"
+    return " ".join(result.stdout.split()) if result.returncode == 0 else "none"
 
 
 def _runs_here(target: _targets.Target) -> bool:

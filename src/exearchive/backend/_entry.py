@@ -67,11 +67,22 @@ def choose(staged: Staged, project: str, configured: str | None, source: str) ->
             f"{source} = {configured!r} is not a console script in the archive, 'module:function' or 'module'{choices}"
         )
     module, attr = match["module"], match["attr"]
-    problem = _check_module(staged.site, module, attr)
+    problem = _check_module(_site_of(staged.sites, module), module, attr)
     if problem:
         more = "" if "did you mean" in problem else choices
         raise ConfigError(f"{source} = {configured!r}: {problem}{more}")
     return EntryPoint(f"{module}:{attr}" if attr else module, None)
+
+
+def _site_of(sites: list[Path], module: str) -> Path:
+    """The first of ``sites`` that holds ``module`` (a package, a source or a native module), else the first."""
+    parts = module.split(".")
+    for site in sites:
+        base = site.joinpath(*parts)
+        native = [*base.parent.glob(parts[-1] + ".*.so"), *base.parent.glob(parts[-1] + ".*.pyd")]
+        if base.is_dir() or base.with_suffix(".py").is_file() or native:
+            return site
+    return sites[0]
 
 
 def _check_module(site: Path, module: str, attr: str | None) -> str | None:

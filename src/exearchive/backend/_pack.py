@@ -19,17 +19,18 @@ import logging
 import os
 import py_compile
 import re
+import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..runtime import ID_LENGTH, MANIFEST_JSON, PAYLOAD, RUNTIME
 from ..runtime._integrity import LAUNCHER_FILES
-from . import _zip
+from . import _zip, _zipwrite
 from ._errors import ExearchiveError
 from ._hashing import sha256_file
 from ._stage import SITE
@@ -120,19 +121,20 @@ def walk(root: Path) -> Iterator[tuple[str, Path]]:
             yield path.relative_to(root).as_posix(), path
 
 
-def write_payload(members: Iterable[tuple[str, Path]], target: Path, date: _zip.DateTime) -> Payload:
+def write_payload(
+    members: Iterable[tuple[str, Path]],
+    target: Path,
+    date: _zip.DateTime,
+    packed: Mapping[Path, _zipwrite.Packed] | None = None,
+) -> Payload:
     """Zip ``members`` (``(name in the payload, file)``, in the order given, e.g. ``walk(root)``) into ``target``.
 
-    Returns the payload's hash and counts.
+    ``packed`` holds the compressed bytes of files the build cache has packed
+    before (the same bytes this would make).  Returns the payload's hash and counts.
     """
     logger.debug("writing the payload")
-    files = 0
-    unpacked = 0
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, path in members:
-            unpacked += _zip.add_file(archive, name, path, date)
-            files += 1
-    return Payload(target, sha256_file(target), target.stat().st_size, files, unpacked)
+    written = _zipwrite.write(members, target, date, packed)
+    return Payload(target, sha256_file(target), target.stat().st_size, written.files, written.unpacked)
 
 
 def content_id(payload: Payload) -> str:
@@ -165,12 +167,12 @@ def launcher_hashes(launcher: list[tuple[str, bytes]]) -> dict[str, str]:
 
 def _with_bytecode(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     """Each launcher source followed by its bytecode for the build interpreter, where there is one."""
+    codes = _launcher_bytecode(files)
     members = []
     for name, data in files:
         members.append((name, data))
-        code = _launcher_bytecode(name, data)
-        if code is not None:
-            members.append((name + "c", code))
+        if name in codes:
+            members.append((name + "c", codes[name]))
     return members
 
 
@@ -189,31 +191,44 @@ def main_source(manifest: dict[str, Any], version: str) -> str:
     return _MAIN.format(version=version, manifest=ascii(canonical), runtime=RUNTIME)
 
 
-def _launcher_bytecode(name: str, source: bytes) -> bytes | None:
-    """Unchecked-hash bytecode of a launcher module for the build interpreter.
+# Compiles each file named on the command line (source, cfile, dfile), skipping any that does not compile here.
+_COMPILE_LAUNCHER = """\
+import py_compile, sys
+args = sys.argv[1:]
+for source, cfile, dfile in zip(args[0::3], args[1::3], args[2::3]):
+    try:
+        py_compile.compile(source, cfile=cfile, dfile=dfile, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    except py_compile.PyCompileError:
+        pass
+"""
+
+
+def _launcher_bytecode(files: list[tuple[str, bytes]]) -> dict[str, bytes]:
+    """Unchecked-hash bytecode of launcher modules for the build interpreter: name -> bytes.
 
     zipimport loads ``name.pyc`` beside ``name.py`` when its magic number is
     this interpreter's and falls back to compiling the source otherwise, so
     starts on the build interpreter skip compiling the launcher (several ms on
-    every start).  The bytes depend only on the source and the interpreter.
+    every start).  Compiled in a fresh interpreter: marshal's output depends on
+    the reference counts of the objects it writes, so bytecode compiled inside a
+    build (whose state varies) would differ from build to build.
     """
-    if sys.implementation.cache_tag is None:
-        return None
+    if sys.implementation.cache_tag is None or not files:
+        return {}
     with tempfile.TemporaryDirectory(prefix="exearchive-pyc-") as temp:
-        source_path = Path(temp) / "module.py"
-        target = Path(temp) / "module.pyc"
-        source_path.write_bytes(source)
-        try:
-            py_compile.compile(
-                str(source_path),
-                cfile=str(target),
-                dfile=name,
-                doraise=True,
-                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-            )
-        except py_compile.PyCompileError:
-            return None
-        return target.read_bytes()
+        args = []
+        for index, (name, source) in enumerate(files):
+            source_path = Path(temp) / f"m{index}.py"
+            source_path.write_bytes(source)
+            args += [str(source_path), str(source_path.with_suffix(".pyc")), name]
+        subprocess.run([sys.executable, "-I", "-S", "-c", _COMPILE_LAUNCHER, *args], capture_output=True, check=False)
+        found = {}
+        for index, (name, _) in enumerate(files):
+            compiled = Path(temp) / f"m{index}.pyc"
+            if compiled.is_file():
+                found[name] = compiled.read_bytes()
+        return found
 
 
 def write_archive(target: Path, shebang: str, manifest: dict[str, Any], payload: Payload, version: str) -> Path:

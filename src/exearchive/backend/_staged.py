@@ -65,10 +65,17 @@ class Staged:
     root: Path
     distributions: list[Distribution]
     pth_files: list[str] = field(default_factory=list)
+    more_roots: list[Path] = field(default_factory=list)
+    """Trees whose files are in the payload too, but not under ``root`` (the build cache's entries)."""
 
     @property
     def site(self) -> Path:
         return self.root / SITE
+
+    @property
+    def sites(self) -> list[Path]:
+        """Every ``site-packages`` whose modules the payload holds: ``site``, then those of ``more_roots``."""
+        return [self.site, *(r / SITE for r in self.more_roots)]
 
     def find(self, name: str) -> Distribution | None:
         wanted = canonicalize_name(name)
@@ -117,8 +124,8 @@ def _plain_scripts(
     return sorted(python), dict(sorted(other.items()))
 
 
-def read(root: Path, wheels: Iterable[Path]) -> Staged:
-    """Describe the staging tree at ``root``, staged from ``wheels``."""
+def read(root: Path, wheels: Iterable[Path], more_roots: Iterable[Path] = ()) -> Staged:
+    """Describe the staging tree at ``root``, staged from ``wheels`` (``more_roots``: see ``Staged``)."""
     by_project = {canonicalize_name(parse_wheel_filename(w.name)[0]): w for w in wheels}
     site = root / SITE
     distributions = []
@@ -145,7 +152,7 @@ def read(root: Path, wheels: Iterable[Path]) -> Staged:
             )
         )
     pth = sorted(p.name for p in site.glob("*.pth") if not p.name.startswith("."))
-    return Staged(root, distributions, pth)
+    return Staged(root, distributions, pth, list(more_roots))
 
 
 def needs(staged: Staged, extras: Iterable[str], project: str, target: Target | None = None) -> dict[str, object]:

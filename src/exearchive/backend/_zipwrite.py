@@ -1,0 +1,286 @@
+"""Write the payload zip: members compressed in threads, written in order, deterministically.
+
+``zipfile`` can neither take bytes compressed elsewhere (the build cache's)
+nor compress several members at once, so the payload is written here, as
+APPNOTE.TXT describes the format: per member a local file header (sizes and
+CRC-32 in it, no data descriptor) and its data; then the central directory and
+the end records, with the Zip64 forms where a size, an offset or the number of
+members needs them.  Every entry gets the same date, mode 0644 or 0755 and
+"made on Unix"; names are UTF-8 (flagged when not ASCII).  The runtime's
+reader (``runtime/_zipdir.py``) and ``zipfile`` both read it.
+
+Members up to ``_deflate.WHOLE`` bytes are compressed by a pool of threads
+(``zlib`` releases the GIL) while earlier ones are written; at most
+``_IN_FLIGHT`` per worker are queued, so memory is bounded by that many small
+files.  A larger file is compressed by the same pool in blocks of
+``_deflate.CHUNK`` bytes, a few at a time, that make one deflate stream (its
+header is patched with its CRC-32 and compressed size afterwards).  A member whose
+bytes the build cache holds (``Packed``) is copied from there as it is.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import struct
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from . import _deflate
+from ._zip import DateTime
+
+_LOCAL = struct.Struct("<4s5H3L2H")
+_CENTRAL = struct.Struct("<4s6H3L5H2L")
+_EOCD = struct.Struct("<4s4H2LH")
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")
+_LOCATOR = struct.Struct("<4sLQL")
+_LIMIT = 0xFFFFFFFF
+_COUNT_LIMIT = 0xFFFF
+_UTF8 = 0x800
+_IN_FLIGHT = 8  # members queued per worker
+_COPY = 1 << 20
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A member's compressed bytes kept elsewhere (the build cache): ``csize`` bytes at ``offset`` of ``source``."""
+
+    source: Path
+    offset: int
+    csize: int
+    size: int
+    crc: int
+    method: int
+    executable: bool
+
+
+@dataclass(frozen=True)
+class Written:
+    """What was written: how many members, their total uncompressed size, and where each one's data is."""
+
+    files: int
+    unpacked: int
+    members: list[tuple[str, Packed]]
+
+
+@dataclass
+class _Entry:
+    name: bytes
+    flags: int
+    method: int
+    crc: int
+    csize: int
+    size: int
+    offset: int
+    executable: bool
+    data: int = 0
+
+
+def workers() -> int:
+    """Compression threads: one per core."""
+    return max(1, os.cpu_count() or 1)
+
+
+def write(
+    members: Iterable[tuple[str, Path]],
+    target: Path,
+    date: DateTime,
+    packed: Mapping[Path, Packed] | None = None,
+    level: int = _deflate.LEVEL,
+) -> Written:
+    """Write ``members`` (``(name, file)``, in the order given) as a zip at ``target``."""
+    known = packed or {}
+    dos_time = (date[3] << 11) | (date[4] << 5) | (date[5] // 2)
+    dos_date = ((date[0] - 1980) << 9) | (date[1] << 5) | date[2]
+    entries: list[_Entry] = []
+    sources: dict[Path, BinaryIO] = {}
+    count = workers()
+    pending: collections.deque[tuple[str, Path, Future[_deflate.Compressed] | None]] = collections.deque()
+    unpacked = 0
+    with target.open("wb") as out, ThreadPoolExecutor(count, thread_name_prefix="exearchive-deflate") as pool:
+        writer = _Writer(out, dos_time, dos_date)
+        try:
+            feed = iter(members)
+            done = False
+            while True:
+                while not done and len(pending) < _IN_FLIGHT * count:
+                    item = next(feed, None)
+                    if item is None:
+                        done = True
+                        break
+                    name, path = item
+                    small = path not in known and not _deflate.is_large(path)
+                    pending.append((name, path, pool.submit(_deflate.compress_small, path, level) if small else None))
+                if not pending:
+                    break
+                name, path, future = pending.popleft()
+                if future is not None:
+                    entries.append(writer.whole(name, future.result()))
+                elif path in known:
+                    entries.append(writer.copy(name, known[path], sources))
+                else:
+                    entries.append(writer.large(name, path, _blocks(pool, path, level, 2 * count)))
+                unpacked += entries[-1].size
+            writer.finish(entries)
+        finally:
+            for future_ in (f for _, _, f in pending if f is not None):
+                future_.cancel()
+            for source in sources.values():
+                source.close()
+    return Written(
+        len(entries),
+        unpacked,
+        [
+            (e.name.decode("utf-8"), Packed(target, e.data, e.csize, e.size, e.crc, e.method, e.executable))
+            for e in entries
+        ],
+    )
+
+
+def _blocks(pool: ThreadPoolExecutor, path: Path, level: int, ahead: int) -> Iterator[tuple[bytes, bytes]]:
+    """The deflated blocks of a large file, in order, compressed by the pool at most ``ahead`` at a time."""
+    count = max(1, -(-path.stat().st_size // _deflate.CHUNK))
+    queue: collections.deque[Future[tuple[bytes, bytes]]] = collections.deque()
+    submitted = 0
+    try:
+        while submitted < count or queue:
+            while submitted < count and len(queue) < ahead:
+                queue.append(pool.submit(_deflate.compress_block, path, submitted, submitted == count - 1, level))
+                submitted += 1
+            yield queue.popleft().result()
+    finally:
+        for future in queue:
+            future.cancel()
+
+
+class _Writer:
+    """Headers and data into ``out``, keeping count of the offset."""
+
+    def __init__(self, out: BinaryIO, dos_time: int, dos_date: int) -> None:
+        self.out = out
+        self.time = dos_time
+        self.date = dos_date
+        self.offset = 0
+
+    def _start(self, entry: _Entry, zip64: bool) -> None:
+        header = self._header(entry, zip64)
+        self._put(header)
+        entry.data = self.offset
+
+    def _put(self, data: bytes | memoryview) -> None:
+        self.out.write(data)
+        self.offset += len(data)
+
+    def _header(self, entry: _Entry, zip64: bool) -> bytes:
+        extra = struct.pack("<2H2Q", 1, 16, entry.size, entry.csize) if zip64 else b""
+        sizes = (_LIMIT, _LIMIT) if zip64 else (entry.csize, entry.size)
+        return (
+            _LOCAL.pack(
+                b"PK\x03\x04",
+                45 if zip64 else 20,
+                entry.flags,
+                entry.method,
+                self.time,
+                self.date,
+                entry.crc,
+                *sizes,
+                len(entry.name),
+                len(extra),
+            )
+            + entry.name
+            + extra
+        )
+
+    def _entry(self, name: str, method: int, crc: int, csize: int, size: int, executable: bool) -> _Entry:
+        encoded = name.encode("utf-8")
+        flags = 0 if encoded.isascii() else _UTF8
+        return _Entry(encoded, flags, method, crc, csize, size, self.offset, executable)
+
+    def whole(self, name: str, member: _deflate.Compressed) -> _Entry:
+        entry = self._entry(name, member.method, member.crc, len(member.data), member.size, member.executable)
+        self._start(entry, False)
+        self._put(member.data)
+        return entry
+
+    def copy(self, name: str, packed: Packed, sources: dict[Path, BinaryIO]) -> _Entry:
+        entry = self._entry(name, packed.method, packed.crc, packed.csize, packed.size, packed.executable)
+        self._start(entry, max(packed.size, packed.csize) >= _LIMIT)
+        source = sources.get(packed.source)
+        if source is None:
+            source = sources[packed.source] = packed.source.open("rb", buffering=0)
+        source.seek(packed.offset)
+        left = packed.csize
+        while left:
+            chunk = source.read(min(_COPY, left))
+            if not chunk:
+                raise OSError(f"{packed.source} is shorter than its index says")
+            self._put(chunk)
+            left -= len(chunk)
+        return entry
+
+    def large(self, name: str, path: Path, blocks: Iterator[tuple[bytes, bytes]]) -> _Entry:
+        """A large file from its deflated blocks; its header is patched with the CRC-32 and sizes at the end."""
+        size = path.stat().st_size
+        zip64 = size * 1.05 >= _LIMIT  # deflate can grow incompressible data a little
+        entry = self._entry(name, _deflate.DEFLATED, 0, 0, size, _deflate.executable(path))
+        start = self.offset
+        self._start(entry, zip64)
+        entry.size = entry.crc = entry.csize = 0
+        for block, packed in blocks:
+            entry.size += len(block)
+            entry.crc = zlib.crc32(block, entry.crc)
+            entry.csize += len(packed)
+            self._put(packed)
+        if entry.size != size:
+            raise OSError(f"{path} changed while it was packed")
+        self.out.seek(start)
+        self.out.write(self._header(entry, zip64))
+        self.out.seek(self.offset)
+        return entry
+
+    def finish(self, entries: list[_Entry]) -> None:
+        start = self.offset
+        for entry in entries:
+            self._put(_central(entry, self.time, self.date))
+        size = self.offset - start
+        if len(entries) >= _COUNT_LIMIT or size >= _LIMIT or start >= _LIMIT:
+            record = self.offset
+            self._put(_EOCD64.pack(b"PK\x06\x06", 44, 45, 45, 0, 0, len(entries), len(entries), size, start))
+            self._put(_LOCATOR.pack(b"PK\x06\x07", 0, record, 1))
+        count = min(len(entries), _COUNT_LIMIT)
+        self._put(_EOCD.pack(b"PK\x05\x06", 0, 0, count, count, min(size, _LIMIT), min(start, _LIMIT), 0))
+
+
+def _central(entry: _Entry, dos_time: int, dos_date: int) -> bytes:
+    """The central directory record of ``entry``, with a Zip64 extra field for what does not fit 32 bits."""
+    wide = [value for value in (entry.size, entry.csize, entry.offset) if value >= _LIMIT]
+    extra = struct.pack(f"<2H{len(wide)}Q", 1, 8 * len(wide), *wide) if wide else b""
+    mode = 0o100755 if entry.executable else 0o100644
+    version = 45 if wide or entry.size >= _LIMIT else 20
+    return (
+        _CENTRAL.pack(
+            b"PK\x01\x02",
+            (3 << 8) | version,
+            version,
+            entry.flags,
+            entry.method,
+            dos_time,
+            dos_date,
+            entry.crc,
+            min(entry.csize, _LIMIT),
+            min(entry.size, _LIMIT),
+            len(entry.name),
+            len(extra),
+            0,
+            0,
+            0,
+            mode << 16,
+            min(entry.offset, _LIMIT),
+        )
+        + entry.name
+        + extra
+    )

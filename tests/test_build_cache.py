@@ -1,0 +1,236 @@
+"""The build cache: dependency wheels staged, compiled and compressed once; archives byte-identical without it."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from cli_support import exearchive, one_line_error, succeeded
+from exearchive.backend import _buildcache, _cachestore, _entry, _pack, _staged, _zip
+from exearchive.backend._buildcache import ENV
+from exearchive.backend._errors import ConfigError, StagingError
+from helpers import SAMPLES, build_project, clean_env, expected_runs, run_archive
+from test_stage import make_wheel
+
+_INIT = b"__path__ = __import__('pkgutil').extend_path(__path__, __name__)\n"
+
+
+def _wheels(directory: Path) -> list[Path]:
+    directory.mkdir(exist_ok=True)
+    return [
+        make_wheel(directory, "app", {"app/__init__.py": b"def main(): pass\n", "app/data.txt": b"x" * 5000}),
+        make_wheel(directory, "first", {"nspkg/__init__.py": _INIT, "nspkg/a.py": b"A = 1\n" * 300}),
+        make_wheel(directory, "second", {"nspkg/__init__.py": _INIT, "nspkg/b.py": b"B = 2\n", "second.pth": b"\n"}),
+    ]
+
+
+def _payload(wheels: list[Path], work: Path, cache: str) -> tuple[bytes, _buildcache.Staging]:
+    """The payload bytes of ``wheels`` (app requested) staged and compiled with ``EXEARCHIVE_BUILD_CACHE=cache``."""
+    work.mkdir()
+    staging = _buildcache.stage(
+        wheels, work / "stage", "app", _pack.compile_site, lambda: "this interpreter", {"EXEARCHIVE_BUILD_CACHE": cache}
+    )
+    payload = _pack.write_payload(staging.members, work / "payload.zip", _zip.FIXED_DATE, staging.packed)
+    return payload.path.read_bytes(), staging
+
+
+def test_payload_is_the_same_with_a_cold_cache_a_warm_one_and_none(tmp_path: Path) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    cache = tmp_path / "cache"
+    off, plain = _payload(wheels, tmp_path / "off", "off")
+    cold, _ = _payload(wheels, tmp_path / "cold", str(cache))
+    warm, staging = _payload(wheels, tmp_path / "warm", str(cache))
+    assert cold == off
+    assert warm == off
+    assert not plain.packed
+    assert len(list((cache / "entries").iterdir())) == 2  # first and second; the app is never cached
+    # the warm build compressed only the app's files: the rest came from the cache's packed bytes
+    fresh = [name for name, path in staging.members if path not in staging.packed]
+    assert fresh and all(name.startswith(("site-packages/app/", "site-packages/app-1.0.dist-info/")) for name in fresh)
+    names = zipfile.ZipFile(tmp_path / "warm" / "payload.zip").namelist()
+    assert f"site-packages/nspkg/__pycache__/a.{sys.implementation.cache_tag}.pyc" in names
+    assert names.count("site-packages/nspkg/__init__.py") == 1
+    assert (tmp_path / "warm" / "stage" / "site-packages" / "second.pth").is_file()  # metadata is in the tree
+
+
+def test_a_damaged_entry_is_made_again_never_packed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    cache = tmp_path / "cache"
+    off, _ = _payload(wheels, tmp_path / "off", "off")
+    _payload(wheels, tmp_path / "cold", str(cache))
+    for packed in (cache / "entries").glob("*/packed.zip"):
+        data = bytearray(packed.read_bytes())
+        data[40] ^= 0xFF
+        packed.write_bytes(bytes(data))
+    warm, _ = _payload(wheels, tmp_path / "warm", str(cache))
+    assert warm == off
+    assert caplog.text.count("is damaged") == 2
+    for record in (cache / "entries").glob("*/tree/site-packages/*.dist-info/RECORD"):
+        record.unlink()
+    again, _ = _payload(wheels, tmp_path / "again", str(cache))
+    assert again == off
+
+
+def test_a_damaged_metadata_file_is_detected(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    cache = tmp_path / "cache"
+    off, _ = _payload(wheels, tmp_path / "off", "off")
+    _payload(wheels, tmp_path / "cold", str(cache))
+    metadata = next((cache / "entries").glob("*/tree/site-packages/first-1.0.dist-info/METADATA"))
+    metadata.write_text("Name: evil\n")
+    warm, _ = _payload(wheels, tmp_path / "warm", str(cache))
+    assert warm == off
+    assert "is damaged" in caplog.text
+
+
+def test_different_files_from_two_cached_wheels_stop_the_build(tmp_path: Path) -> None:
+    first = make_wheel(tmp_path, "first", {"shared/mod.py": b"A = 1\n"})
+    second = make_wheel(tmp_path, "second", {"shared/mod.py": b"A = 2\n"})
+    app = make_wheel(tmp_path, "app", {"app.py": b""})
+    for cache in ("off", str(tmp_path / "cache")):
+        with pytest.raises(StagingError) as caught:
+            _buildcache.stage(
+                [app, first, second], tmp_path / cache[-5:], "app", None, str, {"EXEARCHIVE_BUILD_CACHE": cache}
+            )
+        assert str(caught.value) == (
+            "first-1.0-py3-none-any.whl and second-1.0-py3-none-any.whl "
+            "both install 'shared/mod.py' with different contents"
+        )
+
+
+def test_concurrent_builds_share_the_cache(tmp_path: Path) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    off, _ = _payload(wheels, tmp_path / "off", "off")
+    results: list[bytes] = []
+    errors: list[BaseException] = []
+
+    def build(index: int) -> None:
+        try:
+            results.append(_payload(wheels, tmp_path / f"build-{index}", str(tmp_path / "cache"))[0])
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=build, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert results == [off] * 4
+    assert len(list((tmp_path / "cache" / "entries").iterdir())) == 2  # one entry per wheel, leftovers gone
+
+
+def test_pruning_keeps_the_most_recently_used_within_the_bound(tmp_path: Path) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    cache = _cachestore.Cache(tmp_path / "cache")
+    _payload(wheels, tmp_path / "cold", str(cache.path))
+    listed = cache.listing()
+    assert sorted(item.wheel for item in listed) == ["first-1.0-py3-none-any.whl", "second-1.0-py3-none-any.whl"]
+    removed = cache.prune(limit=listed[0].bytes)
+    assert removed is not None
+    assert [item.key for item in cache.listing()] == [listed[0].key]
+    assert [item.key for item in removed] == [listed[1].key]
+    assert cache.prune(limit=0, dry_run=True) and len(cache.listing()) == 1
+    cache.prune(limit=0)
+    assert cache.listing() == []
+
+
+def test_location_and_size_come_from_the_environment(tmp_path: Path) -> None:
+    assert _buildcache.location({"EXEARCHIVE_BUILD_CACHE": "off"}) is None
+    assert _buildcache.location({"EXEARCHIVE_BUILD_CACHE": str(tmp_path)}) == tmp_path
+    assert (
+        _buildcache.location({"XDG_CACHE_HOME": str(tmp_path), "EXEARCHIVE_ROOT": "/x"})
+        == (tmp_path / "exearchive" / "build")
+        or sys.platform == "darwin"
+    )
+    assert _buildcache.size_limit({}) == 2 * 10**9
+    assert _buildcache.size_limit({"EXEARCHIVE_BUILD_CACHE_SIZE": "500M"}) == 500 * 10**6
+    with pytest.raises(Exception, match="EXEARCHIVE_BUILD_CACHE_SIZE='lots' is not a size"):
+        _buildcache.size_limit({"EXEARCHIVE_BUILD_CACHE_SIZE": "lots"})
+
+
+def test_isolated_builds_reuse_the_cache_and_make_the_same_archive(wheelhouse: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    archives = {}
+    for run_name, setting in (("cold", str(cache)), ("warm", str(cache)), ("off", "off")):
+        build = build_project(SAMPLES / "nsapp", tmp_path / run_name / "dist", wheelhouse, env={ENV: setting})
+        assert build.returncode == 0, build.output
+        archives[run_name] = build.archive().read_bytes()
+        if run_name == "cold":
+            made = sorted(p.name for p in (cache / "entries").iterdir())
+    assert archives["warm"] == archives["cold"] == archives["off"]
+    assert sorted(p.name for p in (cache / "entries").iterdir()) == made and len(made) == 1  # acme-plugin
+    archive = tmp_path / "warm" / "dist" / "acme_app-3.0.pyz"
+    for case in expected_runs("nsapp"):
+        result = run_archive(archive, *case["args"], root=tmp_path / "root", env=case.get("env"))
+        assert (result.stdout, result.returncode) == (case["stdout"], case["returncode"]), result.stderr
+
+
+def test_pruning_waits_for_running_builds(tmp_path: Path) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    cache = _cachestore.Cache(tmp_path / "cache")
+    _payload(wheels, tmp_path / "cold", str(cache.path))
+    with cache.shared():  # a build is using the cache
+        assert cache.prune(limit=0, wait=0.0) is None
+        assert len(cache.listing()) == 2
+    assert cache.prune(limit=0, wait=0.0) is not None
+    assert cache.listing() == []
+
+
+def test_the_command_lists_prunes_and_clears_the_build_cache(tmp_path: Path) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    place = tmp_path / "cache"
+    _payload(wheels, tmp_path / "cold", str(place))
+    env = clean_env({ENV: str(place)})
+    listed = succeeded(exearchive("cache", "list", "--build", env=env)).stdout.splitlines()
+    assert listed[0] == f"build cache: {place}"
+    assert sorted(line.split()[1] for line in listed[1:3]) == [
+        "first-1.0-py3-none-any.whl",
+        "second-1.0-py3-none-any.whl",
+    ]
+    assert listed[3].startswith("2 entries, ")
+    dry = succeeded(exearchive("cache", "prune", "--build", "--max-size", "0", "--dry-run", env=env)).stdout
+    assert dry.splitlines()[-1].startswith("would remove 2 entries")
+    assert len(_cachestore.Cache(place).listing()) == 2
+    cleared = succeeded(exearchive("cache", "clear", "--build", "--root", place, env=clean_env())).stdout
+    assert cleared.splitlines()[-1].startswith("removed 2 entries")
+    assert _cachestore.Cache(place).listing() == []
+    off = exearchive("cache", "list", "--build", env=clean_env({ENV: "off"}))
+    assert (
+        one_line_error(off, status=2) == "the build cache is off (EXEARCHIVE_BUILD_CACHE=off); name one with --root DIR"
+    )
+
+
+def test_an_entry_point_in_a_cached_dependency_is_found(tmp_path: Path) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    for setting in ("off", str(tmp_path / "cache"), str(tmp_path / "cache")):
+        work = tmp_path / f"work-{len(list(tmp_path.glob('work-*')))}"
+        _, staging = _payload(wheels, work, setting)
+        staged = _staged.read(staging.root, wheels, staging.trees)
+        assert _entry.choose(staged, "app", "nspkg.a:A", "entry-point").spec == "nspkg.a:A"
+        with pytest.raises(ConfigError, match=r"module 'nspkg\.b' defines no 'A' at top level"):
+            _entry.choose(staged, "app", "nspkg.b:A", "entry-point")
+
+
+def test_an_unusable_default_location_builds_without_the_cache(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    staging = _buildcache.stage(wheels, tmp_path / "stage", "app", None, str, {"XDG_CACHE_HOME": str(blocker)})
+    assert not staging.packed and "building without it" in caplog.text
+    with pytest.raises(ConfigError, match=r"cannot use the build cache .*; set EXEARCHIVE_BUILD_CACHE to another"):
+        _buildcache.stage(wheels, tmp_path / "again", "app", None, str, {ENV: str(blocker / "x")})
+
+
+def test_a_file_where_another_wheel_has_a_directory_stops_the_build(tmp_path: Path) -> None:
+    first = make_wheel(tmp_path, "first", {"shared/mod.py": b"A = 1\n"})
+    second = make_wheel(tmp_path, "second", {"shared": b"not a directory\n"})
+    app = make_wheel(tmp_path, "app", {"app.py": b""})
+    with pytest.raises(StagingError, match="installs 'site-packages/shared', a file where another wheel has a dir"):
+        _buildcache.stage([app, first, second], tmp_path / "s", "app", None, str, {ENV: str(tmp_path / "cache")})

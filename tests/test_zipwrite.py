@@ -1,0 +1,98 @@
+"""The payload writer (``backend/_zipwrite.py``): what zipfile and the launcher's reader read, deterministic."""
+
+from __future__ import annotations
+
+import os
+import random
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from exearchive.backend import _deflate, _pack, _zip, _zipwrite
+from test_runtime_unpack import _extract, _members, _tree
+
+
+def _sample_tree(root: Path) -> Path:
+    rng = random.Random(3)
+    files = {
+        "pkg/__init__.py": b"",
+        "pkg/mod.py": b"VALUE = 1\n" * 500,
+        "pkg/noise.bin": rng.randbytes(3000),
+        "pkg/run.sh": b"#!/bin/sh\necho hi\n",
+        "caf\u00e9/na\u00efve.txt": b"utf-8 names\n",
+        # larger than one block: compressed in blocks by several threads, one deflate stream
+        "big/mixed.bin": rng.randbytes(_deflate.CHUNK + 5) + b"abc" * _deflate.CHUNK + rng.randbytes(7),
+        "big/exact.bin": b"x" * (2 * _deflate.CHUNK),
+    }
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    (root / "pkg/run.sh").chmod(0o755)
+    return root
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4])
+def test_zipfile_and_the_launchers_reader_read_what_was_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    monkeypatch.setattr(_zipwrite, "workers", lambda: workers)
+    root = _sample_tree(tmp_path / "tree")
+    target = tmp_path / "payload.zip"
+    written = _zipwrite.write(_pack.walk(root), target, (2020, 5, 17, 10, 11, 12))
+    with zipfile.ZipFile(target) as archive:
+        assert archive.testzip() is None
+        infos = archive.infolist()
+        assert [i.filename for i in infos] == [name for name, _ in _pack.walk(root)]
+        for info in infos:
+            assert archive.read(info) == (root / info.filename).read_bytes()
+            assert info.date_time == (2020, 5, 17, 10, 11, 12)
+            assert info.create_system == 3
+            assert info.external_attr >> 16 == (0o100755 if info.filename == "pkg/run.sh" else 0o100644)
+        assert infos[0].compress_type == zipfile.ZIP_DEFLATED
+        assert archive.getinfo("pkg/noise.bin").compress_type == zipfile.ZIP_STORED  # deflate would not help
+    members = _members(target)
+    assert [(m[0], m[2], m[3], m[4]) for m in members] == [
+        (i.filename, i.compress_size, i.file_size, i.CRC) for i in infos
+    ]
+    assert _extract(target, tmp_path / "out", workers=2) == len(infos)
+    assert _tree(tmp_path / "out") == _tree(root)
+    assert written.files == len(infos) and written.unpacked == sum(i.file_size for i in infos)
+    for name, packed in written.members:  # where each member's bytes are: what the build cache keeps
+        with target.open("rb") as handle:
+            handle.seek(packed.offset)
+            assert zipfile.ZipFile(target).getinfo(name).compress_size == packed.csize
+            assert len(handle.read(packed.csize)) == packed.csize
+
+
+def test_output_is_the_same_whatever_the_number_of_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _sample_tree(tmp_path / "tree")
+    outputs = set()
+    for workers in (1, 3, 8):
+        monkeypatch.setattr(_zipwrite, "workers", lambda workers=workers: workers)
+        _zipwrite.write(_pack.walk(root), tmp_path / f"{workers}.zip", _zip.FIXED_DATE)
+        outputs.add((tmp_path / f"{workers}.zip").read_bytes())
+    assert len(outputs) == 1
+
+
+def test_packed_members_are_copied_as_they_are(tmp_path: Path) -> None:
+    root = _sample_tree(tmp_path / "tree")
+    first = _zipwrite.write(_pack.walk(root), tmp_path / "first.zip", _zip.FIXED_DATE)
+    packed = {root / name: member for name, member in first.members}
+    _zipwrite.write(_pack.walk(root), tmp_path / "again.zip", _zip.FIXED_DATE, packed)
+    assert (tmp_path / "again.zip").read_bytes() == (tmp_path / "first.zip").read_bytes()
+
+
+def test_more_members_than_a_plain_zip_holds_get_zip64_end_records(tmp_path: Path) -> None:
+    one = tmp_path / "one.py"
+    one.write_bytes(b"x = 1\n")
+    count = 0xFFFF + 10
+    target = tmp_path / "many.zip"
+    _zipwrite.write(((f"m/{i:06d}.py", one) for i in range(count)), target, _zip.FIXED_DATE)
+    with zipfile.ZipFile(target) as archive:
+        assert len(archive.infolist()) == count
+        assert archive.read("m/065544.py") == b"x = 1\n"
+    members = _members(target)
+    assert len(members) == count and members[-1][0] == "m/065544.py"
+    assert os.path.getsize(target) < 10 * 2**20
