@@ -217,7 +217,14 @@ def main(manifest, loader):
             if options:
                 trace("interpreter options %s: starting the interpreter again with them" % " ".join(options))
                 _interpreter.reexec(options, command, archive)
+        choosing = manifest.get("targets") and "target" not in manifest  # several, none chosen for this Python
+        if choosing:
+            from . import _choose
+
+            manifest = _choose.choose(manifest, archive, env, trace)
         entry = open_entry(manifest, archive, env, trace)
+        if choosing:
+            _choose.remember(manifest, entry, trace)
         if not _bytecode_fits(manifest, archive):
             from . import _extract
 

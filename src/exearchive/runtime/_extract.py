@@ -43,6 +43,7 @@ from . import (
     REEXECED,
     RUNTIME_PREFIX,
     STATE_DIR,
+    VARIANT,
     LauncherError,
     _cache,
     copy_dir,
@@ -80,7 +81,7 @@ def _checkpoint(point):
 def prepare(manifest, archive, root, explicit, env, trace, hold_use_lock):
     """Return a ready entry for this archive, its use lock held (``hold_use_lock(fd)``); extract it if need be."""
     needs = manifest.get("needs")
-    if needs:
+    if needs and not manifest.get("checked"):  # checked: ``_choose`` chose this target for this interpreter
         from . import _compat
 
         problem = _compat.check(needs, archive)
@@ -182,7 +183,7 @@ def entry_problem(entry, manifest, archive=None, files=None):
     if record.get("id") != manifest["id"]:
         return "its completion record names another archive (%r)" % (record.get("id"),)
     if files is None:
-        files = payload_files(archive)
+        files = manifest["files"] if manifest.get("list") else payload_files(archive)
     if record.get("files") != files:
         return "its completion record counts %r files, the payload holds %d" % (record.get("files"), files)
     return None
@@ -239,7 +240,7 @@ def fill(tmp, manifest, archive, env, trace, verified=True, runnable=True, recor
     (``Tmp.finish``).  Used by the cold path and by ``verify --repair``.
     """
     _checkpoint("tmp")
-    count = unpack(archive, tmp.path, manifest=manifest if verified else None)
+    count = unpack(archive, tmp.path, manifest=manifest if verified else None, target=target_of(manifest))
     check_count(tmp.path, count, archive)
     trace("extracted %d files, payload hash checked" % count if verified else "extracted %d files" % count)
     _checkpoint("extracted")
@@ -391,13 +392,21 @@ def _count_files(directory, top=False):
     return count
 
 
-def unpack(archive, dest, members=None, manifest=None):
+def target_of(manifest):
+    """``manifest`` when it is the view of one target of several (it has a file list), else None."""
+    return manifest if manifest.get("list") else None
+
+
+def unpack(archive, dest, members=None, manifest=None, target=None):
     """Extract the archive's payload into ``dest``; return the number of files.
 
     ``members``, when given, limits extraction to those names (for repairs).
     With ``manifest``, the payload is hashed while it is written and a hash
     other than the manifest's (its ``payload.sha256``, else its content id)
-    is refused: the payload is not the one the content id names.
+    is refused: the payload is not the one the content id names.  With
+    ``target`` (the view of one target of several, ``target_of``), only the
+    members of its file list are written, each ``~k/`` variant to its plain
+    path, and a list that is not the one the manifest names is refused.
     """
     import zlib
 
@@ -407,7 +416,13 @@ def unpack(archive, dest, members=None, manifest=None):
         with open(archive, "rb") as handle:
             fd = handle.fileno()
             payload = _find_payload(fd, archive)
-            jobs = _plan(_zipdir.members(fd, payload[1], payload[3]), dest, members)
+            renames = None if target is None else read_list(fd, archive, target)
+            jobs = _plan(_zipdir.members(fd, payload[1], payload[3]), dest, members, renames)
+            if renames is not None and members is None and len(jobs) != len(renames):
+                raise LauncherError(
+                    "the archive %s is damaged: target %s lists %d files, its payload holds %d of them; rebuild it"
+                    % (archive, target.get("target"), len(renames), len(jobs))
+                )
             workers = _unpack.workers_for(jobs)
             digest = None if manifest is None else _unpack.Digest(fd, payload[1], payload[2], workers > 1)
             after_each = (lambda: _checkpoint("file")) if _KILL_AT else None
@@ -453,10 +468,41 @@ def read_payload(archive):
         raise LauncherError("cannot read the archive %s: %s" % (archive, error.strerror or error)) from None
 
 
+def read_list(fd, archive, target):
+    """Target ``target``'s file list (``TARGET_LISTS`` + k): ``{payload member: path in the entry}``.
+
+    The list is an uncompressed member of the archive, one name a line; its
+    SHA-256 is the one the target's manifest names, or the archive is damaged.
+    """
+    import hashlib
+
+    from . import _zipdir
+
+    name = target["list"]
+    for member in _zipdir.members(fd):
+        if member[0] == name:
+            break
+    else:
+        raise LauncherError("the archive %s is damaged: it holds no %s; rebuild it" % (archive, name))
+    skip = _zipdir.local_header_length(_zipdir.pread(fd, _zipdir.LOCAL_SIZE, member[1]), name)
+    data = _zipdir.pread(fd, member[2], member[1] + skip)
+    if member[5] != _zipdir.STORED or hashlib.sha256(data).hexdigest() != target.get("list_sha256"):
+        raise LauncherError(
+            "the archive %s is damaged: its file list %s is not the one its manifest names; rebuild it or get an "
+            "intact copy" % (archive, name)
+        )
+    return dict((line, plain_path(line)) for line in data.decode("utf-8").splitlines() if line)
+
+
+def plain_path(member):
+    """Where a payload member goes in its target's entry: a ``~k/`` variant to its plain path."""
+    return member.split("/", 1)[1] if member.startswith(VARIANT) else member
+
+
 def _check_digest(archive, manifest, found):
-    """Refuse a payload whose SHA-256 is not the one its manifest names."""
-    expected = (manifest.get("payload") or {}).get("sha256") or found
-    if found == expected and found.startswith(manifest["id"]):
+    """Refuse a payload whose SHA-256 is not the one its manifest names (archives without it: its content id)."""
+    expected = (manifest.get("payload") or {}).get("sha256")
+    if found == expected or (not expected and found.startswith(manifest["id"])):
         return
     raise LauncherError(
         "the archive %s is damaged: its payload's SHA-256 is %s, its manifest names %s (content id %s); nothing "
@@ -479,8 +525,11 @@ def _find_payload(fd, archive):
     return (member[0], member[1] + skip, *member[2:])
 
 
-def _plan(found, dest, members):
-    """Check every member, make the directories, and list the files to write."""
+def _plan(found, dest, members, renames=None):
+    """Check every member, make the directories, and list the files to write.
+
+    ``renames``: only these members, each written to its path (``read_list``).
+    """
     from ._unpack import Job
 
     dest = os.path.abspath(dest)  # so that the parents of every target end at dest itself
@@ -492,19 +541,24 @@ def _plan(found, dest, members):
         name, mode = member[0], member[6]
         if members is not None and name not in members:
             continue
+        path = name
+        if renames is not None:
+            path = renames.get(name)
+            if path is None:
+                continue
         kind = mode & 0o170000
         if kind not in (0, 0o100000, 0o040000):  # unknown (not from Unix), regular file, directory
             raise LauncherError(
                 "the archive holds an unsafe member %r (a link or device); refusing to extract it" % name
             )
-        if unsafe_name(name):
+        if unsafe_name(name) or unsafe_name(path):
             raise LauncherError("the archive holds an unsafe member name %r; refusing to extract it" % name)
-        target = prefix + (name if sep == "/" else name.replace("/", sep))  # a safe name: a plain join
+        target = prefix + (path if sep == "/" else path.replace("/", sep))  # a safe name: a plain join
         if name.endswith("/"):
             directory = target[:-1]
         else:
             directory = target.rpartition(sep)[0]
-            jobs.append(Job(member, target, 0o755 if mode & 0o111 else 0o644))
+            jobs.append(Job(member, target, 0o755 if mode & 0o111 else 0o644, path != name))
         while len(directory) > len(dest) and directory not in dirs:  # and every parent below dest
             dirs.add(directory)
             directory = directory.rpartition(sep)[0]

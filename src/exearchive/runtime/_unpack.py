@@ -34,22 +34,26 @@ _MAX_WORKERS = 4
 class Job:
     """One file to write: where its bytes are and where they go."""
 
-    __slots__ = ("crc", "csize", "extra", "method", "mode", "name_chars", "offset", "size", "target")
+    __slots__ = ("crc", "csize", "extra", "method", "mode", "name_chars", "offset", "renamed", "size", "target")
 
-    def __init__(self, member, target, mode):
+    def __init__(self, member, target, mode, renamed=False):
         """``member`` is a ``_zipdir.members`` tuple; ``mode`` the new file's permissions.
 
         The member's name is not kept (it is the end of ``target``): a payload
-        can have tens of thousands of members.
+        can have tens of thousands of members; unless the member is
+        ``renamed`` (a ``~k/`` variant of one target of several).
         """
         name, self.offset, self.csize, self.size, self.crc, self.method, _, self.extra = member
         self.name_chars = len(name)
+        self.renamed = name if renamed else None
         self.target = target
         self.mode = mode
 
     @property
     def name(self):
         """The member's name, from the end of ``target``."""
+        if self.renamed is not None:
+            return self.renamed
         return self.target[-self.name_chars :].replace(os.sep, "/")
 
 
