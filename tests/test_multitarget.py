@@ -158,7 +158,10 @@ def test_no_target_fits_one_line_per_target_and_nothing_written(multi: Path, tmp
     assert lines[0].startswith(f"{multi.name}: error: none of the 5 targets of ") and "CPython 3.10" in lines[0]
     assert len(lines) == 6 and "Traceback" not in result.stderr
     assert lines[5] == "  cp312-manylinux_2_28_aarch64: needs an aarch64 machine; this is x86_64"
-    assert lines[2].startswith("  cp39-manylinux_2_17_x86_64: holds native code built for cp39-cp39-manylinux")
+    assert lines[2] == (
+        "  cp39-manylinux_2_17_x86_64: its native code is built for cp39-cp39-manylinux_2_17_x86_64 (fakenative 1.0); "
+        "this is CPython 3.10.13"
+    )
     assert not root.exists() or not any(root.iterdir())
 
 
@@ -256,3 +259,75 @@ def test_interpreter_key_names_the_choice_link() -> None:
     from exearchive.runtime._choose import link_name
 
     assert link_name("abc") == "abc-" + interpreter_key()
+
+
+# -- tools
+
+
+def _tools(archive: Path, *args: str, root: Path, python: str = sys.executable) -> str:
+    result = run_archive(archive, *args, root=root, python=python, env={"EXEARCHIVE_TOOLS": "1"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_info_and_inspect_list_every_target_with_its_distributions_and_needs(
+    wheelhouse: Path, multi: Path, tmp_path: Path
+) -> None:
+    import json
+
+    info = _tools(multi, "info", root=tmp_path / "cache")
+    assert "targets (the first that fits runs):" in info
+    assert "  cp312-manylinux_2_28_aarch64 (id " in info
+    assert ": does not fit: needs an aarch64 machine; this is x86_64" in info
+    block = info.split("  cp39-manylinux_2_17_x86_64 (id ")[1].split("  cp312-manylinux_2_17_x86_64")[0]
+    assert "tomli 2.0.1" in block.splitlines()[1] and "fakenative 1.0" in block.splitlines()[1]
+    assert "native: fakenative 1.0 (cp39-cp39-manylinux_2_17_x86_64)" in info
+    data = json.loads(_tools(multi, "info", "--json", root=tmp_path / "cache"))
+    assert [t["fits"] for t in data["targets"]] == [True, False, False, False, False]
+    assert data["target"] == data["targets"][0]["target"] and data["id"] == data["targets"][0]["id"]
+    text = succeeded(exearchive("inspect", multi, env=cli_env(wheelhouse))).stdout
+    assert "cp39-manylinux_2_17_x86_64 (id " in text and "  distributions: fakenative 1.0, targetapp 1.0" in text
+    described = json.loads(succeeded(exearchive("inspect", "--json", "--verify", multi, env=cli_env(wheelhouse))).stdout)
+    assert [t["target"] for t in described["targets"]][1:] == TARGETS[1:]
+    assert described["targets"][1]["needs"]["native"][0]["tags"] == ["cp39-cp39-manylinux_2_17_x86_64"]
+    assert described["targets"][4]["problem"] == "needs an aarch64 machine; this is x86_64"
+
+
+def test_verify_checks_the_chosen_targets_entry_and_every_list(multi: Path, tmp_path: Path) -> None:
+    root = tmp_path / "cache"
+    python = _python("3.9")
+    assert run_archive(multi, root=root, python=python).returncode == 0
+    assert "verify: intact" in _tools(multi, "verify", root=root, python=python)
+    entry = root / read_manifest(multi)["targets"][1]["id"]
+    (entry / "site-packages" / "fakenative.py").write_text("TAG = 'wrong'\n")
+    damaged = run_archive(multi, "verify", root=root, python=python, env={"EXEARCHIVE_TOOLS": "1"})
+    assert damaged.returncode == 1 and "site-packages/fakenative.py: " in damaged.stdout
+    repaired = _tools(multi, "verify", "--repair", root=root, python=python)
+    assert "intact" in repaired.splitlines()[-1]
+    assert run_archive(multi, root=root, python=python).stdout.strip() == OUTPUT["3.9"]
+
+
+def test_extract_writes_the_chosen_or_the_named_target(multi: Path, tmp_path: Path) -> None:
+    out = _tools(multi, "extract", str(tmp_path / "mine"), root=tmp_path / "cache")
+    assert "extracted" in out
+    assert f"{HOST_TAG}-{HOST_TAG}-" in (tmp_path / "mine" / "site-packages" / "fakenative.py").read_text()
+    _tools(multi, "extract", str(tmp_path / "cp39"), "--target", "cp39-manylinux_2_17_x86_64", root=tmp_path / "c")
+    site = tmp_path / "cp39" / "site-packages"
+    assert "cp39-cp39-" in (site / "fakenative.py").read_text() and (site / "tomli").is_dir()
+    assert not any(p.name.startswith("~") for p in (tmp_path / "cp39").iterdir())
+    wrong = run_archive(
+        multi, "extract", str(tmp_path / "x"), "--target", "cp99-beos", root=tmp_path / "c", env={"EXEARCHIVE_TOOLS": "1"}
+    )
+    assert wrong.returncode == 1 and "this archive has no target 'cp99-beos'; its targets: " in wrong.stderr
+
+
+def test_cache_clear_and_prune_remove_choices_whose_entry_is_gone(multi: Path, tmp_path: Path) -> None:
+    root = tmp_path / "cache"
+    assert run_archive(multi, root=root).returncode == 0
+    (root / CHOSEN / "0123-dangling").symlink_to("f" * ID_LENGTH)
+    pruned = _tools(multi, "cache", "prune", root=root)
+    assert "removed  1 remembered target choice whose entry is gone" in pruned
+    assert len(list((root / CHOSEN).iterdir())) == 1
+    cleared = _tools(multi, "cache", "clear", root=root)
+    assert "remembered target choice whose entry is gone" in cleared
+    assert list((root / CHOSEN).iterdir()) == []

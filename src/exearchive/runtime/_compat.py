@@ -834,6 +834,10 @@ def reason(needs, problem):
             if system == here[0]:
                 return "needs %s %s machine; this is %s" % (_article(arch), arch, here[1])
             return "needs %s %s %s machine; this is %s %s" % (_article(system), system, arch, here[0], here[1])
+    native = "this archive holds native code built for "
+    if problem.startswith(native):
+        built = problem[len(native) :].split(" but this interpreter is ")[0]
+        return "its native code is built for %s; this is %s" % (built, _describe_interpreter().split(" at ")[0])
     text = problem.rsplit("; ", 1)[0]
     return text[len("this archive ") :] if text.startswith("this archive ") else text
 
