@@ -417,7 +417,8 @@ def unpack(archive, dest, members=None, manifest=None, target=None):
             fd = handle.fileno()
             payload = _find_payload(fd, archive)
             renames = None if target is None else read_list(fd, archive, target)
-            jobs = _plan(_zipdir.members(fd, payload[1], payload[3]), dest, members, renames)
+            hashed = manifest is not None and bool(manifest.get("target"))  # an id that names its files
+            jobs = _plan(_zipdir.members(fd, payload[1], payload[3]), dest, members, renames, hashed)
             if renames is not None and members is None and len(jobs) != len(renames):
                 raise LauncherError(
                     "the archive %s is damaged: target %s lists %d files, its payload holds %d of them; rebuild it"
@@ -432,6 +433,8 @@ def unpack(archive, dest, members=None, manifest=None, target=None):
                 found = None if digest is None else digest.hexdigest()
             if found is not None:
                 _check_digest(archive, manifest, found)
+            if hashed and members is None:
+                _check_id(archive, manifest, jobs, dest)
             return len(jobs)
     except LauncherError:
         raise
@@ -499,10 +502,36 @@ def plain_path(member):
     return member.split("/", 1)[1] if member.startswith(VARIANT) else member
 
 
+def _check_id(archive, manifest, jobs, dest):
+    """Refuse files that are not the ones the content id names (a hash of their sorted paths, modes and hashes).
+
+    So an archive cannot fill the entry of another archive's content with its
+    own files: the id is computed from what was written, as the build did
+    (``backend/_multi.target_id``).
+    """
+    import hashlib
+
+    skip = len(os.path.join(os.path.abspath(dest), ""))
+    digest = hashlib.sha256()
+    for path, mode, sha256 in sorted((j.target[skip:].replace(os.sep, "/"), j.mode, j.sha256) for j in jobs):
+        digest.update(b"%s\0%o\0%s\n" % (path.encode("utf-8"), mode, sha256.encode()))
+    found = digest.hexdigest()[: len(manifest["id"])]
+    if found != manifest["id"]:
+        raise LauncherError(
+            "the archive %s is damaged: its files are not the ones its content id %s names (they hash to %s); "
+            "nothing was written to the cache; rebuild it or get an intact copy" % (archive, manifest["id"], found)
+        )
+
+
 def _check_digest(archive, manifest, found):
-    """Refuse a payload whose SHA-256 is not the one its manifest names (archives without it: its content id)."""
+    """Refuse a payload whose SHA-256 is not the one its manifest names.
+
+    Archives whose manifest names no target: its content id is a prefix of
+    the payload's hash too (newer ones: ``_check_id`` checks it).
+    """
     expected = (manifest.get("payload") or {}).get("sha256")
-    if found == expected or (not expected and found.startswith(manifest["id"])):
+    old = not manifest.get("target")
+    if (found == expected or not expected) and not (old and not found.startswith(manifest["id"])):
         return
     raise LauncherError(
         "the archive %s is damaged: its payload's SHA-256 is %s, its manifest names %s (content id %s); nothing "
@@ -525,7 +554,7 @@ def _find_payload(fd, archive):
     return (member[0], member[1] + skip, *member[2:])
 
 
-def _plan(found, dest, members, renames=None):
+def _plan(found, dest, members, renames=None, hashed=False):
     """Check every member, make the directories, and list the files to write.
 
     ``renames``: only these members, each written to its path (``read_list``).
@@ -558,7 +587,7 @@ def _plan(found, dest, members, renames=None):
             directory = target[:-1]
         else:
             directory = target.rpartition(sep)[0]
-            jobs.append(Job(member, target, 0o755 if mode & 0o111 else 0o644, path != name))
+            jobs.append(Job(member, target, 0o755 if mode & 0o111 else 0o644, path != name, hashed))
         while len(directory) > len(dest) and directory not in dirs:  # and every parent below dest
             dirs.add(directory)
             directory = directory.rpartition(sep)[0]
