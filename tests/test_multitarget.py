@@ -33,7 +33,8 @@ TARGETS = [
     "cp312-manylinux_2_28_aarch64",
 ]
 OUTPUT = {
-    "host": f"tag={HOST_TAG}-{HOST_TAG}-manylinux_2_17_x86_64 python={sys.version_info[0]}.{sys.version_info[1]} with=-",
+    "host": f"tag={HOST_TAG}-{HOST_TAG}-manylinux_2_17_x86_64 python={sys.version_info[0]}.{sys.version_info[1]} "
+    "with=-",
     "3.9": "tag=cp39-cp39-manylinux_2_17_x86_64 python=3.9 with=tomli",
     "3.12": "tag=cp312-cp312-manylinux_2_17_x86_64 python=3.12 with=-",
     "pypy3": "tag=pp39-pypy39_pp73-manylinux_2_17_x86_64 python=3.9 with=tomli",
@@ -93,7 +94,9 @@ def test_a_file_the_same_in_every_target_is_stored_once_and_variants_under_their
     variants = sorted(n for n in names if n.endswith("site-packages/fakenative.py"))
     assert variants == ["site-packages/fakenative.py"] + [f"~{k}/site-packages/fakenative.py" for k in range(1, 5)]
     # tomli: first had by target 1 (cp39), the same bytes in pp39: stored once, plain
-    assert "site-packages/tomli/__init__.py" in names and not any("tomli/__init__.py" in n for n in names if n[0] == "~")
+    assert "site-packages/tomli/__init__.py" in names and not any(
+        "tomli/__init__.py" in n for n in names if n[0] == "~"
+    )
     with zipfile.ZipFile(multi) as outer:
         lists = [outer.read(f"{TARGET_LISTS}{k}").decode().split() for k in range(5)]
     assert "site-packages/tomli/__init__.py" in lists[1] and "site-packages/tomli/__init__.py" in lists[3]
@@ -287,7 +290,9 @@ def test_info_and_inspect_list_every_target_with_its_distributions_and_needs(
     assert data["target"] == data["targets"][0]["target"] and data["id"] == data["targets"][0]["id"]
     text = succeeded(exearchive("inspect", multi, env=cli_env(wheelhouse))).stdout
     assert "cp39-manylinux_2_17_x86_64 (id " in text and "  distributions: fakenative 1.0, targetapp 1.0" in text
-    described = json.loads(succeeded(exearchive("inspect", "--json", "--verify", multi, env=cli_env(wheelhouse))).stdout)
+    described = json.loads(
+        succeeded(exearchive("inspect", "--json", "--verify", multi, env=cli_env(wheelhouse))).stdout
+    )
     assert [t["target"] for t in described["targets"]][1:] == TARGETS[1:]
     assert described["targets"][1]["needs"]["native"][0]["tags"] == ["cp39-cp39-manylinux_2_17_x86_64"]
     assert described["targets"][4]["problem"] == "needs an aarch64 machine; this is x86_64"
@@ -316,7 +321,13 @@ def test_extract_writes_the_chosen_or_the_named_target(multi: Path, tmp_path: Pa
     assert "cp39-cp39-" in (site / "fakenative.py").read_text() and (site / "tomli").is_dir()
     assert not any(p.name.startswith("~") for p in (tmp_path / "cp39").iterdir())
     wrong = run_archive(
-        multi, "extract", str(tmp_path / "x"), "--target", "cp99-beos", root=tmp_path / "c", env={"EXEARCHIVE_TOOLS": "1"}
+        multi,
+        "extract",
+        str(tmp_path / "x"),
+        "--target",
+        "cp99-beos",
+        root=tmp_path / "c",
+        env={"EXEARCHIVE_TOOLS": "1"},
     )
     assert wrong.returncode == 1 and "this archive has no target 'cp99-beos'; its targets: " in wrong.stderr
 

@@ -57,7 +57,14 @@ def build_archive(wheel: Path, config: Config, outdir: Path, project_dir: Path) 
     with tempfile.TemporaryDirectory(prefix="exearchive-") as temp:
         work = Path(temp)
         prepared = [
-            _prepare(_wheels(wheel, config, project_dir, work / f"target-{k}" / "wheels", target), name, config, work, k, target)
+            _prepare(
+                _wheels(wheel, config, project_dir, work / f"target-{k}" / "wheels", target),
+                name,
+                config,
+                work,
+                k,
+                target,
+            )
             for k, target in enumerate(targets)
         ]
         return _assemble(
@@ -146,7 +153,9 @@ def _prepare(
     return _Prepared(target, staged, dist, entry, [tag] if tag else [], needs, _multi.tree_files(root))
 
 
-def _assemble(prepared: list[_Prepared], config: Config, work: Path, target_for: Callable[[list[_staged.Staged]], Path]) -> Path:
+def _assemble(
+    prepared: list[_Prepared], config: Config, work: Path, target_for: Callable[[list[_staged.Staged]], Path]
+) -> Path:
     """Write the archive of the prepared targets: one payload, each target's files stored once."""
     merged = _multi.merge([p.files for p in prepared])
     payload = _pack.write_payload(merged.members, work / "payload.zip", _zip.build_date())
@@ -212,7 +221,7 @@ def _check_input_files(config: Config, project_dir: Path) -> None:
 
 
 def concrete_name(target: _targets.Target) -> str:
-    """The target's name in the manifest: as written, ``host`` as this interpreter's (``cp311-manylinux_2_36_x86_64``)."""
+    """The target's name in the manifest: as written, ``host`` as this interpreter's."""
     if not target.is_host or not target.tags:
         return target.name
     first = target.tags[0]
@@ -266,7 +275,7 @@ def _manifest(prepared: _Prepared, payload: _pack.Payload, overlay: dict[str, An
 
 
 def combined_name(names: list[str]) -> str:
-    """The archive's file name from its targets' (``archive_name``): theirs when they agree, else ``NAME-VERSION-multi.pyz``."""
+    """The archive's file name: its targets' (``archive_name``) when alike, else ``NAME-VERSION-multi.pyz``."""
     if len(set(names)) == 1:
         return names[0]
     parts = names[0][: -len(".pyz")].split("-")

@@ -128,9 +128,7 @@ def load(project_dir: Path, settings: Mapping[str, Any] | None) -> Config:
     seen: set[str] = set()
     for value in config.targets:
         if value.strip() in seen:
-            raise ConfigError(
-                f"{config.where('targets')} lists {value.strip()!r} twice; list each target once"
-            )
+            raise ConfigError(f"{config.where('targets')} lists {value.strip()!r} twice; list each target once")
         seen.add(value.strip())
     return config
 

@@ -219,8 +219,8 @@ def write_archive(
 ) -> Path:
     """Write the archive to ``target`` atomically (temp file + rename); return ``target``.
 
-    ``extra``: more ``(name, bytes)`` members, stored uncompressed after the
-    manifest (the file lists of several targets).
+    ``extra``: more ``(name, bytes)`` members, deflated, after the manifest
+    (the file lists of several targets).
     """
     runtime = _runtime_files()
     launcher = _with_bytecode(runtime)
@@ -245,7 +245,7 @@ def write_archive(
                 text += "\n"
                 _zip.add_bytes(archive, MANIFEST_JSON, text.encode(), date)
                 for name, data in extra:
-                    _zip.add_bytes(archive, name, data, date, compress=False)
+                    _zip.add_bytes(archive, name, data, date)
                 _zip.add_file(archive, PAYLOAD, payload.path, date, compress=False)
             out.flush()
             os.fsync(out.fileno())

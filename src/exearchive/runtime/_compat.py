@@ -852,10 +852,8 @@ def _uname_platform():
 def _machine(platform):
     """``(system, architecture)`` of a platform tag: ``manylinux_2_28_aarch64`` -> ``("Linux", "aarch64")``."""
     parts = platform.split("_")
-    if platform.startswith(("manylinux_", "musllinux_", "macosx_")):
-        arch = "_".join(parts[3:])
-    else:  # linux_x86_64, manylinux2014_x86_64, win_amd64
-        arch = "_".join(parts[1:])
+    # manylinux_2_28_aarch64, macosx_11_0_arm64; else linux_x86_64, manylinux2014_x86_64, win_amd64
+    arch = "_".join(parts[3:] if platform.startswith(("manylinux_", "musllinux_", "macosx_")) else parts[1:])
     if platform.startswith(("manylinux", "musllinux", "linux")):
         system = "Linux"
     elif platform.startswith("macosx"):

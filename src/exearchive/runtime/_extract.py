@@ -474,10 +474,11 @@ def read_payload(archive):
 def read_list(fd, archive, target):
     """Target ``target``'s file list (``TARGET_LISTS`` + k): ``{payload member: path in the entry}``.
 
-    The list is an uncompressed member of the archive, one name a line; its
+    The list is a member of the archive (deflated), one name a line; its
     SHA-256 is the one the target's manifest names, or the archive is damaged.
     """
     import hashlib
+    import zlib
 
     from . import _zipdir
 
@@ -489,7 +490,12 @@ def read_list(fd, archive, target):
         raise LauncherError("the archive %s is damaged: it holds no %s; rebuild it" % (archive, name))
     skip = _zipdir.local_header_length(_zipdir.pread(fd, _zipdir.LOCAL_SIZE, member[1]), name)
     data = _zipdir.pread(fd, member[2], member[1] + skip)
-    if member[5] != _zipdir.STORED or hashlib.sha256(data).hexdigest() != target.get("list_sha256"):
+    try:
+        if member[5] == _zipdir.DEFLATED:
+            data = zlib.decompressobj(-15).decompress(data, member[3] + 1)
+    except zlib.error:
+        data = b""
+    if len(data) != member[3] or hashlib.sha256(data).hexdigest() != target.get("list_sha256"):
         raise LauncherError(
             "the archive %s is damaged: its file list %s is not the one its manifest names; rebuild it or get an "
             "intact copy" % (archive, name)

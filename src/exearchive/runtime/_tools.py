@@ -100,7 +100,7 @@ class Context:
         self.use_target(None)
 
     def use_target(self, name):
-        """Look at target ``name`` of an archive of several (None: the first that fits this interpreter, else the first).
+        """Look at target ``name`` of an archive of several (None: the first that fits here, else the first).
 
         ``manifest``, ``id``, ``root`` and ``entry`` are then that target's.
         """

@@ -25,7 +25,7 @@ def run(context, options):
         return _archive_is_damaged(context)
     if _extract.target_of(context.manifest):
         renames = _read_list(context, context.manifest)
-        members = [(renames[m[0]],) + tuple(m[1:]) for m in members if m[0] in renames]
+        members = [(renames[m[0]], *m[1:]) for m in members if m[0] in renames]
     if not os.path.isdir(context.entry):
         out("missing  %s (not extracted; the next start extracts it)" % context.entry)
         if not options.repair:
@@ -75,7 +75,9 @@ def _list_problems(context, members):
         if missing:
             problems.append("target %s lists %s, which its payload lacks" % (target.get("target"), missing[0]))
         elif len(listed) != target.get("files"):
-            problems.append("target %s lists %d files, its manifest %r" % (target.get("target"), len(listed), target.get("files")))
+            problems.append(
+                "target %s lists %d files, its manifest %r" % (target.get("target"), len(listed), target.get("files"))
+            )
     return problems
 
 
