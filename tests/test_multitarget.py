@@ -342,3 +342,22 @@ def test_cache_clear_and_prune_remove_choices_whose_entry_is_gone(multi: Path, t
     cleared = _tools(multi, "cache", "clear", root=root)
     assert "remembered target choice whose entry is gone" in cleared
     assert list((root / CHOSEN).iterdir()) == []
+
+
+def test_exearchive_build_takes_several_targets_and_names_the_archive_for_them(
+    wheelhouse: Path,
+    target_links: list[Path],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from cli_support import copy_sample
+
+    project = copy_sample("targetapp", tmp_path)
+    env = cli_env(wheelhouse, *target_links)
+    targets = ["--target", "cp39-manylinux_2_17_x86_64", "--target", "host"]
+    result = succeeded(exearchive("build", project, "--no-isolation", *targets, "-o", "out/", env=env, cwd=tmp_path))
+    archive = tmp_path / "out" / "targetapp-1.0-multi.pyz"
+    assert result.stdout.strip().endswith(archive.name)
+    assert [t["target"] for t in read_manifest(archive)["targets"]][0] == "cp39-manylinux_2_17_x86_64"
+    ran = run_archive(archive, root=tmp_path / "cache", python=_python("3.9"))
+    assert ran.stdout.strip() == OUTPUT["3.9"], ran.stderr
+    assert run_archive(archive, root=tmp_path / "cache").stdout.strip() == OUTPUT["host"]

@@ -18,7 +18,7 @@ from packaging.utils import parse_wheel_filename
 
 from ..backend._errors import ExearchiveError
 from ..runtime import _compat
-from ..runtime._tools_info import needs_line
+from ..runtime._tools_info import needs_line, target_summary
 from . import _archive
 from ._errors import CommandError
 from ._output import Output
@@ -100,7 +100,7 @@ def describe(archive: _archive.Archive) -> dict[str, Any]:
     (the first that fits, else the first), and ``targets``, all of them.
     """
     targets = [_target(t, str(archive.path)) for t in archive.manifest.get("targets") or []]
-    chosen = next((k for k, t in enumerate(targets) if t["can_run"]), 0)
+    chosen = next((k for k, t in enumerate(targets) if t["fits"]), 0)
     manifest = {**archive.manifest, **archive.manifest["targets"][chosen]} if targets else archive.manifest
     needs = manifest.get("needs") or {}
     payload = manifest.get("payload") or {}
@@ -148,18 +148,10 @@ def describe(archive: _archive.Archive) -> dict[str, Any]:
 
 def _target(target: dict[str, Any], archive: str) -> dict[str, Any]:
     """One target of several: name, id, distributions, needs, and whether this interpreter can run it."""
-    needs = target.get("needs") or {}
-    problem = _compat.check(needs, archive)
-    return {
-        "target": target.get("target"),
-        "id": target.get("id"),
-        "files": target.get("files"),
-        "distributions": [_distribution(d) for d in target.get("distributions") or []],
-        "needs": needs,
-        "bytecode_for": list(target.get("pyc") or []),
-        "can_run": problem is None,
-        "problem": None if problem is None else _compat.reason(needs, problem),
-    }
+    summary: dict[str, Any] = target_summary(target, archive)
+    summary["distributions"] = [_distribution(d) for d in target.get("distributions") or []]
+    summary["bytecode_for"] = list(target.get("pyc") or [])
+    return summary
 
 
 def _distribution(entry: dict[str, Any]) -> dict[str, Any]:
@@ -232,7 +224,7 @@ def render(data: dict[str, Any]) -> list[str]:
     field("payload", ", ".join(counts))
     field("bytecode for", ", ".join(payload["bytecode_for"]) or "none (compiled on first start)")
     for target in data["targets"]:
-        fits = "this interpreter can run it" if target["can_run"] else f"does not fit: {target['problem']}"
+        fits = "this interpreter can run it" if target["fits"] else f"does not fit: {target['problem']}"
         field(
             "targets" if target is data["targets"][0] else "",
             f"{target['target']} (id {target['id']}, {target['files']} files): {fits}",

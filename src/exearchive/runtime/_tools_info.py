@@ -54,7 +54,7 @@ def run(context, options):
         },
     }
     data["target"] = manifest.get("target")
-    data["targets"] = [_target_summary(t, context.archive) for t in context.archive_manifest.get("targets") or []]
+    data["targets"] = [target_summary(t, context.archive) for t in context.archive_manifest.get("targets") or []]
     if options.json:
         import json
 
@@ -64,7 +64,7 @@ def run(context, options):
     return 0
 
 
-def _target_summary(target, archive):
+def target_summary(target, archive):
     """One target of several: its name, id, distributions, needs, and whether it fits this interpreter."""
     from . import _compat
 
