@@ -16,8 +16,9 @@ incomplete, or not yet ready for the running interpreter.  Steps:
    temp directory beside the target (``_zipdir`` reads the central
    directories, ``_unpack`` writes the files with a few threads, streaming
    the large ones; the payload is hashed meanwhile and refused if it is not
-   the one the content id names), compile bytecode for this interpreter
-   unless the payload ships it (``_compile``, in several processes for large
+   the one the manifest names, and so are files whose hash is not the
+   content id; of an archive of several targets, only the chosen one's
+   files), compile bytecode for this interpreter unless the payload ships it (``_compile``, in several processes for large
    payloads), write the completion record and the ready
    marker for this interpreter, rename into place;
 4. for an entry published by another interpreter: compile bytecode for this
