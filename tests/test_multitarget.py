@@ -362,3 +362,25 @@ def test_exearchive_build_takes_several_targets_and_names_the_archive_for_them(
     ran = run_archive(archive, root=tmp_path / "cache", python=_python("3.9"))
     assert ran.stdout.strip() == OUTPUT["3.9"], ran.stderr
     assert run_archive(archive, root=tmp_path / "cache").stdout.strip() == OUTPUT["host"]
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        (["cp313-cp313-macosx_11_0_arm64"], "needs a macOS arm64 machine; this is Linux x86_64"),
+        (["cp312-cp312-win_amd64"], "needs a Windows amd64 machine; this is Linux x86_64"),
+        (["cp312-cp312-manylinux_2_28_aarch64"], "needs an aarch64 machine; this is x86_64"),
+        (["cp312-cp312-manylinux2014_ppc64le"], "needs a ppc64le machine; this is x86_64"),
+    ],
+)
+def test_a_foreign_machine_is_named_in_a_few_words(tags: list[str], expected: str) -> None:
+    import platform
+
+    from exearchive.runtime import _compat
+
+    if sys.platform != "linux" or platform.machine() != "x86_64":
+        pytest.skip("the sentences name this machine: written for Linux x86_64")
+    needs = {"native": [{"dist": "fakenative 1.0", "tags": tags}]}
+    problem = _compat.check(needs, "app.pyz")
+    assert problem is not None
+    assert _compat.reason(needs, problem) == expected
