@@ -18,9 +18,10 @@ incomplete, or not yet ready for the running interpreter.  Steps:
    the large ones; the payload is hashed meanwhile and refused if it is not
    the one the manifest names, and so are files whose hash is not the
    content id; of an archive of several targets, only the chosen one's
-   files), compile bytecode for this interpreter unless the payload ships it (``_compile``, in several processes for large
-   payloads), write the completion record and the ready
-   marker for this interpreter, rename into place;
+   files), compile bytecode for this interpreter unless the payload ships
+   it (``_compile``, in several processes for large payloads), write the
+   completion record and the ready marker for this interpreter, rename into
+   place;
 4. for an entry published by another interpreter: compile bytecode for this
    one in place (each ``.pyc`` is written atomically) and write its ready marker.
 
