@@ -37,7 +37,7 @@ def choose(manifest, archive, env, trace):
         trace("target " + line)
         lines.append(line)
     from . import _reexec
-    from ._extract import _elsewhere_note
+    from ._extract import elsewhere_note
 
     python = _reexec.other_interpreter([t.get("needs") or {} for t in targets], archive, env, trace)
     if python is not None:
@@ -45,7 +45,7 @@ def choose(manifest, archive, env, trace):
     raise LauncherError(
         "none of the %d targets of %s fits %s%s; run it with an interpreter that fits one, e.g. "
         "EXEARCHIVE_PYTHON=/path/to/python:\n  %s"
-        % (len(targets), archive, _compat._describe_interpreter(), _elsewhere_note(env), "\n  ".join(lines))
+        % (len(targets), archive, _compat.describe_interpreter(), elsewhere_note(env), "\n  ".join(lines))
     )
 
 

@@ -495,7 +495,7 @@ def complete_platform() -> dict:
 # The check
 
 
-def _describe_interpreter():
+def describe_interpreter():
     """E.g. "CPython 3.11.7 at /usr/bin/python3" or "PyPy 7.3.11 (Python 3.9.16)"."""
     name = sys.implementation.name
     if name == "cpython":
@@ -584,7 +584,7 @@ def _check_requires_python(needs, archive):
     return "this archive needs Python %s%s but this is %s; %s" % (
         effective,
         " (requires-python of %s)" % _some(names) if names else "",
-        _describe_interpreter(),
+        describe_interpreter(),
         _advice(archive, _suggest_python(needs)),
     )
 
@@ -658,7 +658,7 @@ def _check_markers(needs, archive):
         text += ", which it does not carry"
     return "this archive needs %s; this interpreter is %s; %s" % (
         text,
-        _describe_interpreter(),
+        describe_interpreter(),
         _advice(archive, _suggest_python(needs)),
     )
 
@@ -776,7 +776,7 @@ def _check_native(needs, archive):
         % (
             shown,
             dist,
-            _describe_interpreter(),
+            describe_interpreter(),
             here,
             ", ".join(supported[:2]),
             _advice(archive, None if where else _suggest_python(needs), where),
@@ -837,7 +837,7 @@ def reason(needs, problem):
     native = "this archive holds native code built for "
     if problem.startswith(native):
         built = problem[len(native) :].split(" but this interpreter is ")[0]
-        return "its native code is built for %s; this is %s" % (built, _describe_interpreter().split(" at ")[0])
+        return "its native code is built for %s; this is %s" % (built, describe_interpreter().split(" at ")[0])
     text = problem.rsplit("; ", 1)[0]
     return text[len("this archive ") :] if text.startswith("this archive ") else text
 

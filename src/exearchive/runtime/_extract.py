@@ -89,7 +89,7 @@ def prepare(manifest, archive, root, explicit, env, trace, hold_use_lock):
         problem = _compat.check(needs, archive)
         if problem:
             _run_elsewhere(needs, archive, env, trace)
-            raise LauncherError(problem + _elsewhere_note(env))
+            raise LauncherError(problem + elsewhere_note(env))
         trace("compatibility check passed")
     entry_id = str(manifest["id"])
     if not plain_name(entry_id):
@@ -134,7 +134,7 @@ def _run_elsewhere(needs, archive, env, trace):
         _reexec.reexec(python, archive)
 
 
-def _elsewhere_note(env):
+def elsewhere_note(env):
     """What the refusal adds about the interpreters tried instead."""
     from ._reexec import allowed
 
