@@ -384,3 +384,22 @@ def test_a_foreign_machine_is_named_in_a_few_words(tags: list[str], expected: st
     problem = _compat.check(needs, "app.pyz")
     assert problem is not None
     assert _compat.reason(needs, problem) == expected
+
+
+def test_two_targets_with_the_same_files_have_one_id_and_one_list(
+    wheelhouse: Path,
+    target_links: list[Path],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    if HOST_TAG not in ("cp39", "cp311", "cp312"):
+        pytest.skip("fakenative has no wheel for this interpreter")
+    env = cli_env(wheelhouse, *target_links)
+    archive = tmp_path / "same.pyz"
+    targets = ["--target", f"{HOST_TAG}-manylinux_2_17_x86_64", "--target", "host"]
+    succeeded(exearchive("pack", "targetapp", *targets, "-o", archive, env=env))
+    first, second = read_manifest(archive)["targets"]
+    assert first["id"] == second["id"] and first["list"] == second["list"] == f"{TARGET_LISTS}0"
+    with zipfile.ZipFile(archive) as outer:
+        assert [n for n in outer.namelist() if n.startswith(TARGET_LISTS)] == [f"{TARGET_LISTS}0"]
+    assert not any(n.startswith("~") for n in _payload_names(archive))
+    assert run_archive(archive, root=tmp_path / "cache").stdout.strip() == OUTPUT["host"]

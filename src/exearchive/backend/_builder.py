@@ -161,13 +161,14 @@ def _assemble(
     payload = _pack.write_payload(merged.members, work / "payload.zip", _zip.build_date())
     first = prepared[0]
     lists = [("\n".join(names) + "\n").encode() for names in merged.lists]
-    overlays = [_overlay(p, k, lists[k]) for k, p in enumerate(prepared)]
+    # a list the same as an earlier target's (same files: the same id too) is stored once, under that one's index
+    overlays = [_overlay(p, lists.index(lists[k]), lists[k]) for k, p in enumerate(prepared)]
     if len(prepared) == 1:
         manifest = _manifest(first, payload, overlays[0], SINGLE_FORMAT)
         extra: list[tuple[str, bytes]] = []
     else:
         manifest = _manifest(first, payload, {"targets": overlays}, FORMAT)
-        extra = [(TARGET_LISTS + str(k), data) for k, data in enumerate(lists)]
+        extra = [(TARGET_LISTS + str(k), data) for k, data in enumerate(lists) if lists.index(data) == k]
     path = target_for([p.staged for p in prepared])
     if config.check_python and "python" in config.sources:
         _check_shebang_fits(config, [p.needs for p in prepared], path.name)
@@ -230,7 +231,7 @@ def concrete_name(target: _targets.Target) -> str:
     return f"{first.interpreter}-{platform}"
 
 
-def _overlay(prepared: _Prepared, index: int, listed: bytes) -> dict[str, Any]:
+def _overlay(prepared: _Prepared, list_index: int, listed: bytes) -> dict[str, Any]:
     """What the manifest says of one target (the whole manifest's keys for it; ``targets[k]`` of several)."""
     staged = prepared.staged
     overlay: dict[str, Any] = {
@@ -243,7 +244,7 @@ def _overlay(prepared: _Prepared, index: int, listed: bytes) -> dict[str, Any]:
         "needs": prepared.needs,
         "distributions": [{"name": d.name, "version": d.version, "wheel": d.wheel} for d in staged.distributions],
         "files": len(prepared.files),
-        "list": TARGET_LISTS + str(index),
+        "list": TARGET_LISTS + str(list_index),
         "list_sha256": hashlib.sha256(listed).hexdigest(),
     }
     return overlay
