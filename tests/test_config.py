@@ -63,7 +63,7 @@ def test_repeated_setting_gives_a_list(tmp_path: Path) -> None:
         (
             'colour = "x"',
             None,
-            "unknown key 'colour' in [tool.exearchive] (known keys: check-python, compile, constraints,",
+            "unknown key 'colour' in [tool.exearchive] (known keys: check-python, compile, compile-tests, constraints,",
         ),
         ("enabled = 3", None, "[tool.exearchive] enabled must be a boolean (true or false, without quotes), not 3"),
         (

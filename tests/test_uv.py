@@ -44,7 +44,7 @@ def _decoy(tmp_path: Path, wheelhouse: Path) -> Path:
 
 
 def _uv_env(wheelhouse: Path, decoys: Path) -> dict[str, str]:
-    env = clean_env({"UV_FIND_LINKS": str(wheelhouse), "UV_NO_INDEX": "1", "UV_NO_CACHE": "1"})
+    env = clean_env({"UV_FIND_LINKS": str(wheelhouse), "UV_OFFLINE": "1", "UV_NO_CACHE": "1"})
     env.update({"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(decoys)})  # what pip would take
     return env
 
@@ -84,7 +84,7 @@ def test_uv_build_resolves_with_uvs_settings_not_pips(wheelhouse: Path, tmp_path
 def test_resolver_uv_is_used_without_uv_as_the_frontend(wheelhouse: Path, tmp_path: Path) -> None:
     project = tmp_path / "greetcli"
     shutil.copytree(SAMPLES / "greetcli", project, ignore=shutil.ignore_patterns("build", "*.egg-info"))
-    env_extra = {"PATH": f"{Path(_uv()).parent}:/usr/bin:/bin", "UV_FIND_LINKS": str(wheelhouse), "UV_NO_INDEX": "1"}
+    env_extra = {"PATH": f"{Path(_uv()).parent}:/usr/bin:/bin", "UV_FIND_LINKS": str(wheelhouse), "UV_OFFLINE": "1"}
     # pip's settings (the hook's offline environment) see only the wheelhouse; uv's see it too
     built = hook_build(project, tmp_path / "dist", wheelhouse, {"exearchive.resolver": "uv"}, env_extra)
     assert built.returncode == 0, built.output

@@ -148,7 +148,7 @@ def _prepare(
     _extras.check(config.extras, dist.extras, dist.name, config.where("extras"))
     _staged.check_complete(staged, config.extras, name, "the lock file" if config.lock else "pip", target)
     entry = None if config.interpreter else _entry.choose(staged, name, config.entry_point, config.where("entry-point"))
-    tag = _bytecode.compile_for(target, root, config.python) if config.compile else None
+    tag = _bytecode.compile_for(target, root, config.python, config.compile_tests) if config.compile else None
     needs = _staged.needs(staged, config.extras, dist.name, target)
     return _Prepared(target, staged, dist, entry, [tag] if tag else [], needs, _multi.tree_files(root))
 
@@ -199,14 +199,20 @@ def _wheels(wheel: Path, config: Config, project_dir: Path, wheel_dir: Path, tar
         )
     constraints = [project_dir / path for path in config.constraints]
     requirements = [project_dir / path for path in config.requirements]
-    uv = _uv.chosen(config.resolver, config.where("resolver")) if target.is_host else None
-    if uv is not None:
+    uv = _uv.chosen(config.resolver, config.where("resolver"))
+    if uv is not None and target.is_host:
         return _uv.resolve(uv, wheel, config.extras, wheel_dir, constraints=constraints, requirements=requirements)
-    if config.resolver == "uv" and not target.is_host:
+    platform = _uv.platform_for(target) if uv is not None else ""
+    if uv is not None and not isinstance(platform, str):
+        files = {"constraints": constraints, "requirements": requirements}
+        return _uv.resolve_for(uv, platform, target, wheel, config.extras, wheel_dir, **files)
+    if uv is not None and config.resolver == "uv":
         raise ConfigError(
-            f"{config.where('resolver')} = 'uv' with {config.where('targets')} = {target.name!r}: uv does not "
-            "resolve for another target here yet; set it to 'pip' (pip resolves with the target's flags)"
+            f"{config.where('resolver')} = 'uv' with {config.where('targets')} = {target.name!r}: uv cannot resolve "
+            f"for it ({platform}); set it to 'pip' (pip resolves with the target's flags)"
         )
+    if uv is not None:
+        logger.info("resolving for %s with pip, not uv: %s", target.name, platform)
     return _resolve.resolve(
         wheel, config.extras, wheel_dir, constraints=constraints, requirements=requirements, target=target
     )

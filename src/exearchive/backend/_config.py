@@ -45,6 +45,8 @@ class Config:
     """Extras of the project to include."""
     compile: bool = True
     """Ship bytecode for the build interpreter in the payload."""
+    compile_tests: bool = False
+    """Ship bytecode for the sources in test directories (``tests/``, ``test/``) too."""
     interpreter: bool = False
     """The archive is a Python: it runs no entry point and takes what ``python`` takes."""
     lock: str | None = None
@@ -82,6 +84,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "python": ("python", _STR),
     "extras": ("extras", _LIST),
     "compile": ("compile", _BOOL),
+    "compile-tests": ("compile_tests", _BOOL),
     "interpreter": ("interpreter", _BOOL),
     "lock": ("lock", _STR),
     "constraints": ("constraints", _LIST),

@@ -22,6 +22,7 @@ from typing import Any, cast
 
 from packaging.markers import Environment
 from packaging.pylock import (
+    Package,
     PackageArchive,
     PackageDirectory,
     PackageSdist,
@@ -86,6 +87,23 @@ def wheels_from_lock(
             selected = list(lock.select(extras=extras))
     except PylockSelectError as error:
         raise ResolutionError(f"{lock_path.name} does not fit this build: {error}") from None
+    return fetch_selected(selected, lock_path, project, project_wheel, wheel_dir, target)
+
+
+Selected = list[tuple[Package, PackageVcs | PackageDirectory | PackageArchive | PackageSdist | PackageWheel]]
+
+
+def fetch_selected(
+    selected: Selected,
+    lock_path: Path,
+    project: str | None,
+    project_wheel: Path | None,
+    wheel_dir: Path,
+    target: Target | None,
+) -> list[Path]:
+    """Fetch the ``selected`` packages of a lock into ``wheel_dir``, hash-checked; ``project`` (its entry) is
+    replaced by ``project_wheel``.  For a ``target`` that is not the host, only wheels, fetched with its flags."""
+    foreign = target is not None and not target.is_host
     hashed: list[str] = []
     unhashed: list[str] = []
     base = lock_path.parent

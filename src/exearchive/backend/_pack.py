@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import py_compile
+import re
 import sys
 import tempfile
 import zipfile
@@ -79,13 +80,14 @@ class Payload:
     unpacked: int
 
 
-def compile_site(root: Path) -> str | None:
+def compile_site(root: Path, skip: str | None = None) -> str | None:
     """Compile the tree's sources for this interpreter as unchecked-hash pycs.
 
     Returns the cache tag the bytecode is for (``cpython-311``), or None when
     this interpreter writes no bytecode.  Code objects name the file by its
     path inside the payload, so the bytes do not depend on the build directory;
-    importlib puts the real path in when it loads them.
+    importlib puts the real path in when it loads them.  ``skip``: a regular
+    expression of the paths below site-packages (``pkg/tests/x.py``) not compiled.
     """
     tag = sys.implementation.cache_tag
     if tag is None:
@@ -100,6 +102,7 @@ def compile_site(root: Path) -> str | None:
             quiet=2,
             workers=0,
             invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+            rx=re.compile(re.escape(str(site) + os.sep) + skip) if skip else None,
         )
     return tag
 

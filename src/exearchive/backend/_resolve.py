@@ -17,11 +17,13 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from . import _hostbuilt
 from ._errors import ResolutionError
 from ._hashing import sha256_file
 from ._targets import Target, evaluate
@@ -107,13 +109,29 @@ def download_for(
     target: Target, options: list[str], roots: list[Root] | None, wheel_dir: Path, subject: str
 ) -> list[Path]:
     """Every wheel needed on ``target``: pip downloads with the target's flags, then the set is checked again
-    with the target's markers (pip evaluates them for the build host).
-
-    A requirement the target needs that pip left out is added and pip runs again (a few rounds at most); a
-    wheel that no requirement reaches on the target is dropped.  ``roots`` are the projects asked for, with
-    their extras; None when they cannot be told (then nothing is dropped).
+    with the target's markers (pip evaluates them for the build host), as :func:`in_rounds` does.
     """
     flags = target_flags(target)
+
+    def fetch(directory: Path, more: list[str]) -> None:
+        _download_building_sdists(target, [*flags, *options, *more], directory, subject)
+
+    return in_rounds(target, roots, wheel_dir, subject, fetch, "pip")
+
+
+Fetch = Callable[[Path, list[str]], None]
+"""Fill a directory with the wheels a resolver chose, given more pip options (``-r FILE`` of added requirements)."""
+
+
+def in_rounds(
+    target: Target, roots: list[Root] | None, wheel_dir: Path, subject: str, fetch: Fetch, resolver: str
+) -> list[Path]:
+    """The wheels ``fetch`` chose, checked with the target's markers (a resolver evaluates some for the host).
+
+    A requirement the target needs that the resolver left out is added and it runs again (a few rounds at
+    most); a wheel that no requirement reaches on the target is dropped.  ``roots`` are the projects asked
+    for, with their extras; None when they cannot be told (then nothing is dropped).
+    """
     added: list[str] = []
     for round_ in range(1, _ROUNDS + 1):
         directory = wheel_dir.parent / f"download-{round_}"
@@ -122,15 +140,8 @@ def download_for(
             more = wheel_dir.parent / f"target-requirements-{round_}.txt"
             more.write_text("\n".join(added) + "\n")
             extra = ["-r", str(more)]
-        logger.info("resolving %s for target %s with pip (round %d)", subject, target.name, round_)
-        try:
-            run_pip(["download", "-d", str(directory), *flags, *options, *extra], subject)
-        except PipFailed as failure:
-            raise PipFailed(
-                f"{failure}\n  (for target {target.name}, pip takes only wheels that fit it: sdists are not "
-                "built for other targets)",
-                failure.output,
-            ) from None
+        logger.info("resolving %s for target %s with %s (round %d)", subject, target.name, resolver, round_)
+        fetch(directory, extra)
         wheels = sorted(directory.glob("*.whl"))
         _check_one_per_project(wheels)
         kept, missing = _closure(wheels, roots, target)
@@ -146,9 +157,40 @@ def download_for(
             return result
         added += [line for line in missing if line not in added]
     raise ResolutionError(
-        f"cannot resolve {subject} for target {target.name}: pip does not provide {', '.join(missing)} "
+        f"cannot resolve {subject} for target {target.name}: {resolver} does not provide {', '.join(missing)} "
         f"after {_ROUNDS} rounds"
     )
+
+
+_BUILDS = 20
+
+
+def _download_building_sdists(target: Target, options: list[str], directory: Path, subject: str) -> None:
+    """``pip download`` for ``target``; a requirement with only an sdist is built here and kept where it fits
+    (``_hostbuilt``), then pip runs again with the built wheels on its ``--find-links``."""
+    work = directory.parent
+    constraints = [item for i, item in enumerate(options) if item == "-c" or (i and options[i - 1] == "-c")]
+    built: set[str] = set()
+    kept = _hostbuilt.directory(work)
+    links = ["--find-links", str(kept)] if kept.is_dir() else []  # built in an earlier round
+    while True:
+        try:
+            run_pip(["download", "-d", str(directory), *options, *links], subject)
+            return
+        except PipFailed as failure:
+            wanted = _hostbuilt.missing_requirement(failure.output)
+            key = canonicalize_name(wanted.name) if wanted else ""
+            wheel = None
+            if wanted is not None and key not in built and len(built) < _BUILDS:
+                built.add(key)
+                wheel = _hostbuilt.build(wanted, target, constraints, work, run_pip)
+            if wheel is None:
+                raise PipFailed(
+                    f"{failure}\n  (for target {target.name}, pip takes only wheels that fit it; an sdist is built "
+                    "here and kept only where its wheel fits, and none was found)",
+                    failure.output,
+                ) from None
+            links = ["--find-links", str(wheel.parent)]
 
 
 def target_flags(target: Target) -> list[str]:

@@ -1,0 +1,1 @@
+"""A package whose only content is a C extension module."""
