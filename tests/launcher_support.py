@@ -85,6 +85,20 @@ def member(name: str, mode: int = 0o100644) -> zipfile.ZipInfo:
     return info
 
 
+def files_id(payload: bytes) -> str:
+    """The content id of a single-target payload as the backend computes it: a hash of its files."""
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(io.BytesIO(payload)) as inner:
+        files = sorted(
+            (info.filename, 0o755 if (info.external_attr >> 16) & 0o111 else 0o644, inner.read(info))
+            for info in inner.infolist()
+            if not info.filename.endswith("/")
+        )
+    for name, mode, data in files:
+        digest.update(b"%s\0%o\0%s\n" % (name.encode(), mode, hashlib.sha256(data).hexdigest().encode()))
+    return digest.hexdigest()[:ID_LENGTH]
+
+
 def rewrite_archive(
     source: Path,
     target: Path,
@@ -109,7 +123,7 @@ def rewrite_archive(
     digest = hashlib.sha256(payload).hexdigest()
     manifest["payload"].update(sha256=digest, size=len(payload))
     if recompute_id:
-        manifest["id"] = digest[:ID_LENGTH]
+        manifest["id"] = files_id(payload) if manifest.get("target") else digest[:ID_LENGTH]
     if edit_manifest is not None:
         edit_manifest(manifest)
     buffer = io.BytesIO()

@@ -138,11 +138,11 @@ def test_the_file_count_is_checked_before_publishing(tmp_path: Path) -> None:
 def test_the_build_sides_content_ids_are_names_prune_knows(tmp_path: Path) -> None:
     import hashlib
 
-    from exearchive.backend import _pack
+    from exearchive.backend import _multi
     from exearchive.runtime import _cache
 
     digest = hashlib.sha256(b"payload").hexdigest()
-    made = _pack.content_id(_pack.Payload(tmp_path / "payload.zip", digest, 7, 1, 7))
+    made = _multi.target_id([_multi.TreeFile("site-packages/a.py", 0o644, digest, tmp_path / "a.py")])
     assert len(made) == ID_LENGTH and _cache.is_entry_name(made)
     assert not _cache.is_entry_name(made[:-1]) and not _cache.is_entry_name(made.upper())
 

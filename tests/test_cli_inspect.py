@@ -126,7 +126,7 @@ def _no_payload(hello: Path, path: Path) -> Path:
         (_truncated, "the archive '{path}' is damaged: it is cut short (a truncated copy of "),
         (_bad_manifest, "the archive '{path}' is damaged: its manifest is not valid JSON ("),
         (_no_payload, "the archive '{path}' is damaged: it has no payload (__exearchive__/payload.zip)"),
-        (_newer_format, "'{path}' has archive format 99, newer than this exearchive reads (1)"),
+        (_newer_format, "'{path}' has archive format 99, newer than this exearchive reads (2)"),
         (lambda hello, path: path, "'{path}' does not exist"),
         (lambda hello, path: path.parent, "'{path}' is a directory, not an archive"),
     ],

@@ -7,6 +7,7 @@ a built archive) and runs them in subprocesses with a private cache root.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import random
 import shutil
@@ -16,6 +17,7 @@ import struct
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,10 +55,21 @@ def _extractions(stderr: str) -> int:
 # 1. the cache key is the content
 
 
-def test_content_id_is_the_payload_hash(build_sample: Callable[[str], Build]) -> None:
+def test_content_id_is_a_hash_of_the_files_and_the_payload_hash_is_recorded(
+    build_sample: Callable[[str], Build],
+) -> None:
     archive = build_sample("hello").archive()
     manifest = read_manifest(archive)
-    assert manifest["id"] == hashlib.sha256(read_payload(archive)).hexdigest()[:32]
+    assert manifest["payload"]["sha256"] == hashlib.sha256(read_payload(archive)).hexdigest()
+    with zipfile.ZipFile(io.BytesIO(read_payload(archive))) as payload:
+        lines = sorted(
+            (info.filename, 0o755 if (info.external_attr >> 16) & 0o111 else 0o644, payload.read(info))
+            for info in payload.infolist()
+        )
+    digest = hashlib.sha256()
+    for name, mode, data in lines:
+        digest.update(b"%s\0%o\0%s\n" % (name.encode(), mode, hashlib.sha256(data).hexdigest().encode()))
+    assert manifest["id"] == digest.hexdigest()[:32]
 
 
 def test_copied_and_renamed_archive_reuses_the_entry(build_sample: Callable[[str], Build], tmp_path: Path) -> None:

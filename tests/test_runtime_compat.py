@@ -614,7 +614,7 @@ def test_check_refuses_a_requirement_the_archive_does_not_carry() -> None:
         f'this archive needs tomli>=1 (pytest 9.0.2 requires it where python_version <= "{here}") and '
         f'exceptiongroup>=1 (pytest 9.0.2 requires it where python_version <= "{here}"; '
         f'anyio 4.0 requires it where python_full_version < "{here}.99"), which it does not carry; '
-        f"this interpreter is {compat._describe_interpreter()}; "
+        f"this interpreter is {compat.describe_interpreter()}; "
         f"run it with a matching interpreter, e.g. python{major}.{minor} pytest.pyz"
     )
 

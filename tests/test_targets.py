@@ -348,16 +348,6 @@ def test_a_dependency_marker_reading_platform_release_stops_a_shorthand_target(
     assert "kernelish" in message
 
 
-def test_several_targets_in_one_archive_are_refused_naming_the_option(
-    wheelhouse: Path, target_links: list[Path], tmp_path: Path
-) -> None:
-    env = cli_env(wheelhouse, *target_links)
-    result = exearchive("pack", "targetapp", "--target", "host", "--target", "cp312-win_amd64", env=env, cwd=tmp_path)
-    message = one_line_error(result)
-    assert message.startswith("--target") and "several targets in one archive are not supported yet" in message
-    assert "build one archive per target" in message
-
-
 def test_an_unknown_target_on_the_command_line_names_the_option(
     wheelhouse: Path, target_links: list[Path], tmp_path: Path
 ) -> None:
@@ -418,17 +408,10 @@ def test_numpy_for_cpython_3_12_built_on_another_python_computes_under_3_12(tmp_
     assert result.stdout.split() == ["45", "2"]
 
 
-def test_the_targets_key_takes_one_target_and_refuses_several_naming_the_key(tmp_path: Path) -> None:
+def test_the_targets_key_takes_a_list_of_targets(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[tool.exearchive]\ntargets = ["cp312-win_amd64"]\n')
     assert _config.load(tmp_path, None).targets == ("cp312-win_amd64",)
     assert _config.load(tmp_path / "none", None).targets == ()
-    (tmp_path / "pyproject.toml").write_text('[tool.exearchive]\ntargets = ["host", "cp312-win_amd64"]\n')
-    with pytest.raises(ConfigError) as error:
-        _config.load(tmp_path, None)
-    assert str(error.value) == (
-        "[tool.exearchive] targets = ['host', 'cp312-win_amd64']: several targets in one archive are not "
-        "supported yet; build one archive per target"
-    )
     (tmp_path / "pyproject.toml").write_text('[tool.exearchive]\ntargets = "host"\n')
     with pytest.raises(ConfigError, match="must be a list of strings"):
         _config.load(tmp_path, None)

@@ -18,6 +18,7 @@ from packaging.utils import parse_wheel_filename
 
 from ..backend._errors import ExearchiveError
 from ..runtime import _compat
+from ..runtime._tools_info import needs_line, target_summary
 from . import _archive
 from ._errors import CommandError
 from ._output import Output
@@ -93,13 +94,21 @@ def _inspect(options: argparse.Namespace, output: Output) -> int:
 
 
 def describe(archive: _archive.Archive) -> dict[str, Any]:
-    """Everything ``inspect`` says about ``archive``, as JSON-ready data."""
-    manifest = archive.manifest
+    """Everything ``inspect`` says about ``archive``, as JSON-ready data.
+
+    Of an archive of several targets: the target this interpreter would run
+    (the first that fits, else the first), and ``targets``, all of them.
+    """
+    targets = [_target(t, str(archive.path)) for t in archive.manifest.get("targets") or []]
+    chosen = next((k for k, t in enumerate(targets) if t["fits"]), 0)
+    manifest = {**archive.manifest, **archive.manifest["targets"][chosen]} if targets else archive.manifest
     needs = manifest.get("needs") or {}
     payload = manifest.get("payload") or {}
     problem = _compat.check(needs, str(archive.path))
     implementation = sys.implementation.name
     return {
+        "target": manifest.get("target"),
+        "targets": targets,
         "archive": str(archive.path.resolve()),
         "size": archive.size,
         "interpreter_line": archive.shebang,
@@ -137,6 +146,14 @@ def describe(archive: _archive.Archive) -> dict[str, Any]:
     }
 
 
+def _target(target: dict[str, Any], archive: str) -> dict[str, Any]:
+    """One target of several: name, id, distributions, needs, and whether this interpreter can run it."""
+    summary: dict[str, Any] = target_summary(target, archive)
+    summary["distributions"] = [_distribution(d) for d in target.get("distributions") or []]
+    summary["bytecode_for"] = list(target.get("pyc") or [])
+    return summary
+
+
 def _distribution(entry: dict[str, Any]) -> dict[str, Any]:
     wheel = str(entry.get("wheel") or "")
     tags: list[str] = []
@@ -165,6 +182,8 @@ def render(data: dict[str, Any]) -> list[str]:
     built = f", built with {data['built_with']}" if data["built_with"] else ""
     field("format", f"{data['format']}{built}")
     field("content id", data["id"])
+    if data["target"]:
+        field("target", data["target"] + (f" (of {len(data['targets'])}, below)" if data["targets"] else ""))
     field("#! line", data["interpreter_line"] or "none (run it with python ARCHIVE)")
     entry = data["entry_point"]
     if data["interpreter_archive"]:
@@ -204,6 +223,14 @@ def render(data: dict[str, Any]) -> list[str]:
         counts.append("every member verified")
     field("payload", ", ".join(counts))
     field("bytecode for", ", ".join(payload["bytecode_for"]) or "none (compiled on first start)")
+    for target in data["targets"]:
+        fits = "this interpreter can run it" if target["fits"] else f"does not fit: {target['problem']}"
+        field(
+            "targets" if target is data["targets"][0] else "",
+            f"{target['target']} (id {target['id']}, {target['files']} files): {fits}",
+            "  distributions: " + ", ".join(f"{d['name']} {d['version']}" for d in target["distributions"]),
+            "  needs: " + needs_line(target["needs"]),
+        )
     this = data["this_interpreter"]
     who = f"{this['implementation']} {this['version']} ({this['executable']})"
     field("this interpreter", f"{who}: can run it" if this["can_run"] else f"{who}: cannot run it: {this['problem']}")

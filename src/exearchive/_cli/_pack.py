@@ -19,7 +19,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import parse_wheel_filename
 
-from ..backend._builder import archive_name, pack_requirements
+from ..backend._builder import archive_name, combined_name, pack_requirements
 from ..backend._errors import ConfigError, ExearchiveError
 from ..backend._resolve import first_project
 from ..backend._staged import Distribution, Staged
@@ -260,6 +260,8 @@ def _check_console_script(name: str, manifest: dict[str, Any]) -> None:
 
 def usual_name(manifest: dict[str, Any]) -> str:
     """The archive's file name as the backend names it: ``NAME-VERSION.pyz``, plus tags for native code."""
+    if manifest.get("targets"):
+        return combined_name([usual_name({**manifest, **target, "targets": None}) for target in manifest["targets"]])
     distributions = []
     app_wheel = None
     for entry in manifest.get("distributions") or []:

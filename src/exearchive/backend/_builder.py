@@ -1,16 +1,19 @@
 """The archive step: a built wheel in, an executable archive out.
 
-resolve (pip) -> stage (installer) -> read what was staged -> choose the entry
-point -> compile bytecode -> write payload -> write archive.  The backend's
+For each target: resolve (pip) -> stage (installer) -> read what was staged
+-> choose the entry point -> compile bytecode; then one payload for all of
+them (``_multi``: files stored once) -> write archive.  The backend's
 ``build_wheel`` and the ``exearchive`` command both call :func:`build_archive`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +21,14 @@ from packaging.tags import Tag
 from packaging.utils import parse_wheel_filename
 
 from .. import __version__
-from ..runtime import FORMAT, PAYLOAD
+from ..runtime import FORMAT, ID_LENGTH, PAYLOAD, SINGLE_FORMAT, TARGET_LISTS
 from . import (
     _buildcache,
     _bytecode,
     _entry,
     _extras,
     _lock,
+    _multi,
     _pack,
     _resolve,
     _shebang,
@@ -32,6 +36,7 @@ from . import (
     _targets,
     _uv,
     _zip,
+    _zipwrite,
 )
 from ._config import Config, input_files
 from ._errors import ConfigError
@@ -48,12 +53,27 @@ def build_archive(wheel: Path, config: Config, outdir: Path, project_dir: Path) 
     _check_shebang(config)
     _check_input_files(config, project_dir)
     name = parse_wheel_filename(wheel.name)[0]
-    target = _target(config, project_dir)
+    targets = _targets_of(config, project_dir)
     _extras.check(config.extras, _extras.declared_in_wheel(wheel), name, config.where("extras"))
     with tempfile.TemporaryDirectory(prefix="exearchive-") as temp:
         work = Path(temp)
-        wheels = _wheels(wheel, config, project_dir, work / "wheels", target)
-        return _assemble(wheels, name, config, work, lambda staged: outdir / archive_name(wheel.name, staged), target)
+        prepared = [
+            _prepare(
+                _wheels(wheel, config, project_dir, work / f"target-{k}" / "wheels", target),
+                name,
+                config,
+                work,
+                k,
+                target,
+            )
+            for k, target in enumerate(targets)
+        ]
+        return _assemble(
+            prepared,
+            config,
+            work,
+            lambda stageds: outdir / combined_name([archive_name(wheel.name, s) for s in stageds]),
+        )
 
 
 def pack_requirements(
@@ -70,77 +90,118 @@ def pack_requirements(
     """
     _check_shebang(config)
     base = base_dir or Path.cwd()
-    target = _target(config, base)
+    targets = _targets_of(config, base)
+    if config.lock and any(not _resolve.is_name(item) for item in requirements):
+        raise ConfigError(
+            f"with {config.where('lock')}, the lock file says what goes into the archive: "
+            "name only the app (a distribution in the lock), not paths or requirements files"
+        )
     with tempfile.TemporaryDirectory(prefix="exearchive-") as temp:
         work = Path(temp)
-        if config.lock:
-            if any(not _resolve.is_name(item) for item in requirements):
-                raise ConfigError(
-                    f"with {config.where('lock')}, the lock file says what goes into the archive: "
-                    "name only the app (a distribution in the lock), not paths or requirements files"
+        prepared = []
+        for k, target in enumerate(targets):
+            wheel_dir = work / f"target-{k}" / "wheels"
+            if config.lock:
+                wheels = _lock.wheels_from_lock(
+                    base / config.lock, config.where("lock"), None, config.extras, wheel_dir, target
                 )
-            wheels = _lock.wheels_from_lock(
-                base / config.lock, config.where("lock"), None, config.extras, work / "wheels", target
-            )
-        else:
-            wheels = _resolve.resolve_requirements(
-                _resolve.with_extras(requirements, project, config.extras),
-                work / "wheels",
-                constraints=[base / path for path in config.constraints],
-                requirements_files=[base / path for path in config.requirements],
-                target=target,
-            )
-        name = project or _resolve.first_project(requirements, wheels)
-        return _assemble(wheels, name, config, work, lambda staged: output, target)
+            else:
+                wheels = _resolve.resolve_requirements(
+                    _resolve.with_extras(requirements, project, config.extras),
+                    wheel_dir,
+                    constraints=[base / path for path in config.constraints],
+                    requirements_files=[base / path for path in config.requirements],
+                    target=target,
+                )
+            name = project or _resolve.first_project(requirements, wheels)
+            prepared.append(_prepare(wheels, name, config, work, k, target))
+        return _assemble(prepared, config, work, lambda stageds: output)
 
 
-def _target(config: Config, base_dir: Path) -> _targets.Target:
-    """The one target of the configuration (the host by default)."""
+def _targets_of(config: Config, base_dir: Path) -> list[_targets.Target]:
+    """The targets of the configuration, in its order (the host by default)."""
     where = config.where("targets")
-    return _targets.parse(config.targets[0], base_dir, where) if config.targets else _targets.host()
+    return [_targets.parse(value, base_dir, where) for value in config.targets] or [_targets.host()]
 
 
-def _assemble(
-    wheels: list[Path],
-    name: str,
-    config: Config,
-    work: Path,
-    target_for: Callable[[_staged.Staged], Path],
-    target: _targets.Target,
-) -> Path:
-    """Stage ``wheels``, check them, and write the archive for project ``name`` to run on ``target``."""
+@dataclass(frozen=True)
+class _Prepared:
+    """One target staged and compiled, with what its manifest says."""
+
+    target: _targets.Target
+    staged: _staged.Staged
+    dist: _staged.Distribution
+    entry: _entry.EntryPoint | None
+    pyc_tags: list[str]
+    needs: dict[str, object]
+    files: list[_multi.TreeFile]
+    packed: dict[Path, _zipwrite.Packed]
+    """Compressed bytes the build cache holds for some of the files."""
+
+
+def _prepare(
+    wheels: list[Path], name: str, config: Config, work: Path, index: int, target: _targets.Target
+) -> _Prepared:
+    """Stage ``wheels`` for ``target`` (into its own directory), check them, compile its bytecode."""
     staging = _buildcache.stage(
         wheels,
-        work / "stage",
+        work / f"target-{index}" / "stage",
         name,
         (lambda tree: _bytecode.compile_for(target, tree, config.python, config.compile_tests))
         if config.compile
         else None,
         lambda: _bytecode.compiler_identity(target, config.python, config.compile_tests),
     )
-    root = staging.root
-    staged = _staged.read(root, wheels, staging.trees)
+    staged = _staged.read(staging.root, wheels, staging.trees)
     dist = staged.find(name)
     if dist is None:
         raise ConfigError(f"{name!r} is not one of the distributions in the archive")
     _extras.check(config.extras, dist.extras, dist.name, config.where("extras"))
     _staged.check_complete(staged, config.extras, name, "the lock file" if config.lock else "pip", target)
     entry = None if config.interpreter else _entry.choose(staged, name, config.entry_point, config.where("entry-point"))
+    needs = _staged.needs(staged, config.extras, dist.name, target)
     pyc_tags = [staging.pyc_tag] if staging.pyc_tag else []
-    payload = _pack.write_payload(staging.members, work / "payload.zip", _zip.build_date(), staging.packed)
-    manifest = _manifest(staged, dist.name, dist.version, entry, payload, pyc_tags, config, target)
-    path = target_for(staged)
+    return _Prepared(target, staged, dist, entry, pyc_tags, needs, _multi.tree_files(staging.members), staging.packed)
+
+
+def _assemble(
+    prepared: list[_Prepared], config: Config, work: Path, target_for: Callable[[list[_staged.Staged]], Path]
+) -> Path:
+    """Write the archive of the prepared targets: one payload, each target's files stored once."""
+    merged = _multi.merge([p.files for p in prepared])
+    packed = {path: item for p in prepared for path, item in p.packed.items()}
+    payload = _pack.write_payload(merged.members, work / "payload.zip", _zip.build_date(), packed)
+    first = prepared[0]
+    lists = [("\n".join(names) + "\n").encode() for names in merged.lists]
+    # a list the same as an earlier target's (same files: the same id too) is stored once, under that one's index
+    overlays = [_overlay(p, lists.index(lists[k]), lists[k]) for k, p in enumerate(prepared)]
+    if len(prepared) == 1:
+        manifest = _manifest(first, payload, overlays[0], SINGLE_FORMAT)
+        extra: list[tuple[str, bytes]] = []
+    else:
+        manifest = _manifest(first, payload, {"targets": overlays}, FORMAT)
+        extra = [(TARGET_LISTS + str(k), data) for k, data in enumerate(lists) if lists.index(data) == k]
+    path = target_for([p.staged for p in prepared])
     if config.check_python and "python" in config.sources:
-        _shebang.check(config.python, config.where("python"), manifest["needs"], path.name)
-    _pack.write_archive(path, config.python, manifest, payload, __version__)
+        _check_shebang_fits(config, [p.needs for p in prepared], path.name)
+    _pack.write_archive(path, config.python, manifest, payload, __version__, extra)
+    entry = first.entry
     logger.info(
-        "built %s (%d files, %.1f MB; %s)",
+        "built %s (%d files, %.1f MB; %s%s)",
         path.resolve(),
         payload.files,
         path.stat().st_size / 1e6,
         f"entry point {entry.name or entry.spec}" if entry else "an interpreter archive",
+        f"; {len(prepared)} targets" if len(prepared) > 1 else "",
     )
     return path
+
+
+def _check_shebang_fits(config: Config, needs: list[dict[str, object]], name: str) -> None:
+    """The ``#!`` interpreter must be able to run one of the targets (the first's problem is shown)."""
+    problems = [_shebang.problem(config.python, each, name) for each in needs]
+    if all(problems):
+        _shebang.check(config.python, config.where("python"), needs[0], name)
 
 
 def _wheels(wheel: Path, config: Config, project_dir: Path, wheel_dir: Path, target: _targets.Target) -> list[Path]:
@@ -178,30 +239,45 @@ def _check_input_files(config: Config, project_dir: Path) -> None:
             )
 
 
-def _manifest(
-    staged: _staged.Staged,
-    project: str,
-    version: str,
-    entry: _entry.EntryPoint | None,
-    payload: _pack.Payload,
-    pyc_tags: list[str],
-    config: Config,
-    target: _targets.Target,
-) -> dict[str, Any]:
-    return {
-        "format": FORMAT,
-        "id": _pack.content_id(payload),
-        "name": project,
-        "version": version,
-        "entry_point": entry.spec if entry else None,
-        "entry_point_name": entry.name if entry else None,
-        "interpreter": entry is None,
+def concrete_name(target: _targets.Target) -> str:
+    """The target's name in the manifest: as written, ``host`` as this interpreter's."""
+    if not target.is_host or not target.tags:
+        return target.name
+    first = target.tags[0]
+    # packaging puts linux_<arch> first; the newest manylinux/musllinux level says more
+    platform = next((p for p in target.platforms() if p.startswith(("manylinux_", "musllinux_"))), first.platform)
+    return f"{first.interpreter}-{platform}"
+
+
+def _overlay(prepared: _Prepared, list_index: int, listed: bytes) -> dict[str, Any]:
+    """What the manifest says of one target (the whole manifest's keys for it; ``targets[k]`` of several)."""
+    staged = prepared.staged
+    overlay: dict[str, Any] = {
+        "target": concrete_name(prepared.target),
+        "id": _multi.target_id(prepared.files),
         "scripts": staged.scripts(),
         "script_files": staged.script_files(),
         "pth": staged.pth_files,
-        "pyc": pyc_tags,
-        "needs": _staged.needs(staged, config.extras, project, target),
+        "pyc": prepared.pyc_tags,
+        "needs": prepared.needs,
         "distributions": [{"name": d.name, "version": d.version, "wheel": d.wheel} for d in staged.distributions],
+        "files": len(prepared.files),
+        "list": TARGET_LISTS + str(list_index),
+        "list_sha256": hashlib.sha256(listed).hexdigest(),
+    }
+    return overlay
+
+
+def _manifest(prepared: _Prepared, payload: _pack.Payload, overlay: dict[str, Any], fmt: int) -> dict[str, Any]:
+    entry = prepared.entry
+    manifest = {
+        "format": fmt,
+        "id": payload.sha256[:ID_LENGTH],
+        "name": prepared.dist.name,
+        "version": prepared.dist.version,
+        "entry_point": entry.spec if entry else None,
+        "entry_point_name": entry.name if entry else None,
+        "interpreter": entry is None,
         "payload": {
             "member": PAYLOAD,
             "sha256": payload.sha256,
@@ -210,7 +286,19 @@ def _manifest(
             "unpacked_size": payload.unpacked,
         },
         "built_with": f"exearchive {__version__}",
+        **overlay,
     }
+    if fmt == SINGLE_FORMAT:  # its one target is the whole payload: no list to read
+        del manifest["files"], manifest["list"], manifest["list_sha256"]
+    return manifest
+
+
+def combined_name(names: list[str]) -> str:
+    """The archive's file name: its targets' (``archive_name``) when alike, else ``NAME-VERSION-multi.pyz``."""
+    if len(set(names)) == 1:
+        return names[0]
+    parts = names[0][: -len(".pyz")].split("-")
+    return f"{parts[0]}-{parts[1]}-multi.pyz"
 
 
 def archive_name(wheel_name: str, staged: _staged.Staged) -> str:

@@ -128,11 +128,11 @@ def load(project_dir: Path, settings: Mapping[str, Any] | None) -> Config:
             f"{config.where('lock')} and {config.where(other)} cannot be used together: "
             "a lock file already pins every dependency"
         )
-    if len(config.targets) > 1:
-        raise ConfigError(
-            f"{config.where('targets')} = {list(config.targets)}: several targets in one archive are not "
-            "supported yet; build one archive per target"
-        )
+    seen: set[str] = set()
+    for value in config.targets:
+        if value.strip() in seen:
+            raise ConfigError(f"{config.where('targets')} lists {value.strip()!r} twice; list each target once")
+        seen.add(value.strip())
     return config
 
 

@@ -3,9 +3,9 @@
 The archive is ``#!<python>`` followed by a zip holding ``__main__.py`` (the
 manifest and a call into the launcher), the launcher package
 ``_exearchive_runtime``, ``__exearchive__/manifest.json`` and
-``__exearchive__/payload.zip`` — the staging tree as a zip of its own, stored
-uncompressed so the launcher can stream it from the archive.  The content id
-is the SHA-256 of the payload's bytes.  The archive is written to a temporary
+``__exearchive__/payload.zip`` — the staging trees as a zip of their own
+(``_multi``), stored uncompressed so the launcher can stream it from the
+archive — and, with several targets, their file lists.  The archive is written to a temporary
 file beside the target and renamed into place.
 """
 
@@ -62,10 +62,11 @@ MANIFEST = {manifest}
 if __name__ == "__main__":
     import {runtime}
 
-    {runtime}.start(MANIFEST, __loader__)  # bytecode for this Python or the entry's copy; checked when cold
+    # bytecode for this Python or the entry's copy; checked when cold; the chosen target's manifest
+    manifest = {runtime}.start(MANIFEST, __loader__)
     from {runtime}._boot import main
 
-    main(MANIFEST, __loader__)
+    main(manifest, __loader__)
 """
 
 
@@ -135,11 +136,6 @@ def write_payload(
     logger.debug("writing the payload")
     written = _zipwrite.write(members, target, date, packed)
     return Payload(target, sha256_file(target), target.stat().st_size, written.files, written.unpacked)
-
-
-def content_id(payload: Payload) -> str:
-    """The cache key: the payload's hash, shortened."""
-    return payload.sha256[:ID_LENGTH]
 
 
 def launcher_keys(runtime: list[tuple[str, bytes]]) -> dict[str, str | None]:
@@ -231,8 +227,19 @@ def _launcher_bytecode(files: list[tuple[str, bytes]]) -> dict[str, bytes]:
         return found
 
 
-def write_archive(target: Path, shebang: str, manifest: dict[str, Any], payload: Payload, version: str) -> Path:
-    """Write the archive to ``target`` atomically (temp file + rename); return ``target``."""
+def write_archive(
+    target: Path,
+    shebang: str,
+    manifest: dict[str, Any],
+    payload: Payload,
+    version: str,
+    extra: Iterable[tuple[str, bytes]] = (),
+) -> Path:
+    """Write the archive to ``target`` atomically (temp file + rename); return ``target``.
+
+    ``extra``: more ``(name, bytes)`` members, deflated, after the manifest
+    (the file lists of several targets).
+    """
     runtime = _runtime_files()
     launcher = _with_bytecode(runtime)
     manifest = {**manifest, **launcher_keys(runtime)}
@@ -255,6 +262,8 @@ def write_archive(target: Path, shebang: str, manifest: dict[str, Any], payload:
                 text = json.dumps({**manifest, LAUNCHER_FILES: launcher_hashes(launcher)}, indent=2, sort_keys=True)
                 text += "\n"
                 _zip.add_bytes(archive, MANIFEST_JSON, text.encode(), date)
+                for name, data in extra:
+                    _zip.add_bytes(archive, name, data, date)
                 _zip.add_file(archive, PAYLOAD, payload.path, date, compress=False)
             out.flush()
             os.fsync(out.fileno())

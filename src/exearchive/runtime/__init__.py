@@ -21,11 +21,15 @@ import sys
 
 # The archive format and the cache layout, defined here once (``_boot``'s docstring describes them; the
 # backend and the command import these names).
-FORMAT = 1  # the manifest's "format": the version of the layout below
+FORMAT = 2  # the manifest's "format": the newest version of the layout below this launcher reads
+SINGLE_FORMAT = 1  # the format of a single-target archive (2: several targets, see ``_boot``)
 RUNTIME = "_exearchive_runtime"  # this package, as the archive holds it
 PAYLOAD = "__exearchive__/payload.zip"  # the payload member: a zip stored in the archive
 MANIFEST_JSON = "__exearchive__/manifest.json"  # the manifest as JSON, for tools that do not run the archive
-ID_LENGTH = 32  # hex digits of the payload's SHA-256 kept as the content id: an entry's name
+ID_LENGTH = 32  # hex digits of a content id (a hash of a target's files): an entry's name
+TARGET_LISTS = "__exearchive__/targets/"  # + k: target k's file list (payload member names), several targets
+VARIANT = "~"  # payload members "~<k>/<path>": a variant of <path> first held by target k
+CHOSEN = ".chosen"  # in the root: <archive id>-<interpreter key> -> the chosen target's id (a symlink)
 STATE_DIR = ".exearchive"  # in an entry: the launcher's own files
 COMPLETE = "complete"  # in STATE_DIR: the completion record
 READY = "ready-"  # in STATE_DIR: READY + interpreter_key(), the entry is ready for that interpreter
@@ -148,21 +152,45 @@ def use_compiled_copy(manifest):
 # pays one stat (the ready marker's, which _boot looks at again).  A copy of the archive damaged after
 # its entry was made is not checked by a warm start: verify and exearchive inspect --verify find it.
 # (Comments, not a docstring: this module's bytecode is read on every start.)
+def chosen(manifest, env):
+    """The manifest of the target chosen for this interpreter (one ``readlink``: ``CHOSEN``), or None.
+
+    An archive of several targets is ``{**manifest, **targets[k]}`` to the
+    launcher; the link names target k's id, checked to be one of them.
+    """
+    name = "%s-%s" % (manifest.get("id"), interpreter_key())
+    for root, _explicit in cache_roots(env):
+        try:
+            target_id = os.readlink(os.path.join(root, CHOSEN, name))
+        except (OSError, ValueError):
+            continue
+        for target in manifest["targets"]:
+            if target.get("id") == target_id:
+                return dict(manifest, **target)
+    return None
+
+
 def start(manifest, loader):
-    """Called by ``__main__`` before it imports ``_boot``: check the launcher unless the entry is ready."""
+    """Called by ``__main__`` before it imports ``_boot``: check the launcher unless the entry is ready.
+
+    Returns the manifest to run with: of an archive of several targets, the
+    chosen target's view when the choice is cached (else the cold path makes it).
+    """
     tools = os.environ.get("EXEARCHIVE_TOOLS")  # the tools (verify) check the launcher whatever the entry's state
+    if manifest.get("targets") and not tools:
+        manifest = chosen(manifest, os.environ) or manifest
     if sys.implementation.cache_tag != manifest.get("launcher_pyc"):
         if use_compiled_copy(manifest) and not tools:
-            return
+            return manifest
     elif not tools and plain_name(manifest.get("id")):
         for root, _explicit in cache_roots(os.environ):
             try:
                 os.stat(os.path.join(root, manifest["id"], STATE_DIR, READY + interpreter_key()))
-                return
+                return manifest
             except OSError:
                 pass
     if not hasattr(loader, "archive"):
-        return  # not run from a zip
+        return manifest  # not run from a zip
     try:
         import json
 
@@ -183,3 +211,4 @@ def start(manifest, loader):
                     "rebuild it or get an intact copy\n" % (os.path.basename(sys.argv[0]), loader.archive, name)
                 )
                 sys.exit(1)
+    return manifest

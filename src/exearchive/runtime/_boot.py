@@ -25,7 +25,15 @@ Every archive is a shebang line followed by a zip whose members are:
 ``__exearchive__/payload.zip``
     the payload, a zip stored (not compressed) inside the archive, so the
     archive's own central directory stays small and constant-size; zipimport
-    never indexes the payload.
+    never indexes the payload.  With several targets it holds the files of
+    all: one the same (path, bytes, mode) in several is stored once under its
+    path, a differing variant as ``~<k>/<path>`` (``k``: the first target
+    that has it), extracted to ``<path>`` (``backend/_multi``).
+``__exearchive__/targets/<k>``
+    only with several targets: target k's file list, the payload members it
+    is made of, one a line (sorted, UTF-8, deflated); its SHA-256 is the
+    target's ``list_sha256``.  Read on the cold path and by the tools, never
+    by a warm start.
 
 The manifest, key by key.  Written by ``backend/_builder._manifest``
 (``launcher*``: ``backend/_pack``); "launcher" below means this package,
@@ -34,11 +42,34 @@ The manifest, key by key.  Written by ``backend/_builder._manifest``
 ==================  ==================  ======================================
 key                 type                meaning; read by
 ==================  ==================  ======================================
-``format``          int                 ``FORMAT`` of the layout; command
-                                        (refuses a newer one), tools, cold path
-``id``              str (hex)           content id: the payload's SHA-256
-                                        prefix, the entry's name; launcher,
-                                        tools, command
+``format``          int                 the layout: 1 (``SINGLE_FORMAT``)
+                                        one target, 2 (``FORMAT``) several;
+                                        command (refuses a newer one), tools,
+                                        cold path
+``id``              str (hex)           content id, the entry's name: a hash
+                                        (``ID_LENGTH`` hex) of the target's
+                                        sorted (path, mode, SHA-256) list,
+                                        checked against the files extracted
+                                        (archives with no ``target``: the
+                                        payload's SHA-256 prefix); with
+                                        several targets, the payload's SHA-256
+                                        prefix, naming the archive in
+                                        ``.chosen``; launcher, tools, command
+``target``          str                 the target's name (``host`` as the
+                                        build interpreter's, e.g.
+                                        ``cp311-manylinux_2_36_x86_64``);
+                                        messages, tools, command
+``targets``         [{...}]             several targets only: one overlay per
+                                        target, in the configuration's order,
+                                        with ``target``, ``id``, ``scripts``,
+                                        ``script_files``, ``pth``, ``pyc``,
+                                        ``needs``, ``distributions`` (as
+                                        below, for that target), ``files``
+                                        (its file count), ``list`` (its list's
+                                        member) and ``list_sha256``; the
+                                        launcher's view of target k is
+                                        ``{**manifest, **targets[k]}``, and
+                                        those keys are absent at the top
 ``name``            str                 the app's distribution; messages,
 ``version``         str                 tools, command (file name)
 ``entry_point``     str or null         ``module:attr``, ``module`` or a plain
@@ -125,6 +156,12 @@ when that cannot be used, the fallback ``$TMPDIR/exearchive-<uid>``; see
                                    bytecode is not for; ``ready-<interpreter
                                    key>`` inside says it has bytecode for one
     ROOT/.locks/<id>.lock          extraction lock
+    ROOT/.chosen/<archive id>-<interpreter key>
+                                   of an archive of several targets: a symlink
+                                   to the id of the target chosen for this
+                                   interpreter (``_choose``), written once its
+                                   entry is ready; a name that is not one of
+                                   the archive's targets is ignored
     ROOT/.tmp-<id>-<pid>-<rand>/   extraction in progress (or left by a killed
                                    start; removed by the next extraction once
                                    the flock on its .exearchive/extracting is
@@ -139,7 +176,8 @@ start killed at any moment leaves nothing that a later start would trust.
 
 The warm path costs: one ``lstat`` of the root, one ``open`` + ``fstat`` (its
 owner) + ``flock`` of the completion record, one ``stat`` of the ready marker,
-``sys.path`` setup; through the fallback root, one ``lstat`` more.  It
+``sys.path`` setup; through the fallback root, one ``lstat`` more; for an
+archive of several targets, one ``readlink`` more (``.chosen``).  It
 never reads the payload and imports nothing but ``os``, ``sys`` and ``fcntl``.
 
 Knobs (environment): ``EXEARCHIVE_ROOT``, ``EXEARCHIVE_ENTRY_POINT`` (a console
@@ -217,7 +255,14 @@ def main(manifest, loader):
             if options:
                 trace("interpreter options %s: starting the interpreter again with them" % " ".join(options))
                 _interpreter.reexec(options, command, archive)
+        choosing = manifest.get("targets") and "target" not in manifest  # several, none chosen for this Python
+        if choosing:
+            from . import _choose
+
+            manifest = _choose.choose(manifest, archive, env, trace)
         entry = open_entry(manifest, archive, env, trace)
+        if choosing:
+            _choose.remember(manifest, entry, trace)
         if not _bytecode_fits(manifest, archive):
             from . import _extract
 

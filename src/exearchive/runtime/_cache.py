@@ -2,7 +2,8 @@
 
 What a root holds: entries named by a content id (``is_entry_name``), each
 with its state directory; ``.locks/<id>.lock``, the extraction lock of each
-entry (``Lock``); and leftovers of starts that were killed, ``.tmp-*`` and
+entry (``Lock``); ``.chosen/``, the target each interpreter chose of an
+archive of several (``_choose``, ``prune_choices``); and leftovers of starts that were killed, ``.tmp-*`` and
 ``.trash-*`` directories (``tmp_name``, ``trash_name``, ``leftover_name``,
 ``leftover_state``).  Here: the check that a root is safe to use
 (``usable_root``), the one tree removal (``remove_tree``), the scan of a
@@ -14,7 +15,7 @@ for ``cache prune``).  Imported on the cold path and by the tools only.
 import os
 import sys
 
-from . import COMPLETE, ID_LENGTH, OWNERS, READY, STATE_DIR, LauncherError, fallback_root, unsafe_reason
+from . import CHOSEN, COMPLETE, ID_LENGTH, OWNERS, READY, STATE_DIR, LauncherError, fallback_root, unsafe_reason
 
 LOCK_TIMEOUT = 300.0
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -516,6 +517,37 @@ def scan(root):
             if ours:
                 entries.append(Entry(root, name))
     return entries, leftovers
+
+
+def prune_choices(root, dry, now):
+    """Remove the links of ``ROOT/.chosen`` (``_choose``) whose entry is gone, and old temporary ones; how many.
+
+    A link that names a ready entry stays; a start that finds a link to a
+    missing entry takes the cold path and makes it again, so removing one a
+    start is about to use costs that start a choice, nothing more.
+    """
+    directory = os.path.join(root, CHOSEN)
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return 0
+    count = 0
+    for name in names:
+        path = os.path.join(directory, name)
+        try:
+            st = os.lstat(path)
+            if ".tmp-" in name:
+                gone = now - st.st_mtime > GRACE
+            else:
+                target = os.readlink(path)
+                gone = not (is_entry_name(target) and os.path.isdir(os.path.join(root, target, STATE_DIR)))
+            if gone:
+                if not dry:
+                    os.unlink(path)
+                count += 1
+        except OSError:
+            continue
+    return count
 
 
 def disk_usage(path):

@@ -495,7 +495,7 @@ def complete_platform() -> dict:
 # The check
 
 
-def _describe_interpreter():
+def describe_interpreter():
     """E.g. "CPython 3.11.7 at /usr/bin/python3" or "PyPy 7.3.11 (Python 3.9.16)"."""
     name = sys.implementation.name
     if name == "cpython":
@@ -584,7 +584,7 @@ def _check_requires_python(needs, archive):
     return "this archive needs Python %s%s but this is %s; %s" % (
         effective,
         " (requires-python of %s)" % _some(names) if names else "",
-        _describe_interpreter(),
+        describe_interpreter(),
         _advice(archive, _suggest_python(needs)),
     )
 
@@ -658,7 +658,7 @@ def _check_markers(needs, archive):
         text += ", which it does not carry"
     return "this archive needs %s; this interpreter is %s; %s" % (
         text,
-        _describe_interpreter(),
+        describe_interpreter(),
         _advice(archive, _suggest_python(needs)),
     )
 
@@ -776,7 +776,7 @@ def _check_native(needs, archive):
         % (
             shown,
             dist,
-            _describe_interpreter(),
+            describe_interpreter(),
             here,
             ", ".join(supported[:2]),
             _advice(archive, None if where else _suggest_python(needs), where),
@@ -812,3 +812,58 @@ def check(needs: dict, archive: str | None = None) -> str | None:
     if needs.get("native"):
         return _check_native(needs, archive)
     return None
+
+
+# --------------------------------------------------------------------------
+# One line per target
+
+
+def reason(needs, problem):
+    """``check``'s ``problem`` with ``needs`` as a short phrase for one target of several (no advice).
+
+    "needs an aarch64 machine; this is x86_64" when none of a native wheel's
+    platforms is of this machine's system and architecture; else the sentence
+    without its closing advice.
+    """
+    here = _machine(_uname_platform())
+    for entry in needs.get("native") or []:
+        platforms = set(t.split("-")[2] for g in entry.get("tags") or [] for t in _expand_tag(str(g)))
+        machines = set(_machine(p) for p in platforms)
+        if platforms and here not in machines:  # the most basic reason, whatever check found first
+            system, arch = sorted(machines)[0]
+            if system == here[0]:
+                return "needs %s %s machine; this is %s" % (_article(arch), arch, here[1])
+            return "needs %s %s %s machine; this is %s %s" % (_article(system), system, arch, here[0], here[1])
+    native = "this archive holds native code built for "
+    if problem.startswith(native):
+        built = problem[len(native) :].split(" but this interpreter is ")[0]
+        return "its native code is built for %s; this is %s" % (built, describe_interpreter().split(" at ")[0])
+    text = problem.rsplit("; ", 1)[0]
+    return text[len("this archive ") :] if text.startswith("this archive ") else text
+
+
+def _uname_platform():
+    """This machine as a platform tag's system and architecture part (``linux_x86_64``)."""
+    machine = (os.uname().machine if hasattr(os, "uname") else os.environ.get("PROCESSOR_ARCHITECTURE", "")).lower()
+    system = {"darwin": "macosx_0_0", "win32": "win"}.get(sys.platform, "linux")
+    return "%s_%s" % (system, {"amd64": "amd64" if sys.platform == "win32" else "x86_64"}.get(machine, machine))
+
+
+def _machine(platform):
+    """``(system, architecture)`` of a platform tag: ``manylinux_2_28_aarch64`` -> ``("Linux", "aarch64")``."""
+    parts = platform.split("_")
+    # manylinux_2_28_aarch64, macosx_11_0_arm64; else linux_x86_64, manylinux2014_x86_64, win_amd64
+    arch = "_".join(parts[3:] if platform.startswith(("manylinux_", "musllinux_", "macosx_")) else parts[1:])
+    if platform.startswith(("manylinux", "musllinux", "linux")):
+        system = "Linux"
+    elif platform.startswith("macosx"):
+        system, arch = "macOS", ("x86_64" if arch in ("intel", "x86_64") else arch)
+    elif platform.startswith("win"):
+        system = "Windows"
+    else:
+        system = parts[0]
+    return system, arch
+
+
+def _article(word):
+    return "an" if word[:1].lower() in "aeiou" or word.startswith("x86") else "a"

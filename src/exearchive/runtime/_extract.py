@@ -16,10 +16,12 @@ incomplete, or not yet ready for the running interpreter.  Steps:
    temp directory beside the target (``_zipdir`` reads the central
    directories, ``_unpack`` writes the files with a few threads, streaming
    the large ones; the payload is hashed meanwhile and refused if it is not
-   the one the content id names), compile bytecode for this interpreter
-   unless the payload ships it (``_compile``, in several processes for large
-   payloads), write the completion record and the ready
-   marker for this interpreter, rename into place;
+   the one the manifest names, and so are files whose hash is not the
+   content id; of an archive of several targets, only the chosen one's
+   files), compile bytecode for this interpreter unless the payload ships
+   it (``_compile``, in several processes for large payloads), write the
+   completion record and the ready marker for this interpreter, rename into
+   place;
 4. for an entry published by another interpreter: compile bytecode for this
    one in place (each ``.pyc`` is written atomically) and write its ready marker.
 
@@ -43,6 +45,7 @@ from . import (
     REEXECED,
     RUNTIME_PREFIX,
     STATE_DIR,
+    VARIANT,
     LauncherError,
     _cache,
     copy_dir,
@@ -80,13 +83,13 @@ def _checkpoint(point):
 def prepare(manifest, archive, root, explicit, env, trace, hold_use_lock):
     """Return a ready entry for this archive, its use lock held (``hold_use_lock(fd)``); extract it if need be."""
     needs = manifest.get("needs")
-    if needs:
+    if needs and not manifest.get("checked"):  # checked: ``_choose`` chose this target for this interpreter
         from . import _compat
 
         problem = _compat.check(needs, archive)
         if problem:
             _run_elsewhere(needs, archive, env, trace)
-            raise LauncherError(problem + _elsewhere_note(env))
+            raise LauncherError(problem + elsewhere_note(env))
         trace("compatibility check passed")
     entry_id = str(manifest["id"])
     if not plain_name(entry_id):
@@ -131,7 +134,7 @@ def _run_elsewhere(needs, archive, env, trace):
         _reexec.reexec(python, archive)
 
 
-def _elsewhere_note(env):
+def elsewhere_note(env):
     """What the refusal adds about the interpreters tried instead."""
     from ._reexec import allowed
 
@@ -182,7 +185,7 @@ def entry_problem(entry, manifest, archive=None, files=None):
     if record.get("id") != manifest["id"]:
         return "its completion record names another archive (%r)" % (record.get("id"),)
     if files is None:
-        files = payload_files(archive)
+        files = manifest["files"] if manifest.get("list") else payload_files(archive)
     if record.get("files") != files:
         return "its completion record counts %r files, the payload holds %d" % (record.get("files"), files)
     return None
@@ -239,7 +242,7 @@ def fill(tmp, manifest, archive, env, trace, verified=True, runnable=True, recor
     (``Tmp.finish``).  Used by the cold path and by ``verify --repair``.
     """
     _checkpoint("tmp")
-    count = unpack(archive, tmp.path, manifest=manifest if verified else None)
+    count = unpack(archive, tmp.path, manifest=manifest if verified else None, target=target_of(manifest))
     check_count(tmp.path, count, archive)
     trace("extracted %d files, payload hash checked" % count if verified else "extracted %d files" % count)
     _checkpoint("extracted")
@@ -391,13 +394,21 @@ def _count_files(directory, top=False):
     return count
 
 
-def unpack(archive, dest, members=None, manifest=None):
+def target_of(manifest):
+    """``manifest`` when it is the view of one target of several (it has a file list), else None."""
+    return manifest if manifest.get("list") else None
+
+
+def unpack(archive, dest, members=None, manifest=None, target=None):
     """Extract the archive's payload into ``dest``; return the number of files.
 
     ``members``, when given, limits extraction to those names (for repairs).
     With ``manifest``, the payload is hashed while it is written and a hash
     other than the manifest's (its ``payload.sha256``, else its content id)
-    is refused: the payload is not the one the content id names.
+    is refused: the payload is not the one the content id names.  With
+    ``target`` (the view of one target of several, ``target_of``), only the
+    members of its file list are written, each ``~k/`` variant to its plain
+    path, and a list that is not the one the manifest names is refused.
     """
     import zlib
 
@@ -407,7 +418,14 @@ def unpack(archive, dest, members=None, manifest=None):
         with open(archive, "rb") as handle:
             fd = handle.fileno()
             payload = _find_payload(fd, archive)
-            jobs = _plan(_zipdir.members(fd, payload[1], payload[3]), dest, members)
+            renames = None if target is None else read_list(fd, archive, target)
+            hashed = manifest is not None and bool(manifest.get("target"))  # an id that names its files
+            jobs = _plan(_zipdir.members(fd, payload[1], payload[3]), dest, members, renames, hashed)
+            if renames is not None and members is None and len(jobs) != len(renames):
+                raise LauncherError(
+                    "the archive %s is damaged: target %s lists %d files, its payload holds %d of them; rebuild it"
+                    % (archive, target.get("target"), len(renames), len(jobs))
+                )
             workers = _unpack.workers_for(jobs)
             digest = None if manifest is None else _unpack.Digest(fd, payload[1], payload[2], workers > 1)
             after_each = (lambda: _checkpoint("file")) if _KILL_AT else None
@@ -417,6 +435,8 @@ def unpack(archive, dest, members=None, manifest=None):
                 found = None if digest is None else digest.hexdigest()
             if found is not None:
                 _check_digest(archive, manifest, found)
+            if hashed and members is None:
+                _check_id(archive, manifest, jobs, dest)
             return len(jobs)
     except LauncherError:
         raise
@@ -453,10 +473,73 @@ def read_payload(archive):
         raise LauncherError("cannot read the archive %s: %s" % (archive, error.strerror or error)) from None
 
 
+def read_list(fd, archive, target):
+    """Target ``target``'s file list (``TARGET_LISTS`` + k): ``{payload member: path in the entry}``.
+
+    The list is a member of the archive (deflated), one name a line; its
+    SHA-256 is the one the target's manifest names, or the archive is damaged.
+    """
+    import hashlib
+    import zlib
+
+    from . import _zipdir
+
+    name = target["list"]
+    for member in _zipdir.members(fd):
+        if member[0] == name:
+            break
+    else:
+        raise LauncherError("the archive %s is damaged: it holds no %s; rebuild it" % (archive, name))
+    skip = _zipdir.local_header_length(_zipdir.pread(fd, _zipdir.LOCAL_SIZE, member[1]), name)
+    data = _zipdir.pread(fd, member[2], member[1] + skip)
+    try:
+        if member[5] == _zipdir.DEFLATED:
+            data = zlib.decompressobj(-15).decompress(data, member[3] + 1)
+    except zlib.error:
+        data = b""
+    if len(data) != member[3] or hashlib.sha256(data).hexdigest() != target.get("list_sha256"):
+        raise LauncherError(
+            "the archive %s is damaged: its file list %s is not the one its manifest names; rebuild it or get an "
+            "intact copy" % (archive, name)
+        )
+    return dict((line, plain_path(line)) for line in data.decode("utf-8").splitlines() if line)
+
+
+def plain_path(member):
+    """Where a payload member goes in its target's entry: a ``~k/`` variant to its plain path."""
+    return member.split("/", 1)[1] if member.startswith(VARIANT) else member
+
+
+def _check_id(archive, manifest, jobs, dest):
+    """Refuse files that are not the ones the content id names (a hash of their sorted paths, modes and hashes).
+
+    So an archive cannot fill the entry of another archive's content with its
+    own files: the id is computed from what was written, as the build did
+    (``backend/_multi.target_id``).
+    """
+    import hashlib
+
+    skip = len(os.path.join(os.path.abspath(dest), ""))
+    digest = hashlib.sha256()
+    for path, mode, sha256 in sorted((j.target[skip:].replace(os.sep, "/"), j.mode, j.sha256) for j in jobs):
+        digest.update(b"%s\0%o\0%s\n" % (path.encode("utf-8"), mode, sha256.encode()))
+    found = digest.hexdigest()[: len(manifest["id"])]
+    if found != manifest["id"]:
+        raise LauncherError(
+            "the archive %s is damaged: its files are not the ones its content id %s names (they hash to %s); "
+            "nothing was written to the cache; rebuild it or get an intact copy" % (archive, manifest["id"], found)
+        )
+
+
 def _check_digest(archive, manifest, found):
-    """Refuse a payload whose SHA-256 is not the one its manifest names."""
-    expected = (manifest.get("payload") or {}).get("sha256") or found
-    if found == expected and found.startswith(manifest["id"]):
+    """Refuse a payload whose SHA-256 is not the one its manifest names.
+
+    Archives whose manifest names no target: its content id is a prefix of
+    the payload's hash too (newer ones: ``_check_id`` checks it).
+    """
+    expected = (manifest.get("payload") or {}).get("sha256")
+    old = not manifest.get("target")
+    if (found == expected or not expected) and not (old and not found.startswith(manifest["id"])):
         return
     raise LauncherError(
         "the archive %s is damaged: its payload's SHA-256 is %s, its manifest names %s (content id %s); nothing "
@@ -479,8 +562,11 @@ def _find_payload(fd, archive):
     return (member[0], member[1] + skip, *member[2:])
 
 
-def _plan(found, dest, members):
-    """Check every member, make the directories, and list the files to write."""
+def _plan(found, dest, members, renames=None, hashed=False):
+    """Check every member, make the directories, and list the files to write.
+
+    ``renames``: only these members, each written to its path (``read_list``).
+    """
     from ._unpack import Job
 
     dest = os.path.abspath(dest)  # so that the parents of every target end at dest itself
@@ -492,19 +578,24 @@ def _plan(found, dest, members):
         name, mode = member[0], member[6]
         if members is not None and name not in members:
             continue
+        path = name
+        if renames is not None:
+            path = renames.get(name)
+            if path is None:
+                continue
         kind = mode & 0o170000
         if kind not in (0, 0o100000, 0o040000):  # unknown (not from Unix), regular file, directory
             raise LauncherError(
                 "the archive holds an unsafe member %r (a link or device); refusing to extract it" % name
             )
-        if unsafe_name(name):
+        if unsafe_name(name) or unsafe_name(path):
             raise LauncherError("the archive holds an unsafe member name %r; refusing to extract it" % name)
-        target = prefix + (name if sep == "/" else name.replace("/", sep))  # a safe name: a plain join
+        target = prefix + (path if sep == "/" else path.replace("/", sep))  # a safe name: a plain join
         if name.endswith("/"):
             directory = target[:-1]
         else:
             directory = target.rpartition(sep)[0]
-            jobs.append(Job(member, target, 0o755 if mode & 0o111 else 0o644))
+            jobs.append(Job(member, target, 0o755 if mode & 0o111 else 0o644, path != name, hashed))
         while len(directory) > len(dest) and directory not in dirs:  # and every parent below dest
             dirs.add(directory)
             directory = directory.rpartition(sep)[0]

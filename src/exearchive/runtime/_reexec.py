@@ -8,7 +8,7 @@ candidate, nearest version first, never the running interpreter itself.
 ``EXEARCHIVE_REEXEC=0`` turns the search off.
 
 A candidate fits when it runs this archive's own ``_compat.check`` on the
-archive's needs and finds nothing: it is started as ``CANDIDATE -I -S -c CODE
+needs of the archive (of any of its targets) and finds nothing: it is started as ``CANDIDATE -I -S -c CODE
 ARCHIVE`` with the needs on standard input (a candidate too old or broken
 simply fails and is skipped).  The first that fits replaces this process
 (``exec``) with the same command line, and ``REEXECED`` in its environment
@@ -30,7 +30,8 @@ _PROBE = (
     "import sys, json\n"
     "sys.path.insert(0, sys.argv[1])\n"
     "from _exearchive_runtime import _compat\n"
-    "sys.exit(0 if _compat.check(json.loads(sys.stdin.read()), sys.argv[1]) is None else 1)\n"
+    "needs = json.loads(sys.stdin.read())\n"
+    "sys.exit(0 if any(_compat.check(n, sys.argv[1]) is None for n in needs) else 1)\n"
 )
 
 
@@ -40,9 +41,15 @@ def allowed(env):
 
 
 def other_interpreter(needs, archive, env, trace):
-    """The path of an interpreter that can run this archive, or None (searched only when ``allowed``)."""
+    """The path of an interpreter that can run this archive, or None (searched only when ``allowed``).
+
+    ``needs``: the manifest's, or a list of them (one per target): a
+    candidate fits when it fits any.
+    """
     if not allowed(env):
         return None
+    if isinstance(needs, dict):
+        needs = [needs]
     chosen = env.get("EXEARCHIVE_PYTHON")
     candidates = [chosen] if chosen else _on_path(env.get("PATH", os.defpath))
     import json

@@ -92,11 +92,37 @@ class Context:
     """What every tool needs: the archive, its manifest, the environment."""
 
     def __init__(self, manifest, archive, env, trace, name):
-        self.manifest = manifest
+        self.archive_manifest = manifest  # of an archive of several targets: all of them
         self.archive = archive
         self.env = env
         self.trace = trace
         self.name = name
+        self.use_target(None)
+
+    def use_target(self, name):
+        """Look at target ``name`` of an archive of several (None: the first that fits here, else the first).
+
+        ``manifest``, ``id``, ``root`` and ``entry`` are then that target's.
+        """
+        manifest = self.archive_manifest
+        targets = manifest.get("targets") or []
+        if targets:
+            from . import _compat
+
+            names = [str(t.get("target")) for t in targets]
+            if name is not None and name not in names:
+                raise LauncherError("this archive has no target %r; its targets: %s" % (name, ", ".join(names)))
+            index = names.index(name) if name is not None else 0
+            if name is None:
+                for number, target in enumerate(targets):
+                    if _compat.check(target.get("needs") or {}, self.archive) is None:
+                        index = number
+                        break
+            manifest = dict(manifest, **targets[index])
+        elif name is not None and name != manifest.get("target"):
+            raise LauncherError("this archive has no target %r; its one target is %s" % (name, manifest.get("target")))
+        self.manifest = manifest
+        archive, env = self.archive, self.env
         self.id = str(manifest.get("id") or "")
         if not plain_name(self.id):
             raise LauncherError("the archive %s is damaged: its content id %r is not a plain name" % (archive, self.id))
@@ -184,6 +210,9 @@ def _parse(argv, name):
     extract = tools.add_parser("extract", help="write the payload into a new or empty directory")
     extract.add_argument("dir", metavar="DIR", help="the directory to write (new or empty)")
     extract.add_argument("--venv", action="store_true", help="make DIR a virtual environment of this Python")
+    extract.add_argument(
+        "--target", metavar="NAME", help="of an archive of several targets, this one (default: the one that fits)"
+    )
     extract.set_defaults(run=_extract)
 
     platform = tools.add_parser("platform", help="this interpreter's complete platform as JSON, to build for it")

@@ -162,6 +162,9 @@ def prune_root(root, days, dry_run=False, action="prune"):
         else:
             out("failed   %s: %s" % (label, outcome))
             failures += 1
+    links = _cache.prune_choices(root, dry, now)
+    if links:
+        out("%-8s %d remembered target choice%s whose entry is gone" % (verb, links, "" if links == 1 else "s"))
     summary = "%s %d, freeing %s" % ("would remove" if dry else "removed", removed, size_text(freed))
     if kept_in_use:
         summary += "; kept %d in use" % kept_in_use

@@ -11,7 +11,9 @@ _SHEBANG_MAX = 127  # what Linux reads of a "#!" line
 
 
 def run(context, options):
-    """``extract DIR [--venv]``: the payload as a plain tree, or a virtual environment holding it."""
+    """``extract DIR [--venv] [--target NAME]``: the payload (of one target) as a plain tree, or a venv holding it."""
+    if options.target is not None:
+        context.use_target(options.target)
     dest = os.path.abspath(options.dir)
     existed = _check_empty(dest)
     try:
@@ -64,7 +66,7 @@ def _undo(dest, existed):
 def _plain_tree(context, dest):
     manifest = context.manifest
     os.makedirs(dest, exist_ok=True)
-    count = _extract.unpack(context.archive, dest)
+    count = _extract.unpack(context.archive, dest, target=_extract.target_of(context.manifest))
     out("extracted %d files of %s %s into %s" % (count, manifest.get("name"), manifest.get("version"), dest))
     site = os.path.join(dest, "site-packages")
     for part in sorted(os.listdir(dest)):
@@ -126,7 +128,7 @@ def _make_venv(context, dest):
     os.makedirs(site, exist_ok=True)
     staging = os.path.join(dest, ".exearchive-payload-%s" % os.urandom(4).hex())
     os.mkdir(staging, 0o700)
-    count = _extract.unpack(context.archive, staging)
+    count = _extract.unpack(context.archive, staging, target=_extract.target_of(context.manifest))
     moved = {}
     for part in sorted(os.listdir(staging)):
         source = os.path.join(staging, part)

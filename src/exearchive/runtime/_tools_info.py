@@ -53,6 +53,8 @@ def run(context, options):
             "problem": problem,
         },
     }
+    data["target"] = manifest.get("target")
+    data["targets"] = [target_summary(t, context.archive) for t in context.archive_manifest.get("targets") or []]
     if options.json:
         import json
 
@@ -60,6 +62,36 @@ def run(context, options):
         return 0
     _print_info(data)
     return 0
+
+
+def target_summary(target, archive):
+    """One target of several: its name, id, distributions, needs, and whether it fits this interpreter."""
+    from . import _compat
+
+    needs = target.get("needs") or {}
+    problem = _compat.check(needs, archive)
+    return {
+        "target": target.get("target"),
+        "id": target.get("id"),
+        "files": target.get("files"),
+        "distributions": [
+            {"name": d.get("name"), "version": d.get("version")} for d in target.get("distributions") or []
+        ],
+        "needs": needs,
+        "fits": problem is None,
+        "problem": None if problem is None else _compat.reason(needs, problem),
+    }
+
+
+def needs_line(needs):
+    """E.g. "python >=3.9; native: fakenative 1.0 (cp39-cp39-manylinux_2_17_x86_64)"."""
+    parts = ["python %s" % (needs.get("effective_requires_python") or "any")]
+    native = ["%s (%s)" % (n.get("dist"), ", ".join(n.get("tags") or [])) for n in needs.get("native") or []]
+    parts.append("native: %s" % ("; ".join(native) or "none"))
+    taken = [m.get("requirement") for m in needs.get("markers") or [] if m.get("outcome")]
+    if taken:
+        parts.append("by markers: %s" % ", ".join(sorted(set(str(t) for t in taken))))
+    return "; ".join(parts)
 
 
 def _marker_line(record):
@@ -91,6 +123,8 @@ def _print_info(data):
     out("%s %s" % (data["name"], data["version"]))
     field("archive", data["archive"])
     field("content id", data["id"])
+    if data["target"]:
+        field("target", data["target"] + (" (of %d, below)" % len(data["targets"]) if data["targets"] else ""))
     built = " (built with %s)" % data["built_with"] if data["built_with"] else ""
     field("format", "%s%s" % (data["format"], built))
     spec = data["entry_point"]
@@ -120,6 +154,14 @@ def _print_info(data):
     markers = [_marker_line(m) for m in needs["markers"]] or ["none decided what the archive holds"]
     for index, line in enumerate(markers):
         out("  %-16s %s" % ("" if index else "markers:", line))
+    if data["targets"]:
+        out("targets (the first that fits runs):")
+    for target in data["targets"]:
+        state = "fits this interpreter" if target["fits"] else "does not fit: " + target["problem"]
+        out("  %s (id %s, %s files): %s" % (target["target"], target["id"], target["files"], state))
+        dists = ", ".join(("%s %s" % (d["name"], d["version"] or "")).strip() for d in target["distributions"])
+        out("    distributions: %s" % (dists or "none"))
+        out("    needs: %s" % needs_line(target["needs"]))
     payload = data["payload"]
     field(
         "payload",

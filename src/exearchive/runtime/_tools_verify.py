@@ -12,12 +12,20 @@ def run(context, options):
     """``verify [--repair]``: check the archive, then its cache entry; re-extract a damaged one."""
     from . import _integrity
 
-    damage = _integrity.problems(context.archive, context.manifest)
+    damage = _integrity.problems(context.archive, context.archive_manifest)
     for problem in damage:
         out("damaged  the archive %s: %s" % (context.archive, problem))
     if damage:
         return _archive_is_damaged(context)
     members = _extract.read_payload(context.archive)[0]
+    damage = _list_problems(context, members)
+    for problem in damage:
+        out("damaged  the archive %s: %s" % (context.archive, problem))
+    if damage:
+        return _archive_is_damaged(context)
+    if _extract.target_of(context.manifest):
+        renames = _read_list(context, context.manifest)
+        members = [(renames[m[0]], *m[1:]) for m in members if m[0] in renames]
     if not os.path.isdir(context.entry):
         out("missing  %s (not extracted; the next start extracts it)" % context.entry)
         if not options.repair:
@@ -46,6 +54,31 @@ def run(context, options):
 
 
 _RECORD_NAME = STATE_DIR + "/" + COMPLETE
+
+
+def _read_list(context, target):
+    with open(context.archive, "rb") as handle:
+        return _extract.read_list(handle.fileno(), context.archive, target)
+
+
+def _list_problems(context, members):
+    """Of an archive of several targets: each target's file list is intact and names members of the payload."""
+    names = set(m[0] for m in members)
+    problems = []
+    for target in context.archive_manifest.get("targets") or []:
+        try:
+            listed = _read_list(context, target)
+        except LauncherError as error:
+            problems.append(str(error).split(": ", 1)[-1])
+            continue
+        missing = sorted(set(listed) - names)
+        if missing:
+            problems.append("target %s lists %s, which its payload lacks" % (target.get("target"), missing[0]))
+        elif len(listed) != target.get("files"):
+            problems.append(
+                "target %s lists %d files, its manifest %r" % (target.get("target"), len(listed), target.get("files"))
+            )
+    return problems
 
 
 def _record_state(problems):

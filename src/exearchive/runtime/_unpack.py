@@ -20,6 +20,7 @@ so that a worker mostly writes into one directory at a time.  The first
 error stops every worker and is raised in the caller's thread.
 """
 
+import hashlib
 import os
 import zlib
 
@@ -34,22 +35,40 @@ _MAX_WORKERS = 4
 class Job:
     """One file to write: where its bytes are and where they go."""
 
-    __slots__ = ("crc", "csize", "extra", "method", "mode", "name_chars", "offset", "size", "target")
+    __slots__ = (
+        "crc",
+        "csize",
+        "extra",
+        "method",
+        "mode",
+        "name_chars",
+        "offset",
+        "renamed",
+        "sha256",
+        "size",
+        "target",
+    )
 
-    def __init__(self, member, target, mode):
+    def __init__(self, member, target, mode, renamed=False, hashed=False):
         """``member`` is a ``_zipdir.members`` tuple; ``mode`` the new file's permissions.
 
         The member's name is not kept (it is the end of ``target``): a payload
-        can have tens of thousands of members.
+        can have tens of thousands of members; unless the member is
+        ``renamed`` (a ``~k/`` variant of one target of several).  When
+        ``hashed``, ``sha256`` is the written file's SHA-256 (hex) once it is written.
         """
         name, self.offset, self.csize, self.size, self.crc, self.method, _, self.extra = member
         self.name_chars = len(name)
+        self.renamed = name if renamed else None
+        self.sha256 = "" if hashed else None
         self.target = target
         self.mode = mode
 
     @property
     def name(self):
         """The member's name, from the end of ``target``."""
+        if self.renamed is not None:
+            return self.renamed
         return self.target[-self.name_chars :].replace(os.sep, "/")
 
 
@@ -151,6 +170,8 @@ def _write(fd, job):
             if len(data) != job.size or zlib.crc32(data) != job.crc:
                 raise Damaged("%s: its data does not match its size and CRC-32" % job.name)
             _write_bytes(out, data)
+            if job.sha256 is not None:
+                job.sha256 = hashlib.sha256(data).hexdigest()
         else:
             _stream(fd, start + skip, job, out)
     finally:
@@ -179,6 +200,7 @@ def _stream(fd, offset, job, out):
     crc = 0
     written = 0
     left = job.csize
+    digest = None if job.sha256 is None else hashlib.sha256()
     while left:
         raw = pread(fd, min(_CHUNK, left), offset)
         if not raw:
@@ -192,6 +214,8 @@ def _stream(fd, offset, job, out):
             if written > job.size:
                 raise Damaged("%s: more data than its size says" % job.name)
             _write_bytes(out, data)
+            if digest is not None:
+                digest.update(data)
             if inflater is None or not inflater.unconsumed_tail:
                 break
             data = inflater.decompress(inflater.unconsumed_tail, _CHUNK)
@@ -200,6 +224,10 @@ def _stream(fd, offset, job, out):
         crc = zlib.crc32(data, crc)
         written += len(data)
         _write_bytes(out, data)
+        if digest is not None:
+            digest.update(data)
+    if digest is not None:
+        job.sha256 = digest.hexdigest()
     if written != job.size or crc != job.crc:
         raise Damaged("%s: its data does not match its size and CRC-32" % job.name)
 
