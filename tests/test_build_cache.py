@@ -234,3 +234,30 @@ def test_a_file_where_another_wheel_has_a_directory_stops_the_build(tmp_path: Pa
     app = make_wheel(tmp_path, "app", {"app.py": b""})
     with pytest.raises(StagingError, match="installs 'site-packages/shared', a file where another wheel has a dir"):
         _buildcache.stage([app, first, second], tmp_path / "s", "app", None, str, {ENV: str(tmp_path / "cache")})
+
+
+def test_a_build_cache_others_can_write_is_refused(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # what the cache holds goes into archives as it is: a directory another user can write is never used
+    wheels = _wheels(tmp_path / "wheels")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    with pytest.raises(ConfigError) as refused:
+        _buildcache.stage(wheels, tmp_path / "stage", "app", None, str, {ENV: str(shared)})
+    assert f"cannot use the build cache {shared} (others can write to it (mode 1777))" in str(refused.value)
+    assert not (shared / "entries").exists()
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (tmp_path / "elsewhere").mkdir()
+    with pytest.raises(ConfigError, match="it is a symbolic link"):
+        _buildcache.stage(wheels, tmp_path / "stage2", "app", None, str, {ENV: str(link)})
+    # the default location (the platform's cache dir) made private, and used
+    home = tmp_path / "xdg"
+    staging = _buildcache.stage(wheels, tmp_path / "stage3", "app", None, str, {"XDG_CACHE_HOME": str(home)})
+    made = home / "exearchive" / "build"
+    assert staging.packed and (made.stat().st_mode & 0o777) == 0o700
+    assert (made.parent.stat().st_mode & 0o777) == 0o700  # the runtime's cache root, made here first
+    # and an unsafe default one is left alone with a warning, the build going on without it
+    made.chmod(0o777)
+    staging = _buildcache.stage(wheels, tmp_path / "stage4", "app", None, str, {"XDG_CACHE_HOME": str(home)})
+    assert not staging.packed and "others can write to it" in caplog.text

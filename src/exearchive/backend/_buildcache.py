@@ -36,6 +36,7 @@ directory + ``exearchive/build``) or, set to ``off``, disables it;
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import zlib
@@ -45,7 +46,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from ..runtime import default_root
+from ..runtime import default_root, unsafe_reason
 from . import _pack, _stage
 from ._cachestore import DEFAULT_SIZE, Cache, Compile, Entry, is_metadata
 from ._errors import ConfigError, StagingError
@@ -125,7 +126,8 @@ def stage(
     identity = (compiler() if compile_tree else "no bytecode") if cached else ""
     cache = Cache(place, size_limit(env))
     try:
-        cache.entries.mkdir(parents=True, exist_ok=True)
+        _make_private(place)
+        _make_private(cache.entries)
     except OSError as error:
         if (env if env is not None else os.environ).get(ENV):
             raise ConfigError(
@@ -141,6 +143,25 @@ def stage(
         staging = _merge(root, fresh, entries, tag)
     cache.prune_if_over()
     return staging
+
+
+def _make_private(path: Path) -> None:
+    """Make ``path`` (0700) if need be and make sure no one else can write it.
+
+    What the cache holds goes into archives as it is: a directory another
+    user could write (a shared ``/tmp/cache``, a symlink planted there) would
+    let them put code into every archive built from it.  The same rule as the
+    runtime's cache root: a real directory, owned by this user or root, not
+    writable by group or others; an ``OSError`` (``strerror`` says why) otherwise.
+    """
+    missing = [path, *(parent for parent in path.parents if not parent.exists())]
+    for directory in reversed(missing):  # the directories made here are private too (the runtime's root above)
+        directory.mkdir(mode=0o700, exist_ok=True)
+    if not hasattr(os, "geteuid"):
+        return
+    reason = unsafe_reason(path.lstat())
+    if reason is not None:
+        raise OSError(errno.EPERM, reason)
 
 
 def _merge(root: Path, fresh: list[Path], entries: dict[Path, Entry], tag: str | None) -> Staging:
