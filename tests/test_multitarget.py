@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sys
 import zipfile
 from pathlib import Path
@@ -403,3 +404,17 @@ def test_two_targets_with_the_same_files_have_one_id_and_one_list(
         assert [n for n in outer.namelist() if n.startswith(TARGET_LISTS)] == [f"{TARGET_LISTS}0"]
     assert not any(n.startswith("~") for n in _payload_names(archive))
     assert run_archive(archive, root=tmp_path / "cache").stdout.strip() == OUTPUT["host"]
+
+
+def test_a_module_of_another_target_is_not_called_missing_from_this_ones_entry(multi: Path, tmp_path: Path) -> None:
+    # tomli is in the cp39 target only: the host's entry lacks it by design, so no repair advice
+    root = tmp_path / "cache"
+    env = {"EXEARCHIVE_INTERPRETER": "1"}
+    ran = run_archive(multi, "-c", "import tomli", root=root, env=env)
+    assert ran.returncode == 1 and "No module named 'tomli'" in ran.stderr
+    assert "verify --repair" not in ran.stderr, ran.stderr
+    # a module of this target's own, gone from its entry, still gets the advice
+    [entry] = [p for p in root.iterdir() if not p.name.startswith(".")]
+    shutil.rmtree(entry / "site-packages" / "targetapp")
+    ran = run_archive(multi, "-c", "import targetapp", root=root, env=env)
+    assert "the archive holds the module targetapp but its cache entry" in ran.stderr, ran.stderr

@@ -31,7 +31,7 @@ def hint(error, tb, where, prog):
     """
     manifest, archive, entry = where
     try:
-        why = _why(error, tb, archive, entry)
+        why = _why(error, tb, manifest, archive, entry)
         if why is None:
             return
         from . import _tools
@@ -42,7 +42,7 @@ def hint(error, tb, where, prog):
         pass
 
 
-def _why(error, tb, archive, entry):
+def _why(error, tb, manifest, archive, entry):
     if isinstance(error, (ValueError, EOFError)):
         while tb is not None and tb.tb_next is not None:
             tb = tb.tb_next
@@ -55,7 +55,7 @@ def _why(error, tb, archive, entry):
         return None
     if isinstance(error, ModuleNotFoundError):
         name = getattr(error, "name", None)
-        if name and _in_payload(name, archive) and not _on_disk(name, entry):
+        if name and _in_payload(name, manifest, archive) and not _on_disk(name, entry):
             return "the archive holds the module %s but its cache entry %s lacks it" % (name, entry)
         return None
     path = getattr(error, "path", None)
@@ -80,13 +80,18 @@ def _candidates(name):
     return base + ".py", base + "/", base + "."
 
 
-def _in_payload(name, archive):
+def _in_payload(name, manifest, archive):
+    """Whether the files of this archive's target (all of the payload, for one target) hold module ``name``."""
     from . import _extract
 
-    members = _extract.read_payload(archive)[0]
+    target = _extract.target_of(manifest)
+    if target is None:
+        names = [member[0] for member in _extract.read_payload(archive)[0]]
+    else:  # of several targets, only this one's files: another's module is not missing from this entry
+        with open(archive, "rb") as handle:
+            names = list(_extract.read_list(handle.fileno(), archive, target).values())
     module, package, native = _candidates(name)
-    for member in members:
-        member_name = member[0]
+    for member_name in names:
         if member_name == module or member_name.startswith(package):
             return True
         if (
