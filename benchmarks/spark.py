@@ -29,7 +29,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from benchkit.common import HERE, REPO, BenchError, elapsed, fresh_dir, log, median, rotate, run
+from benchkit.common import HERE, REPO, BenchError, fresh_dir, log, median, rotate, run, write_report
 from benchkit.measure import Sample
 from benchkit.workspace import Workspace, run_bench
 
@@ -153,11 +153,7 @@ def bench(ws: Workspace, args: argparse.Namespace) -> int:
             samples[name].append(sample)
         log(f"round {round_ + 1}/{args.runs} done")
     report = _report(args, archive.stat().st_size, pack_s, samples)
-    print(report)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(report + "\n")
-    log(f"wrote {output}; {elapsed() / 60:.1f} min in all")
+    write_report(report, Path(args.output))
     return 0
 
 

@@ -23,7 +23,7 @@ import os
 import sys
 from pathlib import Path
 
-from benchkit.common import HERE, BenchError, elapsed, fresh_dir, log, median, rotate, run
+from benchkit.common import HERE, BenchError, fresh_dir, log, median, rotate, run, write_report
 from benchkit.measure import Sample
 from benchkit.workspace import Workspace, run_bench
 
@@ -122,11 +122,7 @@ def bench(ws: Workspace, args: argparse.Namespace) -> int:
                 samples[(tool, "cold")].append(start(tool, fresh_dir(caches / f"cold-{TOOLS.index(tool)}-{round_}")))
             samples[(tool, "warm")].append(start(tool, caches / f"warm-{TOOLS.index(tool)}"))
     report = _report(args, builds, artifacts, samples)
-    print(report)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(report + "\n")
-    log(f"wrote {output}; {elapsed() / 60:.1f} min in all")
+    write_report(report, Path(args.output))
     return 0
 
 

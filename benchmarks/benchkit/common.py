@@ -59,6 +59,14 @@ def output_of(command: Sequence[str | Path], env: dict[str, str] | None = None) 
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
+def write_report(report: str, output: Path) -> None:
+    """Print the Markdown ``report`` and write it to ``output``."""
+    print(report)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(report + "\n")
+    log(f"wrote {output}; {elapsed() / 60:.1f} min in all")
+
+
 def rmtree(path: Path) -> None:
     if path.exists():
         # Extracted caches can hold read-only directories (pex); make them writable first.
