@@ -152,13 +152,18 @@ def use_compiled_copy(manifest):
 # pays one stat (the ready marker's, which _boot looks at again).  A copy of the archive damaged after
 # its entry was made is not checked by a warm start: verify and exearchive inspect --verify find it.
 # (Comments, not a docstring: this module's bytecode is read on every start.)
+def link_name(archive_id):
+    """The name of an archive's choice in ``ROOT/.chosen``: its id and this interpreter's key."""
+    return "%s-%s" % (archive_id, interpreter_key())
+
+
 def chosen(manifest, env):
     """The manifest of the target chosen for this interpreter (one ``readlink``: ``CHOSEN``), or None.
 
     An archive of several targets is ``{**manifest, **targets[k]}`` to the
     launcher; the link names target k's id, checked to be one of them.
     """
-    name = "%s-%s" % (manifest.get("id"), interpreter_key())
+    name = link_name(manifest.get("id"))
     for root, _explicit in cache_roots(env):
         try:
             target_id = os.readlink(os.path.join(root, CHOSEN, name))

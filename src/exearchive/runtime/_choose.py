@@ -15,7 +15,7 @@ accepts only if it names one of the archive's targets.
 
 import os
 
-from . import CHOSEN, LauncherError, interpreter_key
+from . import CHOSEN, LauncherError, link_name
 
 
 def choose(manifest, archive, env, trace):
@@ -47,11 +47,6 @@ def choose(manifest, archive, env, trace):
         "EXEARCHIVE_PYTHON=/path/to/python:\n  %s"
         % (len(targets), archive, _compat.describe_interpreter(), elsewhere_note(env), "\n  ".join(lines))
     )
-
-
-def link_name(archive_id):
-    """The choice's name in ``ROOT/.chosen``: the archive's id and this interpreter's key."""
-    return "%s-%s" % (archive_id, interpreter_key())
 
 
 def remember(view, entry, trace):
