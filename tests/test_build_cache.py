@@ -160,6 +160,8 @@ def test_isolated_builds_reuse_the_cache_and_make_the_same_archive(wheelhouse: P
         build = build_project(SAMPLES / "nsapp", tmp_path / run_name / "dist", wheelhouse, env={ENV: setting})
         assert build.returncode == 0, build.output
         archives[run_name] = build.archive().read_bytes()
+        remembered = "pip's resolution of the same inputs" in build.output
+        assert remembered is (run_name == "warm"), build.output  # the warm build ran no pip
         if run_name == "cold":
             made = sorted(p.name for p in (cache / "entries").iterdir())
     assert archives["warm"] == archives["cold"] == archives["off"]

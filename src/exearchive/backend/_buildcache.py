@@ -84,6 +84,19 @@ def location(env: Mapping[str, str] | None = None) -> Path | None:
     return Path(base) / "build"
 
 
+def usable_location(env: Mapping[str, str] | None = None) -> Path | None:
+    """The build cache's directory, made private if need be; None when it is off or cannot be used safely."""
+    place = location(env)
+    if place is None:
+        return None
+    try:
+        _make_private(place)
+    except OSError as error:
+        logger.debug("not using the build cache %s: %s", place, error.strerror)
+        return None
+    return place
+
+
 def size_limit(env: Mapping[str, str] | None = None) -> int:
     """The cache's size bound in bytes: ``EXEARCHIVE_BUILD_CACHE_SIZE`` (``500M``, ``2G``, bytes) or 2 GB."""
     env = os.environ if env is None else env

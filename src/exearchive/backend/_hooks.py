@@ -25,15 +25,13 @@ from typing import Any, TypeVar
 
 from setuptools import build_meta as _setuptools
 
-from . import _config, _sdist
+from . import _config, _pip, _sdist
 from ._errors import ExearchiveError
 
 logger = logging.getLogger("exearchive")
 
 ConfigSettings = Mapping[str, Any] | None
 _T = TypeVar("_T")
-
-PIP_REQUIREMENT = "pip>=23.1"
 
 
 def _boundary(hook: Callable[..., _T]) -> Callable[..., _T]:
@@ -77,8 +75,8 @@ def _archive_wanted(config: _config.Config) -> bool:
 @_boundary
 def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> list[str]:
     requires = list(_setuptools.get_requires_for_build_wheel(_config.theirs(config_settings)))
-    if _archive_wanted(_load(config_settings)):
-        requires.append(PIP_REQUIREMENT)
+    if _archive_wanted(_load(config_settings)) and _pip.command() is None:
+        requires.append(_pip.REQUIREMENT)
     return requires
 
 

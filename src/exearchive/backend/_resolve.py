@@ -23,7 +23,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from . import _hostbuilt
+from . import _buildcache, _hostbuilt, _pip, _resolutions
 from ._errors import ResolutionError
 from ._hashing import sha256_file
 from ._targets import Target, evaluate
@@ -67,12 +67,32 @@ def resolve(
         options += ["-r", str(path)]
     if target is not None and not target.is_host:
         return download_for(target, options, [(name, set(extras), f"{name}{extra}")], wheel_dir, name)
+    record = _record(wheel, extras, [*(constraints or []), *(requirements or [])])
+    remembered = record.recall(wheel, wheel_dir) if record else None
+    if remembered is not None:
+        logger.info(
+            "%d wheel(s) for %s%s: pip's resolution of the same inputs (no index, the same find-links), "
+            "from the build cache",
+            len(remembered),
+            name,
+            extra,
+        )
+        return remembered
     logger.info("resolving dependencies of %s%s with pip", name, extra)
     run_pip(["wheel", "--wheel-dir", str(wheel_dir), *options], name)
     wheels = sorted(wheel_dir.glob("*.whl"))
     _check_one_per_project(wheels)
     logger.info("resolved %d wheel(s)", len(wheels))
+    if record is not None:
+        record.remember(wheels, name)
     return wheels
+
+
+def _record(wheel: Path, extras: tuple[str, ...], files: list[Path]) -> _resolutions.Record | None:
+    """Where the build cache keeps this resolution, when it can be remembered (``_resolutions``)."""
+    cache = _buildcache.usable_location()
+    pip = _pip.command()
+    return None if cache is None or pip is None else _resolutions.record_for(cache, wheel, extras, files, pip)
 
 
 def resolve_requirements(
@@ -388,11 +408,15 @@ def _directory_project(path: Path, wheels: list[Path]) -> str | None:
 
 
 def run_pip(arguments: list[str], subject: str) -> str:
-    """Run ``python -m pip ARGUMENTS`` quietly; its output, or a ResolutionError with pip's reason."""
+    """Run pip (``_pip.command``) with ``ARGUMENTS`` quietly; its output, or a ResolutionError with pip's reason."""
+    pip = _pip.command()
+    if pip is None:
+        raise ResolutionError(
+            f"pip ({_pip.REQUIREMENT}) is not installed for {sys.executable}; install it, "
+            "or build with a frontend that installs the backend's build requirements (python -m build)"
+        )
     command = [
-        sys.executable,
-        "-m",
-        "pip",
+        *pip,
         *arguments[:1],
         "--disable-pip-version-check",
         "--no-input",
