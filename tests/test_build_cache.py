@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,44 @@ def test_a_build_cache_others_can_write_is_refused(tmp_path: Path, caplog: pytes
     made.chmod(0o777)
     staging = _buildcache.stage(wheels, tmp_path / "stage4", "app", None, str, {"XDG_CACHE_HOME": str(home)})
     assert not staging.packed and "others can write to it" in caplog.text
+
+
+def _deflated(wheel: Path, level: int) -> Path:
+    """``wheel`` rewritten with its members deflated at ``level``."""
+    with zipfile.ZipFile(wheel) as source:
+        contents = [(info, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as out:
+        for info, data in contents:
+            out.writestr(info.filename, data)
+    return wheel
+
+
+def _raw(archive: Path, name: str) -> bytes:
+    """A member's compressed bytes, as they are in ``archive``."""
+    with zipfile.ZipFile(archive) as opened, archive.open("rb") as raw:
+        info = opened.getinfo(name)
+        raw.seek(info.header_offset + 26)
+        skip = int.from_bytes(raw.read(2), "little") + int.from_bytes(raw.read(2), "little")
+        raw.seek(info.header_offset + 30 + skip)
+        return raw.read(info.compress_size)
+
+
+def test_a_dependency_keeps_its_wheels_compressed_bytes_with_the_cache_and_without(tmp_path: Path) -> None:
+    text = b"".join(b"line %d of a data file that deflates well\n" % i for i in range(20000))  # large: > 1 MiB
+    wheels = _wheels(tmp_path / "wheels")
+    files = {"data/big.txt": text, "data/small.py": b"S = 1\n" * 99}
+    wheels.append(_deflated(make_wheel(tmp_path / "wheels", "data", files), 1))
+    off, plain = _payload(wheels, tmp_path / "off", "off")
+    cold, _ = _payload(wheels, tmp_path / "cold", str(tmp_path / "cache"))
+    warm, _ = _payload(wheels, tmp_path / "warm", str(tmp_path / "cache"))
+    assert cold == off == warm
+    payload = tmp_path / "warm" / "payload.zip"
+    for name in ("data/big.txt", "data/small.py"):
+        # level 1's bytes, not the writer's level 6: copied from the wheel, not compressed again
+        assert _raw(payload, f"site-packages/{name}") == _raw(wheels[-1], name)
+        assert zipfile.ZipFile(payload).read(f"site-packages/{name}") == zipfile.ZipFile(wheels[-1]).read(name)
+    level6 = zlib.compressobj(6, zlib.DEFLATED, -15)
+    assert _raw(payload, "site-packages/data/small.py") != level6.compress(b"S = 1\n" * 99) + level6.flush()
+    record = "site-packages/data-1.0.dist-info/RECORD"  # written anew by staging: compressed here
+    assert _raw(payload, record) != _raw(wheels[-1], "data-1.0.dist-info/RECORD")
+    assert any(p.source == wheels[-1] for p in plain.packed.values())

@@ -117,3 +117,27 @@ def test_compile_tests_is_a_boolean_setting(value: str, tmp_path: Path) -> None:
 
     config = _config.load(tmp_path, {"exearchive.compile-tests": value})
     assert config.compile_tests is (value == "true")
+
+
+_SOURCE = "SIGNS = ['*', ']', '@', ',']\n"
+_COMPILE_AFTER = """\
+import sys
+from pathlib import Path
+from exearchive.backend import _pack
+if sys.argv[2] == "interned":
+    sys.intern("*"), sys.intern("]")  # what an earlier module may have done in the compiling process
+_pack.compile_site(Path(sys.argv[1]))
+"""
+
+
+def test_bytecode_does_not_depend_on_what_the_compiling_process_interned(tmp_path: Path) -> None:
+    """One-character strings are shared objects, marshalled as interned or not as they are at that moment."""
+    found = []
+    for state in ("interned", "fresh"):
+        site = tmp_path / state / SITE
+        site.mkdir(parents=True)
+        (site / "signs.py").write_text(_SOURCE)
+        result = run([sys.executable, "-c", _COMPILE_AFTER, tmp_path / state, state], env=clean_env())
+        assert result.returncode == 0, result.stderr
+        found.append((site / "__pycache__" / f"signs.{sys.implementation.cache_tag}.pyc").read_bytes())
+    assert found[0] == found[1]

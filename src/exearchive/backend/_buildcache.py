@@ -47,7 +47,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from ..runtime import default_root, unsafe_reason
-from . import _pack, _stage
+from . import _pack, _reuse, _stage
 from ._cachestore import DEFAULT_SIZE, Cache, Compile, Entry, is_metadata
 from ._errors import ConfigError, StagingError
 from ._hashing import sha256_file
@@ -128,14 +128,15 @@ def stage(
     """Stage ``wheels`` into ``root`` and compile them (``compile_tree``, None: no bytecode), from the cache
     where it has them; ``requested`` names the project (staged afresh); ``compiler()`` says who compiles."""
     place = location(env)
+    wanted = canonicalize_name(requested)
+    fresh = [w for w in wheels if canonicalize_name(parse_wheel_filename(w.name)[0]) == wanted]
+    cached = [w for w in wheels if w not in fresh]
     if place is None:
         _stage.stage(wheels, root, requested=requested)
         root.mkdir(parents=True, exist_ok=True)
         tag = compile_tree(root) if compile_tree else None
-        return Staging(root, list(_pack.walk(root)), {}, tag)
-    wanted = canonicalize_name(requested)
-    fresh = [w for w in wheels if canonicalize_name(parse_wheel_filename(w.name)[0]) == wanted]
-    cached = [w for w in wheels if w not in fresh]
+        # the dependencies' unchanged files keep their wheels' bytes, as their cache entries do
+        return Staging(root, list(_pack.walk(root)), _reuse.from_wheels(cached, root), tag)
     identity = (compiler() if compile_tree else "no bytecode") if cached else ""
     cache = Cache(place, size_limit(env))
     try:

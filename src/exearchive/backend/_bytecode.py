@@ -27,6 +27,8 @@ _VERSION = "import sys; print(sys.implementation.cache_tag, sys.version)"
 # The same call as _pack.compile_site makes, run by the target's interpreter; it prints the cache tag.
 _COMPILE = """\
 import compileall, os, py_compile, re, sys
+for code in range(256):  # as _pack.intern_latin1: the bytes do not depend on what the process ran before
+    sys.intern(chr(code))
 skip = re.compile(re.escape(sys.argv[1] + os.sep) + sys.argv[3]) if sys.argv[3] else None
 compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=2, workers=0,
                        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH, rx=skip)

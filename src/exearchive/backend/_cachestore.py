@@ -23,13 +23,13 @@ from pathlib import Path
 
 from installer import __version__ as installer_version
 
-from . import _deflate, _pack, _stage, _zip, _zipwrite
+from . import _deflate, _pack, _reuse, _stage, _zip, _zipwrite
 from ._hashing import sha256_file
 from ._zipwrite import Packed
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: members the wheel holds deflated keep the wheel's bytes (_reuse)
 DEFAULT_SIZE = 2 * 10**9
 _ENTRIES = "entries"
 _LOCK_WAIT = 10.0
@@ -127,7 +127,9 @@ class Cache:
     def _finish(self, wheel: Path, key: str, compiler: str, temp: Path, tag: str | None) -> Entry:
         """Compress the staged and compiled tree in ``temp``, write the entry's records, publish it."""
         try:
-            written = _zipwrite.write(_pack.walk(temp / "tree"), temp / "packed.zip", _zip.FIXED_DATE)
+            tree = temp / "tree"
+            reused = _reuse.from_wheel(wheel, tree)
+            written = _zipwrite.write(_pack.walk(tree), temp / "packed.zip", _zip.FIXED_DATE, reused)
             index = json.dumps(
                 [[name, p.offset, p.csize, p.size, p.crc, p.method, p.executable] for name, p in written.members]
             ).encode()

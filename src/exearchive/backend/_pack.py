@@ -96,6 +96,7 @@ def compile_site(root: Path, skip: str | None = None) -> str | None:
     logger.debug("compiling bytecode for %s", tag)
     site = root / SITE
     if site.is_dir():
+        intern_latin1()
         # on every core; ddir makes each code object name its file relative to the payload
         compileall.compile_dir(
             str(site),
@@ -106,6 +107,19 @@ def compile_site(root: Path, skip: str | None = None) -> str | None:
             rx=re.compile(re.escape(str(site) + os.sep) + skip) if skip else None,
         )
     return tag
+
+
+def intern_latin1() -> None:
+    """Intern every one-character Latin-1 string, so that bytecode does not depend on what ran before.
+
+    CPython keeps one object per such string; marshal flags it as interned or
+    not as it is in the compiling process at that moment (some earlier code may
+    have interned ``"*"``, say), so the same source compiled after different
+    files gave different bytes.  Interned in the process that starts the
+    compile workers, they are interned in every worker it forks.
+    """
+    for code in range(256):
+        sys.intern(chr(code))
 
 
 def walk(root: Path) -> Iterator[tuple[str, Path]]:
