@@ -189,6 +189,8 @@ def test_the_command_lists_prunes_and_clears_the_build_cache(tmp_path: Path) -> 
     place = tmp_path / "cache"
     _payload(wheels, tmp_path / "cold", str(place))
     env = clean_env({ENV: str(place)})
+    (place / "resolutions").mkdir()
+    (place / "resolutions" / "0123.json").write_text('{"format": 1, "wheels": []}')
     listed = succeeded(exearchive("cache", "list", "--build", env=env)).stdout.splitlines()
     assert listed[0] == f"build cache: {place}"
     assert sorted(line.split()[1] for line in listed[1:3]) == [
@@ -196,12 +198,14 @@ def test_the_command_lists_prunes_and_clears_the_build_cache(tmp_path: Path) -> 
         "second-1.0-py3-none-any.whl",
     ]
     assert listed[3].startswith("2 entries, ")
+    assert listed[4] == "1 remembered resolution"
     dry = succeeded(exearchive("cache", "prune", "--build", "--max-size", "0", "--dry-run", env=env)).stdout
     assert dry.splitlines()[-1].startswith("would remove 2 entries")
     assert len(_cachestore.Cache(place).listing()) == 2
     cleared = succeeded(exearchive("cache", "clear", "--build", "--root", place, env=clean_env())).stdout
-    assert cleared.splitlines()[-1].startswith("removed 2 entries")
-    assert _cachestore.Cache(place).listing() == []
+    assert cleared.splitlines()[-2:][0].startswith("removed 2 entries")
+    assert cleared.splitlines()[-1] == "removed 1 remembered resolution"
+    assert _cachestore.Cache(place).listing() == [] and not list((place / "resolutions").iterdir())
     off = exearchive("cache", "list", "--build", env=clean_env({ENV: "off"}))
     assert (
         one_line_error(off, status=2) == "the build cache is off (EXEARCHIVE_BUILD_CACHE=off); name one with --root DIR"

@@ -1,10 +1,11 @@
 """``exearchive cache list|prune|clear --build``: the build cache (:mod:`exearchive.backend._buildcache`).
 
 The cache that builds keep each dependency wheel's staged, compiled and
-compressed files in, under ``--root``, else ``$EXEARCHIVE_BUILD_CACHE``, else
-the platform's cache directory + ``/exearchive/build``.  Pruning takes the
-cache's lock exclusively, so it waits for running builds (up to a few
-seconds) and never removes an entry a build is using.
+compressed files in (and the resolutions they remember, ``_resolutions``),
+under ``--root``, else ``$EXEARCHIVE_BUILD_CACHE``, else the platform's
+cache directory + ``/exearchive/build``.  Pruning takes the cache's lock
+exclusively, so it waits for running builds (up to a few seconds) and never
+removes an entry a build is using.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import time
 from pathlib import Path
 
-from ..backend import _buildcache, _cachestore
+from ..backend import _buildcache, _cachestore, _resolutions
 from ..runtime._output import plural, size_text
 from ._errors import UsageError
 from ._output import Output
@@ -44,6 +45,7 @@ def list_cache(options: argparse.Namespace, output: Output) -> int:
         output.line(f"{entry.key}  {entry.wheel}  {size_text(entry.bytes)}  used {days:.1f} days ago")
     total = sum(e.bytes for e in entries)
     output.line(f"{plural(len(entries), 'entry', 'entries')}, {size_text(total)} of at most {size_text(cache.limit)}")
+    output.line(f"{plural(_resolutions.remembered(cache.path), 'remembered resolution', 'remembered resolutions')}")
     return 0
 
 
@@ -60,4 +62,7 @@ def prune_cache(options: argparse.Namespace, output: Output, clear: bool = False
         output.line(f"{verb} {entry.wheel} ({entry.key}, {size_text(entry.bytes)})")
     freed = sum(e.bytes for e in removed)
     output.line(f"{verb} {plural(len(removed), 'entry', 'entries')}, freeing {size_text(freed)}")
+    if clear or getattr(options, "days", None) is not None:
+        forgotten = _resolutions.forget(cache.path, None if clear else options.days, getattr(options, "dry_run", False))
+        output.line(f"{verb} {plural(forgotten, 'remembered resolution', 'remembered resolutions')}")
     return 0

@@ -37,6 +37,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -104,6 +105,26 @@ class Record:
             info = origin.stat()
             chosen.append({"source": str(origin), "size": info.st_size, "mtime_ns": info.st_mtime_ns})
         _write(self.path, {"format": FORMAT, "wheels": chosen})
+
+
+def forget(cache: Path, days: float | None = None, dry_run: bool = False) -> int:
+    """Remove the remembered resolutions in ``cache`` (those unused for ``days``, when given); how many."""
+    limit = None if days is None else time.time() - days * 86400
+    removed = 0
+    for path in sorted((cache / DIRECTORY).glob("*.json")):
+        try:
+            if limit is None or path.stat().st_mtime < limit:
+                if not dry_run:
+                    path.unlink()
+                removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+def remembered(cache: Path) -> int:
+    """How many resolutions ``cache`` remembers."""
+    return len(list((cache / DIRECTORY).glob("*.json")))
 
 
 def record_for(
