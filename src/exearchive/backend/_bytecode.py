@@ -17,23 +17,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import _pack, _shebang, _targets
+from . import _compile, _pack, _shebang, _targets
 from ._stage import SITE
 
 logger = logging.getLogger(__name__)
 
 _IDENTITY = "import sys; print(sys.implementation.name, '%d.%d' % sys.version_info[:2], sys.implementation.cache_tag)"
 _VERSION = "import sys; print(sys.implementation.cache_tag, sys.version)"
-# The same call as _pack.compile_site makes, run by the target's interpreter; it prints the cache tag.
-_COMPILE = """\
-import compileall, os, py_compile, re, sys
-for code in range(256):  # as _pack.intern_latin1: the bytes do not depend on what the process ran before
-    sys.intern(chr(code))
-skip = re.compile(re.escape(sys.argv[1] + os.sep) + sys.argv[3]) if sys.argv[3] else None
-compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=2, workers=0,
-                       invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH, rx=skip)
-print(sys.implementation.cache_tag)
-"""
 # Test directories: the sources of a distribution's own test suite, which an app does not import.  Their
 # bytecode is most of numpy's and pandas' (11 of 17 MB); an import of one compiles it, as without bytecode.
 TESTS = r"(?:[^/\\]+[/\\])*tests?[/\\]"
@@ -115,7 +105,7 @@ def compile_with(python: str, root: Path, skip: str | None = None) -> str | None
         return None
     logger.info("compiling bytecode with %s", python)
     result = subprocess.run(
-        [python, "-I", "-c", _COMPILE, str(site), SITE, skip or ""], capture_output=True, text=True, check=False
+        [python, "-I", _compile.__file__, str(site), SITE, skip or ""], capture_output=True, text=True, check=False
     )
     tag = result.stdout.strip().splitlines()[-1:] if result.returncode == 0 else []
     if not tag:

@@ -11,14 +11,11 @@ file beside the target and renamed into place.
 
 from __future__ import annotations
 
-import compileall
 import hashlib
 import importlib.resources
 import json
 import logging
 import os
-import py_compile
-import re
 import subprocess
 import sys
 import tempfile
@@ -30,7 +27,7 @@ from typing import Any
 
 from ..runtime import ID_LENGTH, MANIFEST_JSON, PAYLOAD, RUNTIME
 from ..runtime._integrity import LAUNCHER_FILES
-from . import _zip, _zipwrite
+from . import _compile, _zip, _zipwrite
 from ._errors import ExearchiveError
 from ._hashing import sha256_file
 from ._stage import SITE
@@ -96,30 +93,8 @@ def compile_site(root: Path, skip: str | None = None) -> str | None:
     logger.debug("compiling bytecode for %s", tag)
     site = root / SITE
     if site.is_dir():
-        intern_latin1()
-        # on every core; ddir makes each code object name its file relative to the payload
-        compileall.compile_dir(
-            str(site),
-            ddir=SITE,
-            quiet=2,
-            workers=0,
-            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-            rx=re.compile(re.escape(str(site) + os.sep) + skip) if skip else None,
-        )
+        _compile.compile_dir(str(site), SITE, skip or "")  # on every core, in chunks
     return tag
-
-
-def intern_latin1() -> None:
-    """Intern every one-character Latin-1 string, so that bytecode does not depend on what ran before.
-
-    CPython keeps one object per such string; marshal flags it as interned or
-    not as it is in the compiling process at that moment (some earlier code may
-    have interned ``"*"``, say), so the same source compiled after different
-    files gave different bytes.  Interned in the process that starts the
-    compile workers, they are interned in every worker it forks.
-    """
-    for code in range(256):
-        sys.intern(chr(code))
 
 
 def walk(root: Path) -> Iterator[tuple[str, Path]]:
