@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from pyproject_hooks import BuildBackendHookCaller
 
+from exearchive.backend import _pip
 from helpers import SAMPLES, Build, build_project, check, hook_build, offline_env, run_archive
 
 
@@ -170,12 +171,13 @@ def test_editable_install_runs_from_source_and_builds_no_archive(wheelhouse: Pat
     assert not list(tmp_path.rglob("*.pyz"))
 
 
-@pytest.mark.parametrize(("settings", "pip_wanted"), [({}, True), ({"exearchive.enabled": "false"}, False)])
-def test_get_requires_adds_pip_only_for_an_archive(tmp_path: Path, settings: dict[str, str], pip_wanted: bool) -> None:
+@pytest.mark.parametrize("settings", [{}, {"exearchive.enabled": "false"}])
+def test_get_requires_adds_no_pip_where_the_interpreter_has_one(tmp_path: Path, settings: dict[str, str]) -> None:
+    """This interpreter has pip: the archive step uses it (test_resolutions: where none is found, pip is asked for)."""
     project = _copy("hello", tmp_path)
     hooks = BuildBackendHookCaller(str(project), "exearchive.backend", python_executable=sys.executable)
-    requires = hooks.get_requires_for_build_wheel(settings)
-    assert any(r.startswith("pip") for r in requires) is pip_wanted
+    assert _pip.command() == [sys.executable, "-m", "pip"]
+    assert not any(r.startswith("pip") for r in hooks.get_requires_for_build_wheel(settings))
     assert not any(r.startswith("pip") for r in hooks.get_requires_for_build_sdist(settings))
 
 
