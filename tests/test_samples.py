@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import sys
 import zipfile
 from collections.abc import Callable
@@ -11,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import APPS, ROOT, Build, expected_runs, run, run_archive
+from exearchive.backend import _pack
+from helpers import APPS, ROOT, Build, clean_env, expected_runs, run, run_archive
 
 
 def _cases() -> list[tuple[str, int]]:
@@ -61,7 +64,10 @@ def test_archive_outer_zip_is_small_and_payload_is_stored(build_sample: Callable
     # the outer central directory holds only the launcher and the manifest, whatever the payload
     runtime = sorted(p.name for p in (ROOT / "src" / "exearchive" / "runtime").glob("*.py"))
     launcher = ["__main__.py", *(f"_exearchive_runtime/{name}" for name in runtime)]
-    expected = {*launcher, *(name + "c" for name in launcher), "__exearchive__/manifest.json", payload.filename}
+    # bytecode for what a start imports (test_launcher_bytecode_covers_what_a_start_imports), not the tools'
+    bytecode = {name + "c" for name in launcher if name in _pack._BYTECODE}
+    assert "_exearchive_runtime/_tools.pyc" not in bytecode
+    expected = {*launcher, *bytecode, "__exearchive__/manifest.json", payload.filename}
     assert set(names) == expected
     assert payload.compress_type == zipfile.ZIP_STORED
     # what a warm start reads from the archive is stored, so zipimport needs neither zlib nor inflating:
@@ -107,3 +113,33 @@ def test_launcher_ships_bytecode_that_zipimport_uses(build_sample: Callable[[str
     )
     result = run([sys.executable, "-c", code, str(archive)])
     assert result.stdout.strip() == "_exearchive_runtime/_boot.py", result.stderr
+
+
+_IMPORTED = re.compile(r"^import '(_exearchive_runtime(?:\.\w+)?)' # <zipimporter", re.MULTILINE)
+
+
+def test_launcher_bytecode_covers_what_a_start_imports(build_sample: Callable[[str], Build], tmp_path: Path) -> None:
+    archive = build_sample("hello").archive()
+    with zipfile.ZipFile(archive) as handle:
+        names = set(handle.namelist())
+        boot_source = handle.read("_exearchive_runtime/_boot.py")
+        boot_code = handle.read("_exearchive_runtime/_boot.pyc")
+    env = clean_env({"EXEARCHIVE_ROOT": str(tmp_path / "cache")})
+    imported = set()
+    for start in ("cold", "warm"):
+        result = run([sys.executable, "-v", archive], env=env)
+        assert result.returncode == 0, (start, result.stderr[-2000:])
+        imported |= set(_IMPORTED.findall(result.stderr))
+    assert {"_exearchive_runtime._boot", "_exearchive_runtime._extract"} <= imported
+    # every launcher module a cold or a warm start imports from the archive is loaded from its bytecode
+    modules = {m.replace(".", "/") + ("/__init__" if m == "_exearchive_runtime" else "") for m in imported}
+    assert sorted(m for m in modules if m + ".pyc" not in names) == []
+    # the rest (the tools) is compiled from its source when asked for
+    assert "_exearchive_runtime/_tools.pyc" not in names
+    tools = run([sys.executable, archive, "info"], env={**env, "EXEARCHIVE_TOOLS": "1"})
+    assert tools.returncode == 0 and "Traceback" not in tools.stderr, tools.stderr
+    # the shipped bytecode holds no docstrings; the sources keep theirs
+    docstring = ast.get_docstring(ast.parse(boot_source))
+    assert docstring is not None
+    first = docstring.splitlines()[0].encode()
+    assert first in boot_source and first not in boot_code

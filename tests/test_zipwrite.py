@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,29 @@ def test_zipfile_and_the_launchers_reader_read_what_was_written(
             handle.seek(packed.offset)
             assert zipfile.ZipFile(target).getinfo(name).compress_size == packed.csize
             assert len(handle.read(packed.csize)) == packed.csize
+
+
+def test_members_are_deflated_at_level_9_with_no_extra_fields(tmp_path: Path) -> None:
+    text = b"".join(path.read_bytes() for path in sorted(Path(_deflate.__file__).parent.glob("*.py")))[: _deflate.WHOLE]
+    (tmp_path / "tree").mkdir()
+    (tmp_path / "tree" / "words.txt").write_bytes(text)
+    target = tmp_path / "payload.zip"
+    written = _zipwrite.write(_pack.walk(tmp_path / "tree"), target, _zip.FIXED_DATE)
+    [(_, packed)] = written.members
+
+    def deflated(level: int) -> bytes:
+        deflater = zlib.compressobj(level, zlib.DEFLATED, -15)
+        return deflater.compress(text) + deflater.flush()
+
+    assert _deflate.LEVEL == 9 and deflated(9) != deflated(6)
+    raw = target.read_bytes()
+    assert raw[packed.offset : packed.offset + packed.csize] == deflated(9)
+    # the local header ends with the name, straight before the data: no extra field, no data descriptor flag
+    with zipfile.ZipFile(target) as archive:
+        [info] = archive.infolist()
+    assert raw[info.header_offset + 28 : info.header_offset + 30] == b"\0\0"
+    assert info.extra == b"" and info.flag_bits == 0
+    assert packed.offset == info.header_offset + 30 + len(b"words.txt")
 
 
 def test_output_is_the_same_whatever_the_number_of_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

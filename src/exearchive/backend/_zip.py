@@ -60,7 +60,13 @@ def add_file(archive: zipfile.ZipFile, name: str, path: Path, date: DateTime, co
 
 
 def add_bytes(
-    archive: zipfile.ZipFile, name: str, data: bytes, date: DateTime, executable: bool = False, compress: bool = True
+    archive: zipfile.ZipFile,
+    name: str,
+    data: bytes,
+    date: DateTime,
+    executable: bool = False,
+    compress: bool = True,
+    level: int | None = None,
 ) -> None:
-    """Add a small in-memory member."""
-    archive.writestr(entry(name, date, executable, compress), data)
+    """Add a small in-memory member (deflated at ``level``, zlib's default when None)."""
+    archive.writestr(entry(name, date, executable, compress), data, compresslevel=level)
