@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STORED, DEFLATED = 0, 8
-LEVEL = 9
-"""The deflate level: 9 packs numpy + pandas 0.8% smaller than zlib's default 6 (0.22 MB without
-bytecode, 0.28 MB with it) for about 2.5 times its CPU time, which only a cold build pays: the build
-cache keeps each dependency's compressed bytes (README, "Benchmark results")."""
+LEVEL = 6
+"""The deflate level of the members compressed here: zlib's default 6, the level most wheels are
+deflated at, whose bytes a dependency's unchanged files keep (``_reuse``).  Level 9 packs numpy +
+pandas 0.7% smaller for about 2.5 times the CPU of a cold build (README, "Benchmark results")."""
 WHOLE = 1 << 20
 CHUNK = 1 << 20
 _WINDOW = 32 * 1024  # deflate's window: what a block may refer back to
