@@ -309,3 +309,20 @@ def test_a_dependency_keeps_its_wheels_compressed_bytes_with_the_cache_and_witho
     record = "site-packages/data-1.0.dist-info/RECORD"  # written anew by staging: compressed here
     assert _raw(payload, record) != _raw(wheels[-1], "data-1.0.dist-info/RECORD")
     assert any(p.source == wheels[-1] for p in plain.packed.values())
+
+
+def test_another_compression_level_compresses_the_dependencies_anew(tmp_path: Path) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    wheels.append(_deflated(make_wheel(tmp_path / "wheels", "data", {"data/small.py": b"S = 1\n" * 99}), 1))
+    found = {}
+    for setting in ("off", str(tmp_path / "cache")):
+        work = tmp_path / f"level-{len(found)}"
+        work.mkdir()
+        staging = _buildcache.stage(
+            wheels, work / "stage", "app", None, lambda: "", {"EXEARCHIVE_BUILD_CACHE": setting}, level=9
+        )
+        payload = _pack.write_payload(staging.members, work / "payload.zip", _zip.FIXED_DATE, staging.packed, level=9)
+        found[setting] = payload.path.read_bytes()
+        nine = zlib.compressobj(9, zlib.DEFLATED, -15)
+        assert _raw(payload.path, "site-packages/data/small.py") == nine.compress(b"S = 1\n" * 99) + nine.flush()
+    assert len(set(found.values())) == 1  # the same bytes with the cache and without

@@ -63,7 +63,7 @@ def test_repeated_setting_gives_a_list(tmp_path: Path) -> None:
         (
             'colour = "x"',
             None,
-            "unknown key 'colour' in [tool.exearchive] (known keys: check-python, compile, compile-tests, constraints,",
+            "unknown key 'colour' in [tool.exearchive] (known keys: check-python, compile, compile-tests, compression-",
         ),
         ("enabled = 3", None, "[tool.exearchive] enabled must be a boolean (true or false, without quotes), not 3"),
         (
@@ -84,6 +84,11 @@ def test_repeated_setting_gives_a_list(tmp_path: Path) -> None:
         ("", {"exearchive.compile": "no"}, "-C exearchive.compile must be a boolean (true, false, 1 or 0), not 'no'"),
         ("", {"exearchive.enabled": "on"}, "-C exearchive.enabled must be a boolean (true, false, 1 or 0), not 'on'"),
         ("", {"exearchve.enabled": "1"}, "did you mean 'exearchive.enabled'?"),
+        ("compression-level = 10", None, "[tool.exearchive] compression-level must be a deflate level, 1 to 9"),
+        ('compression-level = "9"', None, "compression-level must be a deflate level, 1 to 9 (6, the default, is"),
+        ("compression-level = true", None, "[tool.exearchive] compression-level must be a deflate level, 1 to 9"),
+        ("", {"exearchive.compression-level": "0"}, "-C exearchive.compression-level must be a deflate level"),
+        ("", {"exearchive.compression-level": "best"}, "not 'best'"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, table: str, settings: dict[str, str] | None, message: str) -> None:
@@ -104,3 +109,10 @@ def test_settings_are_split_between_exearchive_and_setuptools() -> None:
     assert ours(settings) == {"enabled": "1"}
     assert theirs(settings) == {"--build-option": ["--plat-name", "x"]}
     assert theirs(None) is None
+
+
+def test_compression_level_from_the_table_and_the_settings(tmp_path: Path) -> None:
+    assert load(_project(tmp_path, ""), None).compression_level == 6
+    assert load(_project(tmp_path, "compression-level = 9"), None).compression_level == 9
+    overridden = load(_project(tmp_path, "compression-level = 9"), {"exearchive.compression-level": " 1"})
+    assert overridden.compression_level == 1

@@ -47,7 +47,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from ..runtime import default_root, unsafe_reason
-from . import _pack, _reuse, _stage
+from . import _deflate, _pack, _reuse, _stage
 from ._cachestore import DEFAULT_SIZE, Cache, Compile, Entry, is_metadata
 from ._errors import ConfigError, StagingError
 from ._hashing import sha256_file
@@ -124,9 +124,11 @@ def stage(
     compile_tree: Compile | None,
     compiler: Callable[[], str],
     env: Mapping[str, str] | None = None,
+    level: int = _deflate.LEVEL,
 ) -> Staging:
     """Stage ``wheels`` into ``root`` and compile them (``compile_tree``, None: no bytecode), from the cache
-    where it has them; ``requested`` names the project (staged afresh); ``compiler()`` says who compiles."""
+    where it has them; ``requested`` names the project (staged afresh); ``compiler()`` says who compiles;
+    ``level``: the deflate level (at another than ``_deflate.LEVEL``, no wheel's bytes are kept: ``_reuse``)."""
     place = location(env)
     wanted = canonicalize_name(requested)
     fresh = [w for w in wheels if canonicalize_name(parse_wheel_filename(w.name)[0]) == wanted]
@@ -136,7 +138,8 @@ def stage(
         root.mkdir(parents=True, exist_ok=True)
         tag = compile_tree(root) if compile_tree else None
         # the dependencies' unchanged files keep their wheels' bytes, as their cache entries do
-        return Staging(root, list(_pack.walk(root)), _reuse.from_wheels(cached, root), tag)
+        kept = _reuse.from_wheels(cached, root) if level == _deflate.LEVEL else {}
+        return Staging(root, list(_pack.walk(root)), kept, tag)
     identity = (compiler() if compile_tree else "no bytecode") if cached else ""
     cache = Cache(place, size_limit(env))
     try:
@@ -148,12 +151,12 @@ def stage(
                 f"cannot use the build cache {place} ({error.strerror}); set {ENV} to another directory or to off"
             ) from None
         logger.warning("cannot use the build cache %s (%s); building without it", place, error.strerror)
-        return stage(wheels, root, requested, compile_tree, compiler, {**(env or os.environ), ENV: "off"})
+        return stage(wheels, root, requested, compile_tree, compiler, {**(env or os.environ), ENV: "off"}, level)
     with cache.shared():
         _stage.stage(fresh, root, requested=requested)
         root.mkdir(parents=True, exist_ok=True)
         tag = compile_tree(root) if compile_tree else None
-        entries = cache.entries_for(cached, identity, compile_tree)
+        entries = cache.entries_for(cached, identity, compile_tree, level)
         staging = _merge(root, fresh, entries, tag)
     cache.prune_if_over()
     return staging

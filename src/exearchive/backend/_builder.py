@@ -151,6 +151,7 @@ def _prepare(
         if config.compile
         else None,
         lambda: _bytecode.compiler_identity(target, config.python, config.compile_tests),
+        level=config.compression_level,
     )
     staged = _staged.read(staging.root, wheels, staging.trees)
     dist = staged.find(name)
@@ -170,7 +171,9 @@ def _assemble(
     """Write the archive of the prepared targets: one payload, each target's files stored once."""
     merged = _multi.merge([p.files for p in prepared])
     packed = {path: item for p in prepared for path, item in p.packed.items()}
-    payload = _pack.write_payload(merged.members, work / "payload.zip", _zip.build_date(), packed)
+    payload = _pack.write_payload(
+        merged.members, work / "payload.zip", _zip.build_date(), packed, level=config.compression_level
+    )
     first = prepared[0]
     lists = [("\n".join(names) + "\n").encode() for names in merged.lists]
     # a list the same as an earlier target's (same files: the same id too) is stored once, under that one's index

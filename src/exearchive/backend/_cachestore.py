@@ -80,7 +80,9 @@ class Cache:
             assert held
             yield
 
-    def entries_for(self, wheels: list[Path], compiler: str, compile_tree: Compile | None) -> dict[Path, Entry]:
+    def entries_for(
+        self, wheels: list[Path], compiler: str, compile_tree: Compile | None, level: int = _deflate.LEVEL
+    ) -> dict[Path, Entry]:
         """The checked entry of each wheel, made now where missing or damaged.
 
         Entries are made in the wheels' order: staging and compiling one wheel
@@ -91,7 +93,7 @@ class Cache:
         with ThreadPoolExecutor(1, thread_name_prefix="exearchive-cache") as packer:
             jobs = {}
             for wheel in wheels:
-                key = _key(wheel, compiler)
+                key = _key(wheel, compiler, level)
                 entry = self._lookup(wheel, self.entries / key)
                 if entry is not None:
                     found[wheel] = entry
@@ -106,7 +108,7 @@ class Cache:
                 except BaseException:
                     shutil.rmtree(temp, ignore_errors=True)
                     raise
-                jobs[wheel] = packer.submit(self._finish, wheel, key, compiler, temp, tag)
+                jobs[wheel] = packer.submit(self._finish, wheel, key, compiler, temp, tag, level)
             for wheel, job in jobs.items():
                 found[wheel] = job.result()
         return found
@@ -124,12 +126,12 @@ class Cache:
         logger.debug("build cache: %s from %s", wheel.name, path)
         return found
 
-    def _finish(self, wheel: Path, key: str, compiler: str, temp: Path, tag: str | None) -> Entry:
+    def _finish(self, wheel: Path, key: str, compiler: str, temp: Path, tag: str | None, level: int) -> Entry:
         """Compress the staged and compiled tree in ``temp``, write the entry's records, publish it."""
         try:
             tree = temp / "tree"
-            reused = _reuse.from_wheel(wheel, tree)
-            written = _zipwrite.write(_pack.walk(tree), temp / "packed.zip", _zip.FIXED_DATE, reused)
+            reused = _reuse.from_wheel(wheel, tree) if level == _deflate.LEVEL else {}
+            written = _zipwrite.write(_pack.walk(tree), temp / "packed.zip", _zip.FIXED_DATE, reused, level)
             index = json.dumps(
                 [[name, p.offset, p.csize, p.size, p.crc, p.method, p.executable] for name, p in written.members]
             ).encode()
@@ -140,7 +142,7 @@ class Cache:
                 "wheel": wheel.name,
                 "wheel_sha256": _wheel_hash(wheel),
                 "compiler": compiler,
-                "level": _deflate.LEVEL,
+                "level": level,
                 "installer": installer_version,
                 "pyc_tag": tag,
                 "packed_sha256": sha256_file(temp / "packed.zip"),
@@ -229,8 +231,8 @@ class Listed:
     last_used: float
 
 
-def _key(wheel: Path, compiler: str) -> str:
-    parts = [FORMAT, _wheel_hash(wheel), compiler, _deflate.LEVEL, installer_version]
+def _key(wheel: Path, compiler: str, level: int) -> str:
+    parts = [FORMAT, _wheel_hash(wheel), compiler, level, installer_version]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
 
 

@@ -59,6 +59,8 @@ class Config:
     """The targets to build for (``host``, a shorthand, a complete platform file); empty: the build interpreter."""
     check_python: bool = True
     """Run the ``python`` interpreter, when set and on this machine, to check that it can run the archive."""
+    compression_level: int = 6
+    """The deflate level of what the archive step compresses (1-9); other than 6, dependencies are compressed anew."""
     resolver: str = "auto"
     """Who resolves the dependencies: ``pip``, ``uv``, or ``auto`` (uv when the build runs under uv, else pip)."""
     sources: dict[str, str] = field(default_factory=dict)
@@ -73,6 +75,7 @@ class Config:
 _BOOL = "a boolean"
 _STR = "a string"
 _LIST = "a list of strings"
+_LEVEL = "a deflate level, 1 to 9"
 # What a boolean config setting (a string on the command line) may say, in any case.
 _SETTING_BOOLS = {"true": True, "1": True, "false": False, "0": False}
 
@@ -92,6 +95,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "check-python": ("check_python", _BOOL),
     "targets": ("targets", _LIST),
     "resolver": ("resolver", _STR),
+    "compression-level": ("compression_level", _LEVEL),
 }
 _RESOLVERS = ("auto", "pip", "uv")  # the values of resolver
 
@@ -211,6 +215,12 @@ def _convert(key: str, value: Any, where: str) -> Any:
             return _SETTING_BOOLS[value.strip().lower()]
         accepted = "true, false, 1 or 0" if from_settings else "true or false, without quotes"
         raise ConfigError(f"{where} must be a boolean ({accepted}), not {value!r}")
+    if kind == _LEVEL:
+        text = value.strip() if from_settings and isinstance(value, str) else None
+        level = int(text) if text is not None and text.isdigit() else value
+        if isinstance(level, int) and not isinstance(level, bool) and 1 <= level <= 9:
+            return level
+        raise ConfigError(f"{where} must be {kind} (6, the default, is zlib's; 9 is the smallest), not {value!r}")
     if kind == _STR:
         if isinstance(value, str) and value.strip():
             return value.strip()

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..runtime import ID_LENGTH, MANIFEST_JSON, PAYLOAD, RUNTIME
 from ..runtime._integrity import LAUNCHER_FILES
-from . import _compile, _zip, _zipwrite
+from . import _compile, _deflate, _zip, _zipwrite
 from ._errors import ExearchiveError
 from ._hashing import sha256_file
 from ._stage import SITE
@@ -137,6 +137,7 @@ def write_payload(
     target: Path,
     date: _zip.DateTime,
     packed: Mapping[Path, _zipwrite.Packed] | None = None,
+    level: int = _deflate.LEVEL,
 ) -> Payload:
     """Zip ``members`` (``(name in the payload, file)``, in the order given, e.g. ``walk(root)``) into ``target``.
 
@@ -144,7 +145,7 @@ def write_payload(
     before (the same bytes this would make).  Returns the payload's hash and counts.
     """
     logger.debug("writing the payload")
-    written = _zipwrite.write(members, target, date, packed)
+    written = _zipwrite.write(members, target, date, packed, level)
     return Payload(target, sha256_file(target), target.stat().st_size, written.files, written.unpacked)
 
 
