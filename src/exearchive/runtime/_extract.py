@@ -410,12 +410,12 @@ def unpack(archive, dest, members=None, manifest=None, target=None):
     and files whose sorted paths, modes and hashes do not hash to the id are
     refused (``_check_id``; that covers every byte written, so the payload is
     not hashed as a whole as well); else (archives of before targets, whose
-    id is the payload's hash) the payload is hashed meanwhile and a hash
-    other than the manifest's (its ``payload.sha256``, else its content id)
-    is refused.  With
-    ``target`` (the view of one target of several, ``target_of``), only the
-    members of its file list are written, each ``~k/`` variant to its plain
-    path, and a list that is not the one the manifest names is refused.
+    id is the payload's hash, or only some ``members``) the payload is hashed
+    meanwhile and a hash other than the manifest's (its ``payload.sha256``,
+    else its content id) is refused.  With ``target`` (the view of one
+    target of several, ``target_of``), only the members of its file list are
+    written, each ``~k/`` variant to its plain path, and a list that is not
+    the one the manifest names is refused.
     """
     import zlib
 
@@ -426,15 +426,15 @@ def unpack(archive, dest, members=None, manifest=None, target=None):
             fd = handle.fileno()
             payload = _find_payload(fd, archive)
             renames = None if target is None else read_list(fd, archive, target)
-            hashed = manifest is not None and bool(manifest.get("target"))  # an id that names its files
-            jobs = _plan(_zipdir.members(fd, payload[1], payload[3]), dest, members, renames, hashed)
+            # an id that names its files, and all of them written: each hashed for _check_id, nothing else
+            by_files = manifest is not None and bool(manifest.get("target")) and members is None
+            jobs = _plan(_zipdir.members(fd, payload[1], payload[3]), dest, members, renames, by_files)
             if renames is not None and members is None and len(jobs) != len(renames):
                 raise LauncherError(
                     "the archive %s is damaged: target %s lists %d files, its payload holds %d of them; rebuild it"
                     % (archive, target.get("target"), len(renames), len(jobs))
                 )
             workers = _unpack.workers_for(jobs)
-            by_files = hashed and members is None  # every file hashed for _check_id: no second pass over the payload
             digest = None if manifest is None or by_files else _unpack.Digest(fd, payload[1], payload[2], workers > 1)
             after_each = (lambda: _checkpoint("file")) if _KILL_AT else None
             try:
