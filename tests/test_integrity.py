@@ -9,6 +9,7 @@ the launcher refuses (twice, a link), bytes appended, a damaged
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import subprocess
@@ -23,7 +24,9 @@ import pytest
 from cli_support import exearchive
 from helpers import Build, clean_env, run_archive
 from launcher_support import (
+    entries,
     launcher_env,
+    leftovers,
     member,
     one_line_error,
     payload_members,
@@ -138,8 +141,6 @@ def _payload_variant(hello: Path, tmp_path: Path, kind: str) -> Path:
         members.append((first[0], b"# another copy\n"))
     else:
         members.append((member("site-packages/hello/link.py", 0o120777), b"/etc/passwd"))
-    import io
-
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
@@ -161,6 +162,64 @@ def test_payload_members_the_launcher_refuses_are_damage_for_inspect(hello: Path
     assert said.returncode == 1, said.stdout
     assert ("twice" if kind == "twice" else "a link or device") in said.stderr
     assert "can run it" not in said.stdout
+
+
+def _with_crc(payload: bytes, name: str, crc: int) -> bytes:
+    """``payload`` with member ``name``'s CRC-32 set to ``crc`` in its local header and its directory entry."""
+    data = bytearray(payload)
+    with zipfile.ZipFile(io.BytesIO(payload)) as inner:
+        struct.pack_into("<I", data, inner.getinfo(name).header_offset + 14, crc)
+    pos = struct.unpack_from("<I", payload, payload.rindex(b"PK\x05\x06") + 16)[0]
+    while payload[pos : pos + 4] == b"PK\x01\x02":
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", payload, pos + 28)
+        if payload[pos + 46 : pos + 46 + name_len] == name.encode():
+            struct.pack_into("<I", data, pos + 16, crc)
+        pos += 46 + name_len + extra_len + comment_len
+    return bytes(data)
+
+
+def test_a_damaged_file_is_named_and_nothing_is_kept(hello: Path, tmp_path: Path) -> None:
+    """A member whose bytes changed since the build (same size, a valid deflate stream, its CRC-32 now wrong).
+
+    The cold path hashes the files it writes instead of checking their CRC-32;
+    when they do not hash to the content id, the CRC-32s name the damaged one.
+    """
+    assert read_manifest(hello)["target"]  # an archive whose content id is a hash of its files
+    members = payload_members(hello)
+    info, data = next((i, d) for i, d in members if i.filename.endswith("hello/cli.py"))
+    changed = data.replace(b"Hello", b"Jello")
+    assert changed != data and len(changed) == len(data)
+    crc = info.CRC  # writestr sets the new data's
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as payload:
+        for item, content in members:
+            payload.writestr(item, changed if item is info else content)
+    damaged = tmp_path / "damaged.pyz"
+    rewrite_archive(hello, damaged, payload=_with_crc(buffer.getvalue(), info.filename, crc), recompute_id=False)
+    root = tmp_path / "cache"
+    line = one_line_error(run_archive(damaged, "x", root=root))
+    assert f"the archive {damaged} is damaged ({info.filename}: its data does not match its size and CRC-32)" in line
+    assert entries(root) == [] and leftovers(root) == []
+    said = _inspect(damaged, "--verify")
+    assert said.returncode == 1 and info.filename in said.stderr
+    assert run_archive(hello, "x", root=root).returncode == 0
+
+
+def test_a_misstated_payload_hash_is_left_to_verify(hello: Path, tmp_path: Path) -> None:
+    """The manifest's ``payload.sha256`` wrong, every member intact: the launcher runs, ``verify`` names it.
+
+    The cold path checks what it writes, every byte, against the content id
+    (a hash of the files); it does not hash the payload as a whole as well.
+    """
+    archive = tmp_path / "misstated.pyz"
+    rewrite_archive(hello, archive, edit_manifest=lambda m: m["payload"].update(sha256="0" * 64))
+    root = tmp_path / "cache"
+    ran = run_archive(archive, "x", root=root)
+    assert ran.returncode == 0, ran.stderr
+    assert len(entries(root)) == 1
+    said = _inspect(archive, "--verify")
+    assert said.returncode == 1
+    assert "its payload's SHA-256 is" in said.stderr and "the manifest says " + "0" * 64 in said.stderr
 
 
 def test_appended_bytes(hello: Path, tmp_path: Path) -> None:

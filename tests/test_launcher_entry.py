@@ -328,7 +328,7 @@ def test_verbose_traces_each_step_with_timings(build_sample: Callable[[str], Bui
     expected = [
         "compatibility check passed",
         "lock taken",
-        "extracted 12 files, payload hash checked",
+        "extracted 12 files, content id checked",
         f"published {entry}",
         "sys.path ready",
         "running hello.cli:main (default entry point)",

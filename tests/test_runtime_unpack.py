@@ -10,6 +10,7 @@ stream members larger than its in-memory limit, and refuse damaged data with
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import random
@@ -115,6 +116,10 @@ def test_damaged_directories_raise_damaged(tmp_path: Path, damage) -> None:
 
 
 def _extract(path: Path, dest: Path, workers: int) -> int:
+    return len(_write(path, dest, workers))
+
+
+def _write(path: Path, dest: Path, workers: int, hashed: bool = False) -> list[_unpack.Job]:
     fd = os.open(path, os.O_RDONLY)
     try:
         jobs = []
@@ -123,9 +128,9 @@ def _extract(path: Path, dest: Path, workers: int) -> int:
                 continue
             target = dest.joinpath(*member[0].split("/"))
             target.parent.mkdir(parents=True, exist_ok=True)
-            jobs.append(_unpack.Job(member, str(target), 0o755 if member[6] & 0o111 else 0o644))
+            jobs.append(_unpack.Job(member, str(target), 0o755 if member[6] & 0o111 else 0o644, hashed=hashed))
         _unpack.write_all(fd, jobs, workers=workers)
-        return len(jobs)
+        return jobs
     finally:
         os.close(fd)
 
@@ -168,6 +173,35 @@ def test_write_all_refuses_a_crc_mismatch(tmp_path: Path, monkeypatch: pytest.Mo
     path.write_bytes(bytes(raw))
     with pytest.raises(_zipdir.Damaged, match="CRC-32"):
         _extract(path, tmp_path / "out", 2)
+
+
+@pytest.mark.parametrize("name", ["small.raw", "big.raw"])
+def test_hashed_members_are_hashed_and_damaged_file_names_a_changed_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """A hashed member (the cold path's) gets the SHA-256 of what was written, in memory or streamed.
+
+    Its CRC-32 is not checked while writing (the content id check covers every
+    byte): ``damaged_file`` reads the files back and names the changed one.
+    """
+    monkeypatch.setattr(_unpack, "_WHOLE", 1024)
+    monkeypatch.setattr(_unpack, "_CHUNK", 700)
+    members = {"small.raw": b"VALUE = 1\n" * 50, "big.raw": b"x" * 5000}
+    path = tmp_path / "a.zip"
+    _make_zip(path, members)
+    intact = _write(path, tmp_path / "intact", 2, hashed=True)
+    assert {job.name: job.sha256 for job in intact} == {n: hashlib.sha256(d).hexdigest() for n, d in members.items()}
+    assert _unpack.damaged_file(intact) is None
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(name)
+    raw = bytearray(path.read_bytes())
+    raw[info.header_offset + 30 + len(name) + 100] ^= 1
+    path.write_bytes(bytes(raw))
+    jobs = _write(path, tmp_path / "out", 2, hashed=True)
+    written = (tmp_path / "out" / name).read_bytes()
+    assert written != members[name] and len(written) == len(members[name])
+    assert {job.name: job.sha256 for job in jobs}[name] == hashlib.sha256(written).hexdigest()
+    assert _unpack.damaged_file(jobs) == name
 
 
 def test_write_all_refuses_a_broken_deflate_stream(tmp_path: Path) -> None:

@@ -97,8 +97,8 @@ key                 type                meaning; read by
                     wheel}]
 ``payload``         {member, sha256,    the payload member and its hash, size,
                     size, files,        file count and unpacked size; cold path
-                    unpacked_size}      (hash and count checked), tools,
-                                        command
+                    unpacked_size}      (count checked; hash checked when no
+                                        ``target``), tools, command
 ``built_with``      str                 ``exearchive VERSION``; tools, command
 ``launcher``        str (hex)           hash of this package's sources: names
                                         the entry's compiled copy; launcher
@@ -346,8 +346,8 @@ def open_entry(manifest, archive, env, trace):
     the user or root that others cannot write: never a symlink), the
     completion record opened and its owner checked with ``fstat``, a ``stat``
     of the ready marker.  The rest (the directories above the root, the
-    record's content, the payload's hash) is checked on the cold path, which
-    wrote the ready marker.
+    record's content, the files against the content id) is checked on the
+    cold path, which wrote the ready marker.
     """
     roots = cache_roots(env)
     entry_id = manifest["id"]

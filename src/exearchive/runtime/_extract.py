@@ -15,11 +15,12 @@ incomplete, or not yet ready for the running interpreter.  Steps:
    leftovers of killed starts, write every payload member into a unique
    temp directory beside the target (``_zipdir`` reads the central
    directories, ``_unpack`` writes the files with a few threads, streaming
-   the large ones; the payload is hashed meanwhile and refused if it is not
-   the one the manifest names, and so are files whose hash is not the
-   content id; of an archive of several targets, only the chosen one's
-   files), compile bytecode for this interpreter unless the payload ships
-   it (``_compile``, in several processes for large payloads), write the
+   the large ones, hashing each file: files that do not hash to the
+   content id are refused, and so, of an archive whose content id is its
+   payload's hash, is a payload that is not the one the manifest names; of
+   an archive of several targets, only the chosen one's files), compile
+   bytecode for this interpreter unless the payload ships it
+   (``_compile``, in several processes for large payloads), write the
    completion record and the ready marker for this interpreter, rename into
    place;
 4. for an entry published by another interpreter: compile bytecode for this
@@ -232,8 +233,9 @@ def _extract(manifest, archive, root, entry, trace):
 def fill(tmp, manifest, archive, env, trace, verified=True, runnable=True, record=None):
     """Write the payload into ``tmp`` (a ``Tmp``) as a finished entry, to be renamed into place; ``(files, record)``.
 
-    Every member, counted (``check_count``); the payload's hash checked unless
-    not ``verified`` (a repair, which checked the whole archive first);
+    Every member, counted (``check_count``); checked against the content id
+    (``unpack``) unless not ``verified`` (a repair, which checked the whole
+    archive first);
     bytecode for this interpreter and its ready marker only if it can run the
     archive (``runnable``); the completion record written by
     ``record(path, manifest, count)`` (``write_complete``; a repair carries the
@@ -244,7 +246,7 @@ def fill(tmp, manifest, archive, env, trace, verified=True, runnable=True, recor
     _checkpoint("tmp")
     count = unpack(archive, tmp.path, manifest=manifest if verified else None, target=target_of(manifest))
     check_count(tmp.path, count, archive)
-    trace("extracted %d files, payload hash checked" % count if verified else "extracted %d files" % count)
+    trace("extracted %d files, content id checked" % count if verified else "extracted %d files" % count)
     _checkpoint("extracted")
     if runnable and needs_bytecode(manifest):
         compile_payload(tmp.path, trace)
@@ -403,12 +405,17 @@ def unpack(archive, dest, members=None, manifest=None, target=None):
     """Extract the archive's payload into ``dest``; return the number of files.
 
     ``members``, when given, limits extraction to those names (for repairs).
-    With ``manifest``, the payload is hashed while it is written and a hash
-    other than the manifest's (its ``payload.sha256``, else its content id)
-    is refused: the payload is not the one the content id names.  With
-    ``target`` (the view of one target of several, ``target_of``), only the
-    members of its file list are written, each ``~k/`` variant to its plain
-    path, and a list that is not the one the manifest names is refused.
+    With ``manifest``, what is written is checked against the content id:
+    when the manifest names a target, each file is hashed as it is written
+    and files whose sorted paths, modes and hashes do not hash to the id are
+    refused (``_check_id``; that covers every byte written, so the payload is
+    not hashed as a whole as well); else (archives of before targets, whose
+    id is the payload's hash, or only some ``members``) the payload is hashed
+    meanwhile and a hash other than the manifest's (its ``payload.sha256``,
+    else its content id) is refused.  With ``target`` (the view of one
+    target of several, ``target_of``), only the members of its file list are
+    written, each ``~k/`` variant to its plain path, and a list that is not
+    the one the manifest names is refused.
     """
     import zlib
 
@@ -419,15 +426,16 @@ def unpack(archive, dest, members=None, manifest=None, target=None):
             fd = handle.fileno()
             payload = _find_payload(fd, archive)
             renames = None if target is None else read_list(fd, archive, target)
-            hashed = manifest is not None and bool(manifest.get("target"))  # an id that names its files
-            jobs = _plan(_zipdir.members(fd, payload[1], payload[3]), dest, members, renames, hashed)
+            # an id that names its files, and all of them written: each hashed for _check_id, nothing else
+            by_files = manifest is not None and bool(manifest.get("target")) and members is None
+            jobs = _plan(_zipdir.members(fd, payload[1], payload[3]), dest, members, renames, by_files)
             if renames is not None and members is None and len(jobs) != len(renames):
                 raise LauncherError(
                     "the archive %s is damaged: target %s lists %d files, its payload holds %d of them; rebuild it"
                     % (archive, target.get("target"), len(renames), len(jobs))
                 )
             workers = _unpack.workers_for(jobs)
-            digest = None if manifest is None else _unpack.Digest(fd, payload[1], payload[2], workers > 1)
+            digest = None if manifest is None or by_files else _unpack.Digest(fd, payload[1], payload[2], workers > 1)
             after_each = (lambda: _checkpoint("file")) if _KILL_AT else None
             try:
                 _unpack.write_all(fd, jobs, after_each, workers)
@@ -435,7 +443,7 @@ def unpack(archive, dest, members=None, manifest=None, target=None):
                 found = None if digest is None else digest.hexdigest()
             if found is not None:
                 _check_digest(archive, manifest, found)
-            if hashed and members is None:
+            if by_files:
                 _check_id(archive, manifest, jobs, dest)
             return len(jobs)
     except LauncherError:
@@ -515,20 +523,37 @@ def _check_id(archive, manifest, jobs, dest):
 
     So an archive cannot fill the entry of another archive's content with its
     own files: the id is computed from what was written, as the build did
-    (``backend/_multi.target_id``).
+    (``backend/_multi.target_id``).  One line per file, ``path NUL mode NUL
+    sha256``: sorting the lines sorts the paths (a path holds no NUL).  When
+    they do not match, a file whose CRC-32 is wrong is named: damage, not
+    another archive's content (the writers check no CRC-32 of hashed files).
     """
     import hashlib
 
     skip = len(os.path.join(os.path.abspath(dest), ""))
+    modes = {0o644: "\x00644\x00", 0o755: "\x00755\x00"}  # the only modes _plan gives
+    lines = [j.target[skip:] + modes[j.mode] + j.sha256 for j in jobs]
+    if os.sep != "/":
+        lines = [line.replace(os.sep, "/") for line in lines]
+    lines.sort()
     digest = hashlib.sha256()
-    for path, mode, sha256 in sorted((j.target[skip:].replace(os.sep, "/"), j.mode, j.sha256) for j in jobs):
-        digest.update(b"%s\0%o\0%s\n" % (path.encode("utf-8"), mode, sha256.encode()))
+    for start in range(0, len(lines), 1024):  # in pieces: one string of them all costs more than the hashing
+        digest.update(("\n".join(lines[start : start + 1024]) + "\n").encode("utf-8"))
     found = digest.hexdigest()[: len(manifest["id"])]
-    if found != manifest["id"]:
+    if found == manifest["id"]:
+        return
+    from ._unpack import damaged_file
+
+    damaged = damaged_file(jobs)
+    if damaged is not None:  # not another content: a member damaged since the build
         raise LauncherError(
-            "the archive %s is damaged: its files are not the ones its content id %s names (they hash to %s); "
-            "nothing was written to the cache; rebuild it or get an intact copy" % (archive, manifest["id"], found)
+            "the archive %s is damaged (%s: its data does not match its size and CRC-32); rebuild it or get an "
+            "intact copy" % (archive, damaged)
         )
+    raise LauncherError(
+        "the archive %s is damaged: its files are not the ones its content id %s names (they hash to %s); "
+        "nothing was written to the cache; rebuild it or get an intact copy" % (archive, manifest["id"], found)
+    )
 
 
 def _check_digest(archive, manifest, found):

@@ -10,6 +10,10 @@ start.
 Per member: one ``os.pread`` of the local header and the data (position
 independent, so every worker shares one descriptor), one ``zlib`` inflate,
 a size and CRC-32 check, then ``open`` (``O_EXCL``), ``write``, ``close``.
+A hashed member (``Job.sha256``) gets its SHA-256 instead of the CRC-32:
+the caller checks the hashes against the content id, and only when they do
+not match looks for the member whose CRC-32 tells the damage
+(``damaged_file``).
 Members larger than ``_WHOLE`` bytes are streamed in ``_CHUNK`` pieces, so
 memory stays bounded whatever the largest file.
 
@@ -167,7 +171,7 @@ def _write(fd, job):
     try:
         if whole:
             data = _inflate(job, raw[skip : skip + job.csize])
-            if len(data) != job.size or zlib.crc32(data) != job.crc:
+            if len(data) != job.size or (job.sha256 is None and zlib.crc32(data) != job.crc):
                 raise Damaged("%s: its data does not match its size and CRC-32" % job.name)
             _write_bytes(out, data)
             if job.sha256 is not None:
@@ -209,7 +213,8 @@ def _stream(fd, offset, job, out):
         left -= len(raw)
         data = raw if inflater is None else inflater.decompress(raw, _CHUNK)
         while True:
-            crc = zlib.crc32(data, crc)
+            if digest is None:
+                crc = zlib.crc32(data, crc)
             written += len(data)
             if written > job.size:
                 raise Damaged("%s: more data than its size says" % job.name)
@@ -221,15 +226,35 @@ def _stream(fd, offset, job, out):
             data = inflater.decompress(inflater.unconsumed_tail, _CHUNK)
     if inflater is not None:
         data = inflater.flush()
-        crc = zlib.crc32(data, crc)
+        if digest is None:
+            crc = zlib.crc32(data, crc)
         written += len(data)
         _write_bytes(out, data)
         if digest is not None:
             digest.update(data)
     if digest is not None:
         job.sha256 = digest.hexdigest()
-    if written != job.size or crc != job.crc:
+    if written != job.size or (digest is None and crc != job.crc):
         raise Damaged("%s: its data does not match its size and CRC-32" % job.name)
+
+
+def damaged_file(jobs):
+    """The name of the first written file whose data does not match its member's CRC-32, or None.
+
+    Reads the files back: for hashed members, whose CRC-32 was not computed
+    while writing, once their hashes turned out wrong.
+    """
+    for job in jobs:
+        crc = 0
+        with open(job.target, "rb") as handle:
+            while True:
+                data = handle.read(_CHUNK)
+                if not data:
+                    break
+                crc = zlib.crc32(data, crc)
+        if crc != job.crc:
+            return job.name
+    return None
 
 
 def _write_bytes(out, data):
