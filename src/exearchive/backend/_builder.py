@@ -162,7 +162,9 @@ def _prepare(
     entry = None if config.interpreter else _entry.choose(staged, name, config.entry_point, config.where("entry-point"))
     needs = _staged.needs(staged, config.extras, dist.name, target)
     pyc_tags = [staging.pyc_tag] if staging.pyc_tag else []
-    return _Prepared(target, staged, dist, entry, pyc_tags, needs, _multi.tree_files(staging.members), staging.packed)
+    return _Prepared(
+        target, staged, dist, entry, pyc_tags, needs, _multi.tree_files(staging.members, staging.packed), staging.packed
+    )
 
 
 def _assemble(

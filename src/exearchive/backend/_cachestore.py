@@ -6,7 +6,6 @@ The layout, the checks and the locking are described in :mod:`._buildcache`, whi
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import logging
@@ -29,7 +28,7 @@ from ._zipwrite import Packed
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 2  # 2: members the wheel holds deflated keep the wheel's bytes (_reuse)
+FORMAT = 3  # 2: members the wheel holds deflated keep the wheel's bytes (_reuse); 3: each member's SHA-256
 DEFAULT_SIZE = 2 * 10**9
 _ENTRIES = "entries"
 _LOCK_WAIT = 10.0
@@ -133,7 +132,10 @@ class Cache:
             reused = _reuse.from_wheel(wheel, tree) if level == _deflate.LEVEL else {}
             written = _zipwrite.write(_pack.walk(tree), temp / "packed.zip", _zip.FIXED_DATE, reused, level)
             index = json.dumps(
-                [[name, p.offset, p.csize, p.size, p.crc, p.method, p.executable] for name, p in written.members]
+                [
+                    [name, p.offset, p.csize, p.size, p.crc, p.method, p.executable, sha256_file(tree / name)]
+                    for name, p in written.members
+                ]
             ).encode()
             (temp / "index.json").write_bytes(index)
             size = sum(p.size for _, p in written.members) + (temp / "packed.zip").stat().st_size
@@ -158,8 +160,7 @@ class Cache:
             except OSError:  # another build made it first: use that one
                 shutil.rmtree(temp, ignore_errors=True)
                 return _load(final)
-            packed = final / "packed.zip"
-            return Entry(final, [(name, dataclasses.replace(p, source=packed)) for name, p in written.members], tag)
+            return _load(final)
         except BaseException:
             shutil.rmtree(temp, ignore_errors=True)
             raise
@@ -253,8 +254,8 @@ def _load(path: Path) -> Entry:
         if not (path / "tree").is_dir():
             raise Damaged("its tree is missing")
         index = [
-            (name, Packed(packed, offset, csize, size, crc, method, bool(executable)))
-            for name, offset, csize, size, crc, method, executable in json.loads(index_bytes)
+            (name, Packed(packed, offset, csize, size, crc, method, bool(executable), str(digest)))
+            for name, offset, csize, size, crc, method, executable, digest in json.loads(index_bytes)
         ]
         for name, member in index:
             if is_metadata(name):  # read by the build: checked here, copied later

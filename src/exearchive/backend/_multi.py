@@ -13,12 +13,13 @@ extracted entry, and two different targets never do (see ``runtime/_boot``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..runtime import ID_LENGTH, VARIANT
 from ._hashing import sha256_file
+from ._zipwrite import Packed
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,18 @@ class Merged:
     """Per target, the member names it is made of, sorted."""
 
 
-def tree_files(members: Iterable[tuple[str, Path]]) -> list[TreeFile]:
-    """The files of one target's staged tree (``(name, file)`` members, e.g. ``_pack.walk``), with mode and hash."""
-    return [
-        TreeFile(name, 0o755 if path.stat().st_mode & 0o111 else 0o644, sha256_file(path), path)
-        for name, path in members
-    ]
+def tree_files(members: Iterable[tuple[str, Path]], known: Mapping[Path, Packed] | None = None) -> list[TreeFile]:
+    """The files of one target's staged tree (``(name, file)`` members, e.g. ``_pack.walk``), with mode and hash;
+    ``known``: the build cache's members, whose mode and hash its index records (they are not read again)."""
+    found = known or {}
+    files = []
+    for name, path in members:
+        packed = found.get(path)
+        if packed is not None and packed.sha256:
+            files.append(TreeFile(name, 0o755 if packed.executable else 0o644, packed.sha256, path))
+        else:
+            files.append(TreeFile(name, 0o755 if path.stat().st_mode & 0o111 else 0o644, sha256_file(path), path))
+    return files
 
 
 def target_id(files: Iterable[TreeFile]) -> str:

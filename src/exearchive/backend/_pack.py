@@ -253,8 +253,11 @@ def write_archive(
     (the file lists of several targets).
     """
     runtime = _runtime_files()
-    launcher = _with_bytecode(runtime)
     manifest = {**manifest, **launcher_keys(runtime)}
+    # __main__.py depends on the runtime's sources only, not on their bytecode: all compiled in one go
+    main = ("__main__.py", main_source(manifest, version).encode())
+    members = _with_bytecode([main, *runtime])
+    launcher = [(name, data) for name, data in members if name.removesuffix("c") != main[0]]
     logger.debug("writing %s (payload %.1f MB)", target.name, payload.size / 1e6)
     date = _zip.build_date()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -264,10 +267,7 @@ def write_archive(
         with os.fdopen(handle, "wb") as out:
             out.write(f"#!{shebang}\n".encode())
             with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                for name, data in [
-                    *_with_bytecode([("__main__.py", main_source(manifest, version).encode())]),
-                    *launcher,
-                ]:
+                for name, data in members:
                     warm = _WARM_PATH if name.endswith(".pyc") else _WARM_SOURCES
                     compress = name.removesuffix("c") not in warm
                     _zip.add_bytes(archive, name, data, date, compress=compress, level=_LEVEL)

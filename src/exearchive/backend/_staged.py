@@ -112,6 +112,8 @@ def _plain_scripts(
     python: list[str] = []
     other: dict[str, str] = {}
     for file in meta.files or []:
+        if file.parent.name != SCRIPTS:  # cheap: most of a RECORD is never in bin/
+            continue
         path = Path(os.path.normpath(str(meta.locate_file(file))))
         if path.parent != bin_dir or path.name in entry_points or not path.is_file():
             continue

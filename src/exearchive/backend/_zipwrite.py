@@ -56,6 +56,8 @@ class Packed:
     crc: int
     method: int
     executable: bool
+    sha256: str = ""
+    """The SHA-256 of the member's content (hex), where the build cache recorded it; else empty."""
 
 
 @dataclass(frozen=True)
