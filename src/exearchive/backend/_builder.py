@@ -189,7 +189,7 @@ def _assemble(
     path = target_for([p.staged for p in prepared])
     if config.check_python and "python" in config.sources:
         _check_shebang_fits(config, [p.needs for p in prepared], path.name)
-    _pack.write_archive(path, config.python, manifest, payload, __version__, extra)
+    _pack.write_archive(path, config.python, manifest, payload, __version__, extra, config.compression_level)
     entry = first.entry
     logger.info(
         "built %s (%d files, %.1f MB; %s%s)",

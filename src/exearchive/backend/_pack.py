@@ -60,7 +60,6 @@ _BYTECODE = frozenset(
         f"{RUNTIME}/_zipdir.py",
     ]
 )
-_LEVEL = 9  # the outer zip's deflated members (launcher, manifest, file lists): a few ms at level 9
 
 # The first statement refuses an interpreter older than the launcher's oldest (3.8) in one line; the file
 # must parse and run that far on Python 2.7 and 3.0-3.7 (an ASCII literal, no newer syntax before it).
@@ -246,11 +245,12 @@ def write_archive(
     payload: Payload,
     version: str,
     extra: Iterable[tuple[str, bytes]] = (),
+    level: int = _deflate.LEVEL,
 ) -> Path:
     """Write the archive to ``target`` atomically (temp file + rename); return ``target``.
 
-    ``extra``: more ``(name, bytes)`` members, deflated, after the manifest
-    (the file lists of several targets).
+    ``extra``: more ``(name, bytes)`` members, deflated (at ``level``, as the
+    launcher's and the manifest), after the manifest (the file lists of several targets).
     """
     runtime = _runtime_files()
     manifest = {**manifest, **launcher_keys(runtime)}
@@ -270,13 +270,13 @@ def write_archive(
                 for name, data in members:
                     warm = _WARM_PATH if name.endswith(".pyc") else _WARM_SOURCES
                     compress = name.removesuffix("c") not in warm
-                    _zip.add_bytes(archive, name, data, date, compress=compress, level=_LEVEL)
+                    _zip.add_bytes(archive, name, data, date, compress=compress, level=level)
                 # the launcher's hashes only here: a warm start never needs them, the literal stays small
                 text = json.dumps({**manifest, LAUNCHER_FILES: launcher_hashes(launcher)}, indent=2, sort_keys=True)
                 text += "\n"
-                _zip.add_bytes(archive, MANIFEST_JSON, text.encode(), date, level=_LEVEL)
+                _zip.add_bytes(archive, MANIFEST_JSON, text.encode(), date, level=level)
                 for name, data in extra:
-                    _zip.add_bytes(archive, name, data, date, level=_LEVEL)
+                    _zip.add_bytes(archive, name, data, date, level=level)
                 _zip.add_file(archive, PAYLOAD, payload.path, date, compress=False)
             out.flush()
             os.fsync(out.fileno())
