@@ -326,3 +326,18 @@ def test_another_compression_level_compresses_the_dependencies_anew(tmp_path: Pa
         nine = zlib.compressobj(9, zlib.DEFLATED, -15)
         assert _raw(payload.path, "site-packages/data/small.py") == nine.compress(b"S = 1\n" * 99) + nine.flush()
     assert len(set(found.values())) == 1  # the same bytes with the cache and without
+
+
+def test_the_smallest_archive_runs_cold_and_warm(wheelhouse: Path, tmp_path: Path) -> None:
+    """``compression-level = 9``: every member deflated at 9, the launcher's warm-path files too."""
+    build = build_project(SAMPLES / "hello", tmp_path / "dist", wheelhouse, "-Cexearchive.compression-level=9")
+    assert build.returncode == 0, build.output
+    archive = build.archive()
+    with zipfile.ZipFile(archive) as outer:
+        launcher = [i for i in outer.infolist() if not i.filename.startswith("__exearchive__/payload")]
+        assert all(i.compress_type == zipfile.ZIP_DEFLATED for i in launcher if i.file_size > 100)
+        assert "__main__.pyc" in outer.namelist()
+    for _ in ("cold", "warm"):
+        for case in expected_runs("hello"):
+            result = run_archive(archive, *case["args"], root=tmp_path / "root", env=case.get("env"))
+            assert (result.stdout, result.returncode) == (case["stdout"], case["returncode"]), result.stderr
