@@ -6,6 +6,7 @@ The layout, the checks and the locking are described in :mod:`._buildcache`, whi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -131,11 +132,9 @@ class Cache:
             tree = temp / "tree"
             reused = _reuse.from_wheel(wheel, tree) if level == _deflate.LEVEL else {}
             written = _zipwrite.write(_pack.walk(tree), temp / "packed.zip", _zip.FIXED_DATE, reused, level)
+            members = [(name, p, sha256_file(tree / name)) for name, p in written.members]
             index = json.dumps(
-                [
-                    [name, p.offset, p.csize, p.size, p.crc, p.method, p.executable, sha256_file(tree / name)]
-                    for name, p in written.members
-                ]
+                [[n, p.offset, p.csize, p.size, p.crc, p.method, p.executable, d] for n, p, d in members]
             ).encode()
             (temp / "index.json").write_bytes(index)
             size = sum(p.size for _, p in written.members) + (temp / "packed.zip").stat().st_size
@@ -160,7 +159,8 @@ class Cache:
             except OSError:  # another build made it first: use that one
                 shutil.rmtree(temp, ignore_errors=True)
                 return _load(final)
-            return _load(final)
+            packed = final / "packed.zip"  # just written and hashed: not read again
+            return Entry(final, [(n, dataclasses.replace(p, source=packed, sha256=d)) for n, p, d in members], tag)
         except BaseException:
             shutil.rmtree(temp, ignore_errors=True)
             raise

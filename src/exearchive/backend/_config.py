@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import _deflate
 from ._errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -59,7 +60,7 @@ class Config:
     """The targets to build for (``host``, a shorthand, a complete platform file); empty: the build interpreter."""
     check_python: bool = True
     """Run the ``python`` interpreter, when set and on this machine, to check that it can run the archive."""
-    compression_level: int = 6
+    compression_level: int = _deflate.LEVEL
     """The deflate level of what the archive step compresses (1-9); other than 6, dependencies are compressed anew."""
     resolver: str = "auto"
     """Who resolves the dependencies: ``pip``, ``uv``, or ``auto`` (uv when the build runs under uv, else pip)."""

@@ -39,8 +39,8 @@ logger = logging.getLogger(__name__)
 # interpreters zipimport compiles the first two from source (and takes the rest from the cache entry's
 # compiled copy of the launcher), so their sources are stored too.
 _WARM_PATH = frozenset({"__main__.py", f"{RUNTIME}/__init__.py", f"{RUNTIME}/_boot.py"})
-_SMALLEST = 9  # compression-level 9 deflates the warm path's launcher files too
 _WARM_SOURCES = frozenset({"__main__.py", f"{RUNTIME}/__init__.py"})
+_SMALLEST = 9  # compression-level 9 deflates the warm path's launcher files too
 # The launcher modules that ship bytecode: what a start imports (the warm path, and in interpreter mode
 # ``_interpreter``) and what a cold start on the build interpreter does.  The rest is imported only when
 # asked for (the tools and their checks), when several targets are chosen from, when a payload is compiled
