@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from exearchive.backend import _pack
+from exearchive.backend import _launcher
 from helpers import APPS, ROOT, Build, clean_env, expected_runs, run, run_archive
 
 
@@ -65,7 +65,7 @@ def test_archive_outer_zip_is_small_and_payload_is_stored(build_sample: Callable
     runtime = sorted(p.name for p in (ROOT / "src" / "exearchive" / "runtime").glob("*.py"))
     launcher = ["__main__.py", *(f"_exearchive_runtime/{name}" for name in runtime)]
     # bytecode for what a start imports (test_launcher_bytecode_covers_what_a_start_imports), not the tools'
-    bytecode = {name + "c" for name in launcher if name in _pack._BYTECODE}
+    bytecode = {name + "c" for name in launcher if name in _launcher.BYTECODE}
     assert "_exearchive_runtime/_tools.pyc" not in bytecode
     expected = {*launcher, *bytecode, "__exearchive__/manifest.json", payload.filename}
     assert set(names) == expected
@@ -113,6 +113,9 @@ def test_launcher_ships_bytecode_that_zipimport_uses(build_sample: Callable[[str
     )
     result = run([sys.executable, "-c", code, str(archive)])
     assert result.stdout.strip() == "_exearchive_runtime/_boot.py", result.stderr
+    main = "import sys, zipimport; print(zipimport.zipimporter(sys.argv[1]).get_code('__main__').co_filename)"
+    result = run([sys.executable, "-c", main, str(archive)])
+    assert result.stdout.strip() == "__main__.py", result.stderr
 
 
 _IMPORTED = re.compile(r"^import '(_exearchive_runtime(?:\.\w+)?)' # <zipimporter", re.MULTILINE)

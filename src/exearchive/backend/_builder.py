@@ -27,6 +27,7 @@ from . import (
     _bytecode,
     _entry,
     _extras,
+    _launcher,
     _lock,
     _multi,
     _pack,
@@ -55,7 +56,7 @@ def build_archive(wheel: Path, config: Config, outdir: Path, project_dir: Path) 
     name = parse_wheel_filename(wheel.name)[0]
     targets = _targets_of(config, project_dir)
     _extras.check(config.extras, _extras.declared_in_wheel(wheel), name, config.where("extras"))
-    with tempfile.TemporaryDirectory(prefix="exearchive-") as temp:
+    with tempfile.TemporaryDirectory(prefix="exearchive-") as temp, _launcher.Launcher() as launcher:
         work = Path(temp)
         prepared = [
             _prepare(
@@ -73,6 +74,7 @@ def build_archive(wheel: Path, config: Config, outdir: Path, project_dir: Path) 
             config,
             work,
             lambda stageds: outdir / combined_name([archive_name(wheel.name, s) for s in stageds]),
+            launcher,
         )
 
 
@@ -96,7 +98,7 @@ def pack_requirements(
             f"with {config.where('lock')}, the lock file says what goes into the archive: "
             "name only the app (a distribution in the lock), not paths or requirements files"
         )
-    with tempfile.TemporaryDirectory(prefix="exearchive-") as temp:
+    with tempfile.TemporaryDirectory(prefix="exearchive-") as temp, _launcher.Launcher() as launcher:
         work = Path(temp)
         prepared = []
         for k, target in enumerate(targets):
@@ -115,7 +117,7 @@ def pack_requirements(
                 )
             name = project or _resolve.first_project(requirements, wheels)
             prepared.append(_prepare(wheels, name, config, work, k, target))
-        return _assemble(prepared, config, work, lambda stageds: output)
+        return _assemble(prepared, config, work, lambda stageds: output, launcher)
 
 
 def _targets_of(config: Config, base_dir: Path) -> list[_targets.Target]:
@@ -168,9 +170,14 @@ def _prepare(
 
 
 def _assemble(
-    prepared: list[_Prepared], config: Config, work: Path, target_for: Callable[[list[_staged.Staged]], Path]
+    prepared: list[_Prepared],
+    config: Config,
+    work: Path,
+    target_for: Callable[[list[_staged.Staged]], Path],
+    launcher: _launcher.Launcher,
 ) -> Path:
-    """Write the archive of the prepared targets: one payload, each target's files stored once."""
+    """Write the archive of the prepared targets: one payload, each target's files stored once (``launcher``:
+    its files, compiled while the targets were prepared)."""
     merged = _multi.merge([p.files for p in prepared])
     packed = {path: item for p in prepared for path, item in p.packed.items()}
     payload = _pack.write_payload(
@@ -189,7 +196,7 @@ def _assemble(
     path = target_for([p.staged for p in prepared])
     if config.check_python and "python" in config.sources:
         _check_shebang_fits(config, [p.needs for p in prepared], path.name)
-    _pack.write_archive(path, config.python, manifest, payload, __version__, extra, config.compression_level)
+    _pack.write_archive(path, config.python, manifest, payload, __version__, extra, config.compression_level, launcher)
     entry = first.entry
     logger.info(
         "built %s (%d files, %.1f MB; %s%s)",

@@ -11,12 +11,9 @@ file beside the target and renamed into place.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.resources
 import json
 import logging
 import os
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -25,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..runtime import ID_LENGTH, MANIFEST_JSON, PAYLOAD, RUNTIME
+from ..runtime import MANIFEST_JSON, PAYLOAD, RUNTIME
 from ..runtime._integrity import LAUNCHER_FILES
-from . import _compile, _deflate, _zip, _zipwrite
+from . import _compile, _deflate, _launcher, _zip, _zipwrite
 from ._errors import ExearchiveError
 from ._hashing import sha256_file
 from ._stage import SITE
@@ -41,26 +38,6 @@ logger = logging.getLogger(__name__)
 _WARM_PATH = frozenset({"__main__.py", f"{RUNTIME}/__init__.py", f"{RUNTIME}/_boot.py"})
 _WARM_SOURCES = frozenset({"__main__.py", f"{RUNTIME}/__init__.py"})
 _SMALLEST = 9  # compression-level 9 deflates the warm path's launcher files too
-# The launcher modules that ship bytecode: what a start imports (the warm path, and in interpreter mode
-# ``_interpreter``) and what a cold start on the build interpreter does.  The rest is imported only when
-# asked for (the tools and their checks), when several targets are chosen from, when a payload is compiled
-# or when something went wrong; zipimport compiles each of those from its source when it is used (0.1-1.4 ms
-# a module), which keeps 60 KB of bytecode out of every archive.
-_BYTECODE = frozenset(
-    [
-        "__main__.py",
-        f"{RUNTIME}/__init__.py",
-        f"{RUNTIME}/_boot.py",
-        f"{RUNTIME}/_cache.py",
-        f"{RUNTIME}/_compat.py",
-        f"{RUNTIME}/_extract.py",
-        f"{RUNTIME}/_interpreter.py",
-        f"{RUNTIME}/_markers.py",
-        f"{RUNTIME}/_unpack.py",
-        f"{RUNTIME}/_versions.py",
-        f"{RUNTIME}/_zipdir.py",
-    ]
-)
 
 # The first statement refuses an interpreter older than the launcher's oldest (3.8) in one line; the file
 # must parse and run that far on Python 2.7 and 3.0-3.7 (an ASCII literal, no newer syntax before it).
@@ -149,94 +126,10 @@ def write_payload(
     return Payload(target, sha256_file(target), target.stat().st_size, written.files, written.unpacked)
 
 
-def launcher_keys(runtime: list[tuple[str, bytes]]) -> dict[str, str | None]:
-    """The manifest keys that describe the launcher (``runtime``: its files) written into every archive.
-
-    ``launcher``: a hash of its sources, naming the copy that a start on
-    another interpreter keeps in the cache entry; ``launcher_pyc``: the cache
-    tag of the bytecode shipped beside them (None when there is none).
-    """
-    digest = hashlib.sha256()
-    for name, data in runtime:
-        digest.update(b"%d:%s\0%d:" % (len(name), name.encode(), len(data)) + data)
-    return {"launcher": digest.hexdigest()[:ID_LENGTH], "launcher_pyc": sys.implementation.cache_tag}
-
-
-def launcher_hashes(launcher: list[tuple[str, bytes]]) -> dict[str, str]:
-    """``manifest.json``'s ``launcher_files``: the SHA-256 of every launcher member (sources and bytecode).
-
-    ``__main__.py`` holds the manifest, so it cannot be listed; the checks
-    compare its ``MANIFEST`` with ``manifest.json`` instead.  The key is not
-    in that ``MANIFEST``: every start parses it, only a cold one needs this.
-    """
-    return {name: hashlib.sha256(data).hexdigest() for name, data in launcher}
-
-
-def _with_bytecode(files: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
-    """Each launcher source followed by its bytecode for the build interpreter, where it ships one."""
-    codes = _launcher_bytecode([(name, data) for name, data in files if name in _BYTECODE])
-    members = []
-    for name, data in files:
-        members.append((name, data))
-        if name in codes:
-            members.append((name + "c", codes[name]))
-    return members
-
-
-def _runtime_files() -> list[tuple[str, bytes]]:
-    package = importlib.resources.files("exearchive.runtime")
-    members = []
-    for item in sorted(package.iterdir(), key=lambda p: p.name):
-        if item.name.endswith(".py"):
-            members.append((f"{RUNTIME}/{item.name}", item.read_bytes()))
-    return members
-
-
 def main_source(manifest: dict[str, Any], version: str) -> str:
     """The archive's ``__main__.py``: the manifest as a literal and a call into the launcher."""
     canonical = json.loads(json.dumps(manifest, sort_keys=True))
     return _MAIN.format(version=version, manifest=ascii(canonical), runtime=RUNTIME)
-
-
-# Compiles each file named on the command line (source, cfile, dfile), skipping any that does not compile here;
-# without docstrings (optimize=2: nothing reads the launcher's; its bytecode is a fifth smaller).
-_COMPILE_LAUNCHER = """\
-import py_compile, sys
-args = sys.argv[1:]
-for source, cfile, dfile in zip(args[0::3], args[1::3], args[2::3]):
-    try:
-        py_compile.compile(source, cfile=cfile, dfile=dfile, doraise=True, optimize=2,
-                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-    except py_compile.PyCompileError:
-        pass
-"""
-
-
-def _launcher_bytecode(files: list[tuple[str, bytes]]) -> dict[str, bytes]:
-    """Unchecked-hash bytecode of launcher modules for the build interpreter: name -> bytes.
-
-    zipimport loads ``name.pyc`` beside ``name.py`` when its magic number is
-    this interpreter's and falls back to compiling the source otherwise, so
-    starts on the build interpreter skip compiling the launcher (several ms on
-    every start).  Compiled in a fresh interpreter: marshal's output depends on
-    the reference counts of the objects it writes, so bytecode compiled inside a
-    build (whose state varies) would differ from build to build.
-    """
-    if sys.implementation.cache_tag is None or not files:
-        return {}
-    with tempfile.TemporaryDirectory(prefix="exearchive-pyc-") as temp:
-        args = []
-        for index, (name, source) in enumerate(files):
-            source_path = Path(temp) / f"m{index}.py"
-            source_path.write_bytes(source)
-            args += [str(source_path), str(source_path.with_suffix(".pyc")), name]
-        subprocess.run([sys.executable, "-I", "-S", "-c", _COMPILE_LAUNCHER, *args], capture_output=True, check=False)
-        found = {}
-        for index, (name, _) in enumerate(files):
-            compiled = Path(temp) / f"m{index}.pyc"
-            if compiled.is_file():
-                found[name] = compiled.read_bytes()
-        return found
 
 
 def write_archive(
@@ -247,18 +140,20 @@ def write_archive(
     version: str,
     extra: Iterable[tuple[str, bytes]] = (),
     level: int = _deflate.LEVEL,
+    launcher: _launcher.Launcher | None = None,
 ) -> Path:
     """Write the archive to ``target`` atomically (temp file + rename); return ``target``.
 
     ``extra``: more ``(name, bytes)`` members, deflated (at ``level``, as the
     launcher's and the manifest), after the manifest (the file lists of several targets).
+    ``launcher``: its files, compiling since the build started (made here if not given).
     """
-    runtime = _runtime_files()
-    manifest = {**manifest, **launcher_keys(runtime)}
-    # __main__.py depends on the runtime's sources only, not on their bytecode: all compiled in one go
-    main = ("__main__.py", main_source(manifest, version).encode())
-    members = _with_bytecode([main, *runtime])
-    launcher = [(name, data) for name, data in members if name.removesuffix("c") != main[0]]
+    if launcher is None:
+        with _launcher.Launcher() as made:
+            return write_archive(target, shebang, manifest, payload, version, extra, level, made)
+    manifest = {**manifest, **launcher.keys()}
+    members = launcher.members(main_source(manifest, version).encode())
+    runtime = [(name, data) for name, data in members if name.removesuffix("c") != "__main__.py"]
     logger.debug("writing %s (payload %.1f MB)", target.name, payload.size / 1e6)
     date = _zip.build_date()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -274,7 +169,7 @@ def write_archive(
                     compress = level == _SMALLEST or name.removesuffix("c") not in warm
                     _zip.add_bytes(archive, name, data, date, compress=compress, level=level)
                 # the launcher's hashes only here: a warm start never needs them, the literal stays small
-                text = json.dumps({**manifest, LAUNCHER_FILES: launcher_hashes(launcher)}, indent=2, sort_keys=True)
+                text = json.dumps({**manifest, LAUNCHER_FILES: _launcher.hashes(runtime)}, indent=2, sort_keys=True)
                 text += "\n"
                 _zip.add_bytes(archive, MANIFEST_JSON, text.encode(), date, level=level)
                 for name, data in extra:
