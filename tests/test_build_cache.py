@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cli_support import exearchive, one_line_error, succeeded
-from exearchive.backend import _buildcache, _cachestore, _entry, _pack, _staged, _zip
+from exearchive.backend import _buildcache, _cachestore, _entry, _pack, _staged, _zip, _zipwrite
 from exearchive.backend._buildcache import ENV
 from exearchive.backend._errors import ConfigError, StagingError
 from helpers import SAMPLES, build_project, clean_env, expected_runs, run_archive
@@ -35,8 +35,8 @@ def _payload(wheels: list[Path], work: Path, cache: str) -> tuple[bytes, _buildc
     staging = _buildcache.stage(
         wheels, work / "stage", "app", _pack.compile_site, lambda: "this interpreter", {"EXEARCHIVE_BUILD_CACHE": cache}
     )
-    payload = _pack.write_payload(staging.members, work / "payload.zip", _zip.FIXED_DATE, staging.packed)
-    return payload.path.read_bytes(), staging
+    _zipwrite.write(staging.members, work / "payload.zip", _zip.FIXED_DATE, staging.packed)
+    return (work / "payload.zip").read_bytes(), staging
 
 
 def test_payload_is_the_same_with_a_cold_cache_a_warm_one_and_none(tmp_path: Path) -> None:
@@ -321,10 +321,11 @@ def test_another_compression_level_compresses_the_dependencies_anew(tmp_path: Pa
         staging = _buildcache.stage(
             wheels, work / "stage", "app", None, lambda: "", {"EXEARCHIVE_BUILD_CACHE": setting}, level=9
         )
-        payload = _pack.write_payload(staging.members, work / "payload.zip", _zip.FIXED_DATE, staging.packed, level=9)
-        found[setting] = payload.path.read_bytes()
+        payload = work / "payload.zip"
+        _zipwrite.write(staging.members, payload, _zip.FIXED_DATE, staging.packed, level=9)
+        found[setting] = payload.read_bytes()
         nine = zlib.compressobj(9, zlib.DEFLATED, -15)
-        assert _raw(payload.path, "site-packages/data/small.py") == nine.compress(b"S = 1\n" * 99) + nine.flush()
+        assert _raw(payload, "site-packages/data/small.py") == nine.compress(b"S = 1\n" * 99) + nine.flush()
     assert len(set(found.values())) == 1  # the same bytes with the cache and without
 
 

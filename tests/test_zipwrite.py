@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import zipfile
@@ -120,3 +121,48 @@ def test_more_members_than_a_plain_zip_holds_get_zip64_end_records(tmp_path: Pat
     members = _members(target)
     assert len(members) == count and members[-1][0] == "m/065544.py"
     assert os.path.getsize(target) < 10 * 2**20
+
+
+def _prefixed_archive(path: Path, root: Path, packed: dict[Path, _zipwrite.Packed] | None = None) -> tuple[int, str]:
+    """``#!`` + a zip whose first member is ``payload.zip`` (the tree, written in place) and then a small one."""
+    with path.open("w+b") as out:
+        out.write(b"#!/usr/bin/env python3\n")
+        archive = _zipwrite.Archive(out, path, _zip.FIXED_DATE)
+        written, size, digest = archive.nested("payload.zip", list(_pack.walk(root)), packed)
+        archive.add("after.txt", b"after " * 100, compress=True)
+        archive.finish()
+    assert written.files == 7
+    return size, digest
+
+
+def test_a_nested_zip_is_written_in_place_as_write_makes_it_alone(tmp_path: Path) -> None:
+    root = _sample_tree(tmp_path / "tree")
+    alone = tmp_path / "alone.zip"
+    first = _zipwrite.write(_pack.walk(root), alone, _zip.FIXED_DATE)
+    target = tmp_path / "archive"
+    size, digest = _prefixed_archive(target, root)
+    with zipfile.ZipFile(target) as archive:
+        info = archive.getinfo("payload.zip")
+        assert info.compress_type == zipfile.ZIP_STORED and info.header_offset == len(b"#!/usr/bin/env python3\n")
+        nested = archive.read("payload.zip")  # zipfile checks its CRC-32
+        assert archive.read("after.txt") == b"after " * 100
+        assert archive.testzip() is None
+    assert nested == alone.read_bytes()
+    assert (size, digest) == (len(nested), hashlib.sha256(nested).hexdigest())
+    # the build cache's bytes copied in give the same archive
+    again = tmp_path / "again"
+    _prefixed_archive(again, root, {root / name: member for name, member in first.members})
+    assert again.read_bytes() == target.read_bytes()
+
+
+def test_a_nested_zip_that_may_pass_2_gib_gets_zip64_headers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What readers see of a Zip64 local header; the sizes fit in 32 bits, so the central directory needs none."""
+    root = _sample_tree(tmp_path / "tree")
+    monkeypatch.setattr(_zipwrite, "_ZIP64_FROM", 1000)
+    target = tmp_path / "archive"
+    _prefixed_archive(target, root)
+    with zipfile.ZipFile(target) as archive:
+        assert archive.testzip() is None
+    data = target.read_bytes()
+    header = data.index(b"PK\x03\x04")
+    assert data[header + 4] == 45 and data[header + 18 : header + 26] == b"\xff" * 8  # version 4.5, sizes in the extra

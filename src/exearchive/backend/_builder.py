@@ -36,7 +36,6 @@ from . import (
     _staged,
     _targets,
     _uv,
-    _zip,
     _zipwrite,
 )
 from ._config import Config, input_files
@@ -72,7 +71,6 @@ def build_archive(wheel: Path, config: Config, outdir: Path, project_dir: Path) 
         return _assemble(
             prepared,
             config,
-            work,
             lambda stageds: outdir / combined_name([archive_name(wheel.name, s) for s in stageds]),
             launcher,
         )
@@ -117,7 +115,7 @@ def pack_requirements(
                 )
             name = project or _resolve.first_project(requirements, wheels)
             prepared.append(_prepare(wheels, name, config, work, k, target))
-        return _assemble(prepared, config, work, lambda stageds: output, launcher)
+        return _assemble(prepared, config, lambda stageds: output, launcher)
 
 
 def _targets_of(config: Config, base_dir: Path) -> list[_targets.Target]:
@@ -172,7 +170,6 @@ def _prepare(
 def _assemble(
     prepared: list[_Prepared],
     config: Config,
-    work: Path,
     target_for: Callable[[list[_staged.Staged]], Path],
     launcher: _launcher.Launcher,
 ) -> Path:
@@ -180,23 +177,33 @@ def _assemble(
     its files, compiled while the targets were prepared)."""
     merged = _multi.merge([p.files for p in prepared])
     packed = {path: item for p in prepared for path, item in p.packed.items()}
-    payload = _pack.write_payload(
-        merged.members, work / "payload.zip", _zip.build_date(), packed, level=config.compression_level
-    )
     first = prepared[0]
     lists = [("\n".join(names) + "\n").encode() for names in merged.lists]
     # a list the same as an earlier target's (same files: the same id too) is stored once, under that one's index
     overlays = [_overlay(p, lists.index(lists[k]), lists[k]) for k, p in enumerate(prepared)]
-    if len(prepared) == 1:
-        manifest = _manifest(first, payload, overlays[0], SINGLE_FORMAT)
-        extra: list[tuple[str, bytes]] = []
-    else:
-        manifest = _manifest(first, payload, {"targets": overlays}, FORMAT)
+    extra: list[tuple[str, bytes]] = []
+    if len(prepared) > 1:
         extra = [(TARGET_LISTS + str(k), data) for k, data in enumerate(lists) if lists.index(data) == k]
+
+    def manifest_for(payload: _pack.Payload) -> dict[str, Any]:
+        if len(prepared) == 1:
+            return _manifest(first, payload, overlays[0], SINGLE_FORMAT)
+        return _manifest(first, payload, {"targets": overlays}, FORMAT)
+
     path = target_for([p.staged for p in prepared])
     if config.check_python and "python" in config.sources:
         _check_shebang_fits(config, [p.needs for p in prepared], path.name)
-    _pack.write_archive(path, config.python, manifest, payload, __version__, extra, config.compression_level, launcher)
+    payload = _pack.write_archive(
+        path,
+        config.python,
+        merged.members,
+        manifest_for,
+        __version__,
+        packed,
+        extra,
+        config.compression_level,
+        launcher,
+    )
     entry = first.entry
     logger.info(
         "built %s (%d files, %.1f MB; %s%s)",

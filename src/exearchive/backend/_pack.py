@@ -16,8 +16,7 @@ import logging
 import os
 import sys
 import tempfile
-import zipfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ from ..runtime import MANIFEST_JSON, PAYLOAD, RUNTIME
 from ..runtime._integrity import LAUNCHER_FILES
 from . import _compile, _deflate, _launcher, _zip, _zipwrite
 from ._errors import ExearchiveError
-from ._hashing import sha256_file
 from ._stage import SITE
 
 logger = logging.getLogger(__name__)
@@ -67,9 +65,8 @@ if __name__ == "__main__":
 
 @dataclass(frozen=True)
 class Payload:
-    """The written payload zip."""
+    """The payload written into an archive: its SHA-256 and size, how many files, their total size."""
 
-    path: Path
     sha256: str
     size: int
     files: int
@@ -109,23 +106,6 @@ def walk(root: Path) -> Iterator[tuple[str, Path]]:
             yield path.relative_to(root).as_posix(), path
 
 
-def write_payload(
-    members: Iterable[tuple[str, Path]],
-    target: Path,
-    date: _zip.DateTime,
-    packed: Mapping[Path, _zipwrite.Packed] | None = None,
-    level: int = _deflate.LEVEL,
-) -> Payload:
-    """Zip ``members`` (``(name in the payload, file)``, in the order given, e.g. ``walk(root)``) into ``target``.
-
-    ``packed`` holds the compressed bytes of files the build cache has packed
-    before (the same bytes this would make).  Returns the payload's hash and counts.
-    """
-    logger.debug("writing the payload")
-    written = _zipwrite.write(members, target, date, packed, level)
-    return Payload(target, sha256_file(target), target.stat().st_size, written.files, written.unpacked)
-
-
 def main_source(manifest: dict[str, Any], version: str) -> str:
     """The archive's ``__main__.py``: the manifest as a literal and a call into the launcher."""
     canonical = json.loads(json.dumps(manifest, sort_keys=True))
@@ -135,46 +115,53 @@ def main_source(manifest: dict[str, Any], version: str) -> str:
 def write_archive(
     target: Path,
     shebang: str,
-    manifest: dict[str, Any],
-    payload: Payload,
+    members: list[tuple[str, Path]],
+    manifest_for: Callable[[Payload], dict[str, Any]],
     version: str,
+    packed: Mapping[Path, _zipwrite.Packed] | None = None,
     extra: Iterable[tuple[str, bytes]] = (),
     level: int = _deflate.LEVEL,
     launcher: _launcher.Launcher | None = None,
-) -> Path:
-    """Write the archive to ``target`` atomically (temp file + rename); return ``target``.
+) -> Payload:
+    """Write the archive to ``target`` atomically (temp file + rename); return what its payload holds.
 
-    ``extra``: more ``(name, bytes)`` members, deflated (at ``level``, as the
-    launcher's and the manifest), after the manifest (the file lists of several targets).
-    ``launcher``: its files, compiling since the build started (made here if not given).
+    The payload comes first, written in place: ``members`` (``(name in the
+    payload, file)``, in the order given, e.g. ``walk(root)``; ``packed``: the
+    compressed bytes the build cache holds for some, the same bytes this would
+    make).  Then the launcher (``launcher``: its files, compiling since the
+    build started; made here if not given), ``__main__.py`` and the manifest
+    that ``manifest_for`` makes of the payload, and ``extra``: more ``(name,
+    bytes)`` members (the file lists of several targets); all deflated at
+    ``level``, but for what a warm start reads.
     """
     if launcher is None:
         with _launcher.Launcher() as made:
-            return write_archive(target, shebang, manifest, payload, version, extra, level, made)
-    manifest = {**manifest, **launcher.keys()}
-    members = launcher.members(main_source(manifest, version).encode())
-    runtime = [(name, data) for name, data in members if name.removesuffix("c") != "__main__.py"]
-    logger.debug("writing %s (payload %.1f MB)", target.name, payload.size / 1e6)
+            return write_archive(target, shebang, members, manifest_for, version, packed, extra, level, made)
     date = _zip.build_date()
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     temp = Path(temp_name)
     try:
-        with os.fdopen(handle, "wb") as out:
+        with os.fdopen(handle, "w+b") as out:
             out.write(f"#!{shebang}\n".encode())
-            with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                for name, data in members:
-                    warm = _WARM_PATH if name.endswith(".pyc") else _WARM_SOURCES
-                    # stored: a warm start then never loads zlib (0.7 ms); deflated at level 9, the smallest archive
-                    compress = level == _SMALLEST or name.removesuffix("c") not in warm
-                    _zip.add_bytes(archive, name, data, date, compress=compress, level=level)
-                # the launcher's hashes only here: a warm start never needs them, the literal stays small
-                text = json.dumps({**manifest, LAUNCHER_FILES: _launcher.hashes(runtime)}, indent=2, sort_keys=True)
-                text += "\n"
-                _zip.add_bytes(archive, MANIFEST_JSON, text.encode(), date, level=level)
-                for name, data in extra:
-                    _zip.add_bytes(archive, name, data, date, level=level)
-                _zip.add_file(archive, PAYLOAD, payload.path, date, compress=False)
+            archive = _zipwrite.Archive(out, temp, date)
+            logger.debug("writing the payload")
+            written, size, digest = archive.nested(PAYLOAD, members, packed, level)
+            payload = Payload(digest, size, written.files, written.unpacked)
+            manifest = {**manifest_for(payload), **launcher.keys()}
+            files = launcher.members(main_source(manifest, version).encode())
+            runtime = [(name, data) for name, data in files if name.removesuffix("c") != "__main__.py"]
+            logger.debug("writing %s (payload %.1f MB)", target.name, payload.size / 1e6)
+            for name, data in files:
+                warm = _WARM_PATH if name.endswith(".pyc") else _WARM_SOURCES
+                # stored: a warm start then never loads zlib (0.7 ms); deflated at level 9, the smallest archive
+                archive.add(name, data, level == _SMALLEST or name.removesuffix("c") not in warm, level)
+            # the launcher's hashes only here: a warm start never needs them, the literal stays small
+            text = json.dumps({**manifest, LAUNCHER_FILES: _launcher.hashes(runtime)}, indent=2, sort_keys=True)
+            archive.add(MANIFEST_JSON, (text + "\n").encode(), True, level)
+            for name, data in extra:
+                archive.add(name, data, True, level)
+            archive.finish()
             out.flush()
             os.fsync(out.fileno())
         temp.chmod(0o755)
@@ -182,4 +169,4 @@ def write_archive(
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    return target
+    return payload

@@ -21,6 +21,7 @@ bytes the build cache holds (``Packed``) is copied from there as it is.
 from __future__ import annotations
 
 import collections
+import hashlib
 import os
 import struct
 import zlib
@@ -43,6 +44,7 @@ _COUNT_LIMIT = 0xFFFF
 _UTF8 = 0x800
 _IN_FLIGHT = 8  # members queued per worker
 _COPY = 1 << 20
+_ZIP64_FROM = 0x7FFF0000  # a nested zip that may pass this gets Zip64 headers (zipfile's margin)
 
 
 @dataclass(frozen=True)
@@ -95,16 +97,30 @@ def write(
     level: int = _deflate.LEVEL,
 ) -> Written:
     """Write ``members`` (``(name, file)``, in the order given) as a zip at ``target``."""
+    with target.open("wb") as out:
+        return _write_zip(_Writer(out, *_dos(date)), members, target, packed, level)
+
+
+def _dos(date: DateTime) -> tuple[int, int]:
+    """A zip's (time, date) fields."""
+    return (date[3] << 11) | (date[4] << 5) | (date[5] // 2), ((date[0] - 1980) << 9) | (date[1] << 5) | date[2]
+
+
+def _write_zip(
+    writer: _Writer,
+    members: Iterable[tuple[str, Path]],
+    target: Path,
+    packed: Mapping[Path, Packed] | None,
+    level: int,
+) -> Written:
+    """The members, the central directory and the end records through ``writer`` (``target``: the file it writes)."""
     known = packed or {}
-    dos_time = (date[3] << 11) | (date[4] << 5) | (date[5] // 2)
-    dos_date = ((date[0] - 1980) << 9) | (date[1] << 5) | date[2]
     entries: list[_Entry] = []
     sources: dict[Path, BinaryIO] = {}
     count = workers()
     pending: collections.deque[tuple[str, Path, Future[_deflate.Compressed] | None]] = collections.deque()
     unpacked = 0
-    with target.open("wb") as out, ThreadPoolExecutor(count, thread_name_prefix="exearchive-deflate") as pool:
-        writer = _Writer(out, dos_time, dos_date)
+    with ThreadPoolExecutor(count, thread_name_prefix="exearchive-deflate") as pool:
         try:
             feed = iter(members)
             done = False
@@ -133,14 +149,86 @@ def write(
                 future_.cancel()
             for source in sources.values():
                 source.close()
+    base = writer.base
     return Written(
         len(entries),
         unpacked,
         [
-            (e.name.decode("utf-8"), Packed(target, e.data, e.csize, e.size, e.crc, e.method, e.executable))
+            (e.name.decode("utf-8"), Packed(target, base + e.data, e.csize, e.size, e.crc, e.method, e.executable))
             for e in entries
         ],
     )
+
+
+class Archive:
+    """A zip written into ``out`` after what it already holds (a ``#!`` line), as zipfile would append it:
+    offsets count from the file's start.
+
+    :meth:`nested` writes a zip as a stored member in place (the payload: its bytes are written once), then
+    :meth:`add` writes small members and :meth:`finish` the central directory.
+    """
+
+    def __init__(self, out: BinaryIO, target: Path, date: DateTime) -> None:
+        self._out = out
+        self._target = target
+        self._dos = _dos(date)
+        self._writer = _Writer(out, *self._dos, offset=out.tell())
+        self._entries: list[_Entry] = []
+
+    def nested(
+        self,
+        name: str,
+        members: list[tuple[str, Path]],
+        packed: Mapping[Path, Packed] | None = None,
+        level: int = _deflate.LEVEL,
+    ) -> tuple[Written, int, str]:
+        """A zip of ``members`` (as :func:`write` makes it) stored as member ``name``; with its size and SHA-256."""
+        known = packed or {}
+        bound = sum(known[p].size if p in known else p.stat().st_size for _, p in members)
+        zip64 = bound * 1.05 + 200 * len(members) >= _ZIP64_FROM
+        outer = self._writer
+        entry = outer._entry(name, _deflate.STORED, 0, 0, 0, False)
+        start = outer.offset
+        outer._start(entry, zip64)
+        inner = _Writer(self._out, *self._dos, base=outer.offset)
+        written = _write_zip(inner, members, self._target, known, level)
+        self._out.flush()
+        entry.size = entry.csize = inner.offset
+        entry.crc, digest = _digests(self._out.fileno(), outer.offset, inner.offset)
+        self._out.seek(start)
+        self._out.write(outer._header(entry, zip64))
+        outer.offset += inner.offset
+        self._out.seek(outer.offset)
+        self._entries.append(entry)
+        return written, inner.offset, digest
+
+    def add(self, name: str, data: bytes, compress: bool, level: int = _deflate.LEVEL) -> None:
+        """A small member from memory, deflated at ``level`` (stored if that is no smaller) or stored."""
+        member = (
+            _deflate.compress_bytes(data, False, level)
+            if compress
+            else _deflate.Compressed(data, len(data), zlib.crc32(data), _deflate.STORED, False)
+        )
+        self._entries.append(self._writer.whole(name, member))
+
+    def finish(self) -> None:
+        """The central directory and the end records."""
+        self._writer.finish(self._entries)
+
+
+def _digests(fd: int, offset: int, size: int) -> tuple[int, str]:
+    """CRC-32 and SHA-256 (hex) of ``size`` bytes at ``offset`` of ``fd``, read back from the page cache."""
+    crc = 0
+    digest = hashlib.sha256()
+    end = offset + size
+    while offset < end:
+        chunk = os.pread(fd, min(_COPY, end - offset), offset)
+        if not chunk:
+            raise OSError("the archive is shorter than what was written to it")
+        crc = zlib.crc32(chunk, crc)
+        digest.update(chunk)
+        offset += len(chunk)
+    return crc, digest.hexdigest()
 
 
 def _blocks(pool: ThreadPoolExecutor, path: Path, level: int, ahead: int) -> Iterator[tuple[bytes, bytes]]:
@@ -160,13 +248,15 @@ def _blocks(pool: ThreadPoolExecutor, path: Path, level: int, ahead: int) -> Ite
 
 
 class _Writer:
-    """Headers and data into ``out``, keeping count of the offset."""
+    """Headers and data into ``out``, keeping count of the offset (from ``base``, where the zip starts in ``out``;
+    ``offset``: what the zip's offsets count from there, e.g. a prefix already written)."""
 
-    def __init__(self, out: BinaryIO, dos_time: int, dos_date: int) -> None:
+    def __init__(self, out: BinaryIO, dos_time: int, dos_date: int, base: int = 0, offset: int = 0) -> None:
         self.out = out
         self.time = dos_time
         self.date = dos_date
-        self.offset = 0
+        self.base = base
+        self.offset = offset
 
     def _start(self, entry: _Entry, zip64: bool) -> None:
         header = self._header(entry, zip64)
@@ -239,9 +329,9 @@ class _Writer:
             self._put(packed)
         if entry.size != size:
             raise OSError(f"{path} changed while it was packed")
-        self.out.seek(start)
+        self.out.seek(self.base + start)
         self.out.write(self._header(entry, zip64))
-        self.out.seek(self.offset)
+        self.out.seek(self.base + self.offset)
         return entry
 
     def finish(self, entries: list[_Entry]) -> None:
