@@ -28,7 +28,6 @@ from . import (
     _entry,
     _extras,
     _launcher,
-    _lock,
     _multi,
     _pack,
     _resolve,
@@ -102,6 +101,8 @@ def pack_requirements(
         for k, target in enumerate(targets):
             wheel_dir = work / f"target-{k}" / "wheels"
             if config.lock:
+                from . import _lock
+
                 wheels = _lock.wheels_from_lock(
                     base / config.lock, config.where("lock"), None, config.extras, wheel_dir, target
                 )
@@ -225,6 +226,10 @@ def _check_shebang_fits(config: Config, needs: list[dict[str, object]], name: st
 
 def _wheels(wheel: Path, config: Config, project_dir: Path, wheel_dir: Path, target: _targets.Target) -> list[Path]:
     if config.lock:
+        # imported when used: a build without a lock file never compiles _lock and packaging.pylock (an isolated
+        # build environment is installed without bytecode, so every module it imports is compiled there)
+        from . import _lock
+
         return _lock.wheels_from_lock(
             project_dir / config.lock, config.where("lock"), wheel, config.extras, wheel_dir, target
         )

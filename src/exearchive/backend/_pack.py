@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..runtime import MANIFEST_JSON, PAYLOAD, RUNTIME
-from ..runtime._integrity import LAUNCHER_FILES
+from ..runtime import LAUNCHER_FILES, MANIFEST_JSON, PAYLOAD, RUNTIME
 from . import _compile, _deflate, _launcher, _zip, _zipwrite
 from ._errors import ExearchiveError
 from ._stage import SITE

@@ -23,7 +23,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from . import _buildcache, _hostbuilt, _pip, _resolutions
+from . import _buildcache, _pip, _resolutions
 from ._errors import ResolutionError
 from ._hashing import sha256_file
 from ._targets import Target, evaluate
@@ -188,6 +188,8 @@ _BUILDS = 20
 def _download_building_sdists(target: Target, options: list[str], directory: Path, subject: str) -> None:
     """``pip download`` for ``target``; a requirement with only an sdist is built here and kept where it fits
     (``_hostbuilt``), then pip runs again with the built wheels on its ``--find-links``."""
+    from . import _hostbuilt  # for other targets only: not compiled in most builds (see _builder._wheels)
+
     work = directory.parent
     constraints = [item for i, item in enumerate(options) if item == "-c" or (i and options[i - 1] == "-c")]
     built: set[str] = set()

@@ -32,12 +32,15 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from packaging.pylock import PackageWheel
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from . import _lock, _resolve, _targets
+from . import _resolve, _targets
 from ._errors import ConfigError, ResolutionError
+
+if TYPE_CHECKING:
+    from packaging.pylock import PackageWheel
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +96,8 @@ def resolve(
     logger.info("resolving dependencies of %s with uv", subject)
     _run([*command, "--output-file", str(lock)], subject)
     # the extras were resolved already: the lock holds what they need, unconditionally
+    from . import _lock  # imported when used, as _builder does
+
     return _lock.wheels_from_lock(lock, "uv's resolution", wheel, (), wheel_dir)
 
 
@@ -197,6 +202,8 @@ def _fetch_wheels(lock_path: Path, target: _targets.Target, project: str, wheel:
     The lock's markers are uv's (evaluated with values it guessed): every package is fetched, and the
     target's markers decide afterwards which are kept.
     """
+    from . import _lock
+
     lock = _lock.read(lock_path, "uv's resolution")
     rank = {tag: index for index, tag in enumerate(target.tags)}
     selected: _lock.Selected = []

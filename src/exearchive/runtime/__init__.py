@@ -26,6 +26,7 @@ SINGLE_FORMAT = 1  # the format of a single-target archive (2: several targets, 
 RUNTIME = "_exearchive_runtime"  # this package, as the archive holds it
 PAYLOAD = "__exearchive__/payload.zip"  # the payload member: a zip stored in the archive
 MANIFEST_JSON = "__exearchive__/manifest.json"  # the manifest as JSON, for tools that do not run the archive
+LAUNCHER_FILES = "launcher_files"  # manifest.json only: member name -> SHA-256 of every launcher member
 ID_LENGTH = 32  # hex digits of a content id (a hash of a target's files): an entry's name
 TARGET_LISTS = "__exearchive__/targets/"  # + k: target k's file list (payload member names), several targets
 VARIANT = "~"  # payload members "~<k>/<path>": a variant of <path> first held by target k
@@ -199,7 +200,7 @@ def start(manifest, loader):
     try:
         import json
 
-        expected = json.loads(loader.get_data("__exearchive__/manifest.json").decode("utf-8"))["launcher_files"]
+        expected = json.loads(loader.get_data(MANIFEST_JSON).decode("utf-8"))[LAUNCHER_FILES]
     except Exception:  # built before the hashes were recorded, or a damaged manifest.json (zlib.error and all)
         expected = {}  # the launcher runs with __main__.py's MANIFEST; verify names the damage
     if isinstance(expected, dict):

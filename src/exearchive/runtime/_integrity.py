@@ -26,10 +26,9 @@ the archive is intact.
 import os
 import zlib
 
-from . import MANIFEST_JSON, PAYLOAD, RUNTIME_PREFIX, _zipdir
+from . import LAUNCHER_FILES, MANIFEST_JSON, PAYLOAD, RUNTIME_PREFIX, _zipdir
 
 MAIN = "__main__.py"
-LAUNCHER_FILES = "launcher_files"  # manifest.json only: member name -> SHA-256 of every launcher member
 _CHUNK = 1 << 20
 _MAX = 20
 _TAIL = 22 + 0xFFFF  # an end of central directory record and the longest comment
