@@ -97,6 +97,20 @@ def usable_location(env: Mapping[str, str] | None = None) -> Path | None:
     return place
 
 
+def usable_cache(env: Mapping[str, str] | None = None) -> Cache | None:
+    """The build cache, its directories made private if need be; None when it is off or cannot be used safely."""
+    place = usable_location(env)
+    if place is None:
+        return None
+    cache = Cache(place, size_limit(env))
+    try:
+        _make_private(cache.entries)
+    except OSError as error:
+        logger.debug("not using the build cache %s: %s", place, error.strerror)
+        return None
+    return cache
+
+
 def size_limit(env: Mapping[str, str] | None = None) -> int:
     """The cache's size bound in bytes: ``EXEARCHIVE_BUILD_CACHE_SIZE`` (``500M``, ``2G``, bytes) or 2 GB."""
     env = os.environ if env is None else env
@@ -140,7 +154,7 @@ def stage(
         # the dependencies' unchanged files keep their wheels' bytes, as their cache entries do
         kept = _reuse.from_wheels(cached, root) if level == _deflate.LEVEL else {}
         return Staging(root, list(_pack.walk(root)), kept, tag)
-    identity = (compiler() if compile_tree else "no bytecode") if cached else ""
+    identity = compiler_identity(compile_tree, compiler) if cached else ""
     cache = Cache(place, size_limit(env))
     try:
         _make_private(place)
@@ -160,6 +174,11 @@ def stage(
         staging = _merge(root, fresh, entries, tag)
     cache.prune_if_over()
     return staging
+
+
+def compiler_identity(compile_tree: Compile | None, compiler: Callable[[], str]) -> str:
+    """Who compiles the dependencies' bytecode, as the entries' keys name it (``compiler()``; no bytecode)."""
+    return compiler() if compile_tree else "no bytecode"
 
 
 def _make_private(path: Path) -> None:

@@ -30,6 +30,7 @@ from . import (
     _launcher,
     _multi,
     _pack,
+    _prefill,
     _resolve,
     _shebang,
     _staged,
@@ -37,6 +38,7 @@ from . import (
     _uv,
     _zipwrite,
 )
+from ._cachestore import Compile
 from ._config import Config, input_files
 from ._errors import ConfigError
 
@@ -56,17 +58,12 @@ def build_archive(wheel: Path, config: Config, outdir: Path, project_dir: Path) 
     _extras.check(config.extras, _extras.declared_in_wheel(wheel), name, config.where("extras"))
     with tempfile.TemporaryDirectory(prefix="exearchive-") as temp, _launcher.Launcher() as launcher:
         work = Path(temp)
-        prepared = [
-            _prepare(
-                _wheels(wheel, config, project_dir, work / f"target-{k}" / "wheels", target),
-                name,
-                config,
-                work,
-                k,
-                target,
-            )
-            for k, target in enumerate(targets)
-        ]
+        prepared = []
+        for k, target in enumerate(targets):
+            wheel_dir = work / f"target-{k}" / "wheels"
+            with _prefill.Prefill(name, *_compilers(config, target), config.compression_level) as early:
+                wheels = _wheels(wheel, config, project_dir, wheel_dir, target, early.add if target.is_host else None)
+            prepared.append(_prepare(wheels, name, config, work, k, target))
         return _assemble(
             prepared,
             config,
@@ -144,15 +141,9 @@ def _prepare(
     wheels: list[Path], name: str, config: Config, work: Path, index: int, target: _targets.Target
 ) -> _Prepared:
     """Stage ``wheels`` for ``target`` (into its own directory), check them, compile its bytecode."""
+    compile_tree, compiler = _compilers(config, target)
     staging = _buildcache.stage(
-        wheels,
-        work / f"target-{index}" / "stage",
-        name,
-        (lambda tree: _bytecode.compile_for(target, tree, config.python, config.compile_tests))
-        if config.compile
-        else None,
-        lambda: _bytecode.compiler_identity(target, config.python, config.compile_tests),
-        level=config.compression_level,
+        wheels, work / f"target-{index}" / "stage", name, compile_tree, compiler, level=config.compression_level
     )
     staged = _staged.read(staging.root, wheels, staging.trees)
     dist = staged.find(name)
@@ -166,6 +157,16 @@ def _prepare(
     return _Prepared(
         target, staged, dist, entry, pyc_tags, needs, _multi.tree_files(staging.members, staging.packed), staging.packed
     )
+
+
+def _compilers(config: Config, target: _targets.Target) -> tuple[Compile | None, Callable[[], str]]:
+    """What compiles a staged tree's bytecode for ``target`` (None: no bytecode), and who that is."""
+    compile_tree = (
+        (lambda tree: _bytecode.compile_for(target, tree, config.python, config.compile_tests))
+        if config.compile
+        else None
+    )
+    return compile_tree, lambda: _bytecode.compiler_identity(target, config.python, config.compile_tests)
 
 
 def _assemble(
@@ -224,7 +225,15 @@ def _check_shebang_fits(config: Config, needs: list[dict[str, object]], name: st
         _shebang.check(config.python, config.where("python"), needs[0], name)
 
 
-def _wheels(wheel: Path, config: Config, project_dir: Path, wheel_dir: Path, target: _targets.Target) -> list[Path]:
+def _wheels(
+    wheel: Path,
+    config: Config,
+    project_dir: Path,
+    wheel_dir: Path,
+    target: _targets.Target,
+    on_line: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """The wheels of the archive for ``target``: from the lock file, uv or pip (``on_line``: pip's output lines)."""
     if config.lock:
         # imported when used: a build without a lock file never compiles _lock and packaging.pylock (an isolated
         # build environment is installed without bytecode, so every module it imports is compiled there)
@@ -250,7 +259,13 @@ def _wheels(wheel: Path, config: Config, project_dir: Path, wheel_dir: Path, tar
     if uv is not None:
         logger.info("resolving for %s with pip, not uv: %s", target.name, platform)
     return _resolve.resolve(
-        wheel, config.extras, wheel_dir, constraints=constraints, requirements=requirements, target=target
+        wheel,
+        config.extras,
+        wheel_dir,
+        constraints=constraints,
+        requirements=requirements,
+        target=target,
+        on_line=on_line,
     )
 
 

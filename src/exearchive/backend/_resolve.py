@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -45,6 +46,7 @@ def resolve(
     constraints: list[Path] | None = None,
     requirements: list[Path] | None = None,
     target: Target | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Return every wheel needed to install ``wheel`` (itself included), one per project.
 
@@ -52,6 +54,7 @@ def resolve(
     project's own wheel is passed with its hash, so that requirements files
     pinned with ``--hash`` put pip in hash-checking mode for every dependency.
     ``target``, when not the host, is resolved with :func:`download_for`.
+    ``on_line``: each line of pip's output as pip writes it, for the host (``_prefill``).
     """
     name = parse_wheel_filename(wheel.name)[0]
     extra = f"[{','.join(extras)}]" if extras else ""
@@ -79,7 +82,7 @@ def resolve(
         )
         return remembered
     logger.info("resolving dependencies of %s%s with pip", name, extra)
-    run_pip(["wheel", "--wheel-dir", str(wheel_dir), *options], name)
+    run_pip(["wheel", "--wheel-dir", str(wheel_dir), *options], name, on_line)
     wheels = sorted(wheel_dir.glob("*.whl"))
     _check_one_per_project(wheels)
     logger.info("resolved %d wheel(s)", len(wheels))
@@ -409,8 +412,11 @@ def _directory_project(path: Path, wheels: list[Path]) -> str | None:
     return str(parse_wheel_filename(named[0].name)[0]) if named else None
 
 
-def run_pip(arguments: list[str], subject: str) -> str:
-    """Run pip (``_pip.command``) with ``ARGUMENTS`` quietly; its output, or a ResolutionError with pip's reason."""
+def run_pip(arguments: list[str], subject: str, on_line: Callable[[str], None] | None = None) -> str:
+    """Run pip (``_pip.command``) with ``ARGUMENTS`` quietly; its output, or a ResolutionError with pip's reason.
+
+    ``on_line`` is handed each line of pip's output as pip writes it (``_prefill``).
+    """
     pip = _pip.command()
     if pip is None:
         raise ResolutionError(
@@ -430,7 +436,10 @@ def run_pip(arguments: list[str], subject: str) -> str:
     env = dict(os.environ)
     env.pop("PIP_REQUIRE_VIRTUALENV", None)
     try:
-        result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        if on_line is None:
+            result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        else:
+            result = _streamed(command, {**env, "PYTHONUNBUFFERED": "1"}, on_line)
     except OSError as error:
         raise ResolutionError(f"cannot run pip ({error}); is pip installed for {sys.executable}?") from None
     for line in result.stdout.splitlines():
@@ -438,6 +447,25 @@ def run_pip(arguments: list[str], subject: str) -> str:
     if result.returncode != 0:
         raise PipFailed(_pip_failure(result.stdout, result.stderr, subject), result.stderr)
     return result.stdout
+
+
+def _streamed(
+    command: list[str], env: dict[str, str], on_line: Callable[[str], None]
+) -> subprocess.CompletedProcess[str]:
+    """``subprocess.run`` capturing both streams, with each line of stdout handed to ``on_line`` as it comes."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as process:
+        stdout, stderr = process.stdout, process.stderr
+        assert stdout is not None and stderr is not None
+        errors: list[str] = []
+        drain = threading.Thread(target=lambda: errors.append(stderr.read()), daemon=True)  # a full pipe would block
+        drain.start()
+        lines = []
+        for line in stdout:
+            lines.append(line)
+            on_line(line.rstrip("\r\n"))
+        drain.join()
+        returncode = process.wait()
+    return subprocess.CompletedProcess(command, returncode, "".join(lines), "".join(errors))
 
 
 class PipFailed(ResolutionError):
