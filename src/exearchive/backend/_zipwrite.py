@@ -42,7 +42,8 @@ _LOCATOR = struct.Struct("<4sLQL")
 _LIMIT = 0xFFFFFFFF
 _COUNT_LIMIT = 0xFFFF
 _UTF8 = 0x800
-_IN_FLIGHT = 8  # members queued per worker
+_IN_FLIGHT = 8  # tasks queued per worker
+_BATCH = 32  # small files compressed by one task (at most _deflate.WHOLE bytes of them, unless one is that big)
 _COPY = 1 << 20
 _ZIP64_FROM = 0x7FFF0000  # a nested zip that may pass this gets Zip64 headers (zipfile's margin)
 
@@ -118,35 +119,50 @@ def _write_zip(
     entries: list[_Entry] = []
     sources: dict[Path, BinaryIO] = {}
     count = workers()
-    pending: collections.deque[tuple[str, Path, Future[_deflate.Compressed] | None]] = collections.deque()
+    # small files go to the pool in batches (one task per file cost more than compressing a tiny one)
+    pending: collections.deque[tuple[list[tuple[str, Path]], Future[list[_deflate.Compressed]] | None]]
+    pending = collections.deque()
     unpacked = 0
     with ThreadPoolExecutor(count, thread_name_prefix="exearchive-deflate") as pool:
         try:
             feed = iter(members)
+            batch: list[tuple[str, Path]] = []
+            batched = 0
             done = False
             while True:
                 while not done and len(pending) < _IN_FLIGHT * count:
                     item = next(feed, None)
+                    size = -1 if item is None or item[1] in known else item[1].stat().st_size
+                    small = 0 <= size <= _deflate.WHOLE
+                    if item is not None and small:
+                        batch.append(item)
+                        batched += size
+                    if batch and (not small or len(batch) == _BATCH or batched >= _deflate.WHOLE):
+                        pending.append((batch, pool.submit(_compress_batch, [p for _, p in batch], level)))
+                        batch, batched = [], 0
                     if item is None:
                         done = True
-                        break
-                    name, path = item
-                    small = path not in known and not _deflate.is_large(path)
-                    pending.append((name, path, pool.submit(_deflate.compress_small, path, level) if small else None))
+                    elif not small:
+                        pending.append(([item], None))
                 if not pending:
                     break
-                name, path, future = pending.popleft()
+                items, future = pending.popleft()
                 if future is not None:
-                    entries.append(writer.whole(name, future.result()))
-                elif path in known:
+                    for (name, _), member in zip(items, future.result(), strict=True):
+                        entries.append(writer.whole(name, member))
+                        unpacked += member.size
+                    continue
+                name, path = items[0]
+                if path in known:
                     entries.append(writer.copy(name, known[path], sources))
                 else:
                     entries.append(writer.large(name, path, _blocks(pool, path, level, 2 * count)))
                 unpacked += entries[-1].size
             writer.finish(entries)
         finally:
-            for future_ in (f for _, _, f in pending if f is not None):
-                future_.cancel()
+            for _, future_ in pending:
+                if future_ is not None:
+                    future_.cancel()
             for source in sources.values():
                 source.close()
     base = writer.base
@@ -229,6 +245,10 @@ def _digests(fd: int, offset: int, size: int) -> tuple[int, str]:
         digest.update(chunk)
         offset += len(chunk)
     return crc, digest.hexdigest()
+
+
+def _compress_batch(paths: list[Path], level: int) -> list[_deflate.Compressed]:
+    return [_deflate.compress_small(path, level) for path in paths]
 
 
 def _blocks(pool: ThreadPoolExecutor, path: Path, level: int, ahead: int) -> Iterator[tuple[bytes, bytes]]:
