@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import zipfile
 from pathlib import Path
 
@@ -55,6 +56,27 @@ def test_record_mismatch_stops_staging(tmp_path: Path) -> None:
     wheel = make_wheel(tmp_path, "bad", {"bad.py": b"x = 1\n"}, bad_record="bad.py")
     with pytest.raises(StagingError, match=r"cannot stage bad-1\.0-py3-none-any\.whl: .*bad\.py"):
         stage([wheel], tmp_path / "stage")
+
+
+@pytest.mark.parametrize(
+    ("path", "files"),
+    [
+        ("bad-1.0.dist-info/METADATA", {"bad.py": b"x = 1\n"}),  # metadata, checked as installer reads it
+        ("bad-1.0.data/scripts/tool", {"bad-1.0.data/scripts/tool": b"#!python\nprint(1)\n"}),  # rewound by installer
+        ("bad-1.0.data/data/share/x.txt", {"bad-1.0.data/data/share/x.txt": b"data\n"}),
+    ],
+)
+def test_every_kind_of_file_is_checked_against_record(path: str, files: dict[str, bytes], tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "bad", files, bad_record=path)
+    with pytest.raises(StagingError, match=rf"cannot stage bad-1\.0-py3-none-any\.whl: .*{re.escape(path)}"):
+        stage([wheel], tmp_path / "stage")
+
+
+def test_an_intact_wheel_with_scripts_and_data_stages(tmp_path: Path) -> None:
+    files = {"good.py": b"", "good-1.0.data/scripts/tool": b"#!python\nprint(1)\n", "good-1.0.data/data/x": b"x"}
+    root = stage([make_wheel(tmp_path, "good", files)], tmp_path / "stage")
+    assert (root / "bin" / "tool").read_bytes().endswith(b"print(1)\n")
+    assert (root / "data" / "x").read_bytes() == b"x"
 
 
 def test_writing_outside_the_tree_stops_staging(tmp_path: Path) -> None:
