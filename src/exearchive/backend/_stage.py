@@ -46,6 +46,9 @@ class _Destination(SchemeDictionaryDestination):
 
     owners: dict[Path, str] = field(default_factory=dict)
     current: str = ""
+    # write_to_fs below checks for an existing file itself, so installer's own check is switched off
+    overwrite_existing: bool = True
+    _last: tuple[tuple[Scheme, str], Path] | None = None
 
     def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
         try:
@@ -57,6 +60,12 @@ class _Destination(SchemeDictionaryDestination):
         record = super().write_to_fs(scheme, path, stream, is_executable)
         self.owners[target] = self.current
         return record
+
+    def _path_with_destdir(self, scheme: Scheme, path: str) -> Path:
+        """installer's checked path, computed once per file (write_to_fs asks first, installer again)."""
+        if self._last is None or self._last[0] != (scheme, path):
+            self._last = ((scheme, path), super()._path_with_destdir(scheme, path))
+        return self._last[1]
 
     def _collision(self, target: Path, path: str, stream: BinaryIO) -> RecordEntry:
         new, size = sha256_stream(stream)
