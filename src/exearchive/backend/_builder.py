@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import Requirement
 from packaging.tags import Tag
 from packaging.utils import parse_wheel_filename
 
@@ -104,13 +105,17 @@ def pack_requirements(
                     base / config.lock, config.where("lock"), None, config.extras, wheel_dir, target
                 )
             else:
-                wheels = _resolve.resolve_requirements(
-                    _resolve.with_extras(requirements, project, config.extras),
-                    wheel_dir,
-                    constraints=[base / path for path in config.constraints],
-                    requirements_files=[base / path for path in config.requirements],
-                    target=target,
-                )
+                first = requirements[0] if requirements and _resolve.is_name(requirements[0]) else ""
+                app = project or (Requirement(first).name if first else "")  # its wheel is not cached
+                with _prefill.Prefill(app, *_compilers(config, target), config.compression_level) as early:
+                    wheels = _resolve.resolve_requirements(
+                        _resolve.with_extras(requirements, project, config.extras),
+                        wheel_dir,
+                        constraints=[base / path for path in config.constraints],
+                        requirements_files=[base / path for path in config.requirements],
+                        target=target,
+                        on_line=early.add if target.is_host else None,
+                    )
             name = project or _resolve.first_project(requirements, wheels)
             prepared.append(_prepare(wheels, name, config, work, k, target))
         return _assemble(prepared, config, lambda stageds: output, launcher)

@@ -104,8 +104,10 @@ def resolve_requirements(
     constraints: list[Path] | None = None,
     requirements_files: list[Path] | None = None,
     target: Target | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Every wheel needed to install pip ``requirements`` (names, ``-r FILE``, paths), one per project."""
+    """Every wheel needed to install pip ``requirements`` (names, ``-r FILE``, paths), one per project
+    (``on_line``: as for :func:`resolve`)."""
     wheel_dir.mkdir(parents=True, exist_ok=True)
     options = list(requirements)
     for path in constraints or []:
@@ -116,7 +118,7 @@ def resolve_requirements(
         roots = _roots(requirements, [str(path) for path in requirements_files or []], target)
         return download_for(target, options, roots, wheel_dir, " ".join(requirements))
     logger.info("resolving %s with pip", " ".join(requirements))
-    run_pip(["wheel", "--wheel-dir", str(wheel_dir), *options], " ".join(requirements))
+    run_pip(["wheel", "--wheel-dir", str(wheel_dir), *options], " ".join(requirements), on_line)
     wheels = sorted(wheel_dir.glob("*.whl"))
     _check_one_per_project(wheels)
     logger.info("resolved %d wheel(s)", len(wheels))
