@@ -76,8 +76,3 @@ def compress_block(path: Path, index: int, last: bool, level: int = LEVEL) -> tu
         deflater = zlib.compressobj(level, zlib.DEFLATED, -15)
     packed = deflater.compress(block) + deflater.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
     return block, packed
-
-
-def is_large(path: Path) -> bool:
-    """Whether the file is streamed rather than compressed in memory."""
-    return path.stat().st_size > WHOLE

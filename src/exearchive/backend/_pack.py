@@ -1,12 +1,14 @@
 """Write the payload and the archive, deterministically and atomically.
 
-The archive is ``#!<python>`` followed by a zip holding ``__main__.py`` (the
-manifest and a call into the launcher), the launcher package
-``_exearchive_runtime``, ``__exearchive__/manifest.json`` and
+The archive is ``#!<python>`` followed by a zip holding, in this order,
 ``__exearchive__/payload.zip`` — the staging trees as a zip of their own
 (``_multi``), stored uncompressed so the launcher can stream it from the
-archive — and, with several targets, their file lists.  The archive is written to a temporary
-file beside the target and renamed into place.
+archive, and written in place (its bytes are written once) —, ``__main__.py``
+(the manifest and a call into the launcher), the launcher package
+``_exearchive_runtime`` (``_launcher``), ``__exearchive__/manifest.json`` and,
+with several targets, their file lists.  Readers find the members through the
+central directory, so the order is the writer's choice.  The archive is
+written to a temporary file beside the target and renamed into place.
 """
 
 from __future__ import annotations

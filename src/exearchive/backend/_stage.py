@@ -98,16 +98,17 @@ class _CheckedWheel(WheelFile):
             if "/scripts/" in path and path.split("/", 1)[0].endswith(".data"):
                 with self._zipfile.open(path) as again:
                     if not entry.validate_stream(again):  # type: ignore[arg-type]
-                        raise StagingError(f"cannot stage {self.name}: hash / size of {path} didn't match RECORD")
+                        raise StagingError(f"cannot stage {self.filename}: hash / size of {path} didn't match RECORD")
                 yield record, stream, executable
                 continue
             checked = _Checked(stream, entry)
             yield record, cast(BinaryIO, checked), executable
             if not checked.matches():
-                raise StagingError(f"cannot stage {self.name}: hash / size of {path} didn't match RECORD")
+                raise StagingError(f"cannot stage {self.filename}: hash / size of {path} didn't match RECORD")
 
     @property
-    def name(self) -> str:
+    def filename(self) -> str:
+        """The wheel's file name."""
         return Path(str(self._zipfile.filename)).name
 
 

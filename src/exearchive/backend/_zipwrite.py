@@ -10,9 +10,10 @@ members needs them.  Every entry gets the same date, mode 0644 or 0755 and
 reader (``runtime/_zipdir.py``) and ``zipfile`` both read it.
 
 Members up to ``_deflate.WHOLE`` bytes are compressed by a pool of threads
-(``zlib`` releases the GIL) while earlier ones are written; at most
-``_IN_FLIGHT`` per worker are queued, so memory is bounded by that many small
-files.  A larger file is compressed by the same pool in blocks of
+(``zlib`` releases the GIL) while earlier ones are written, in batches of up
+to ``_BATCH`` files and about ``_deflate.WHOLE`` bytes a task; at most
+``_IN_FLIGHT`` tasks per worker are queued, so memory is bounded by that many
+batches.  A larger file is compressed by the same pool in blocks of
 ``_deflate.CHUNK`` bytes, a few at a time, that make one deflate stream (its
 header is patched with its CRC-32 and compressed size afterwards).  A member whose
 bytes the build cache holds (``Packed``) is copied from there as it is.
