@@ -15,17 +15,17 @@ exit (``SystemExit``), not a traceback.
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
-from setuptools import build_meta as _setuptools
-
-from . import _config, _pip, _sdist
+from . import _config, _pip, _sdist, _warmup
 from ._errors import ExearchiveError
 
 logger = logging.getLogger("exearchive")
@@ -59,6 +59,11 @@ def _log_to_stderr() -> None:
     logger.propagate = False
 
 
+def _setuptools() -> ModuleType:
+    """``setuptools.build_meta``, imported when a hook needs it (``build_wheel`` starts the warm-up first)."""
+    return importlib.import_module("setuptools.build_meta")
+
+
 def _load(config_settings: ConfigSettings) -> _config.Config:
     return _config.load(Path.cwd(), config_settings)
 
@@ -74,7 +79,7 @@ def _archive_wanted(config: _config.Config) -> bool:
 
 @_boundary
 def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> list[str]:
-    requires = list(_setuptools.get_requires_for_build_wheel(_config.theirs(config_settings)))
+    requires = list(_setuptools().get_requires_for_build_wheel(_config.theirs(config_settings)))
     if _archive_wanted(_load(config_settings)) and _pip.command() is None:
         requires.append(_pip.REQUIREMENT)
     return requires
@@ -83,31 +88,31 @@ def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> list
 @_boundary
 def get_requires_for_build_sdist(config_settings: ConfigSettings = None) -> list[str]:
     _load(config_settings)
-    return list(_setuptools.get_requires_for_build_sdist(_config.theirs(config_settings)))
+    return list(_setuptools().get_requires_for_build_sdist(_config.theirs(config_settings)))
 
 
 @_boundary
 def get_requires_for_build_editable(config_settings: ConfigSettings = None) -> list[str]:
     _load(config_settings)
-    return list(_setuptools.get_requires_for_build_editable(_config.theirs(config_settings)))
+    return list(_setuptools().get_requires_for_build_editable(_config.theirs(config_settings)))
 
 
 @_boundary
 def prepare_metadata_for_build_wheel(metadata_directory: str, config_settings: ConfigSettings = None) -> str:
     _load(config_settings)
-    return str(_setuptools.prepare_metadata_for_build_wheel(metadata_directory, _config.theirs(config_settings)))
+    return str(_setuptools().prepare_metadata_for_build_wheel(metadata_directory, _config.theirs(config_settings)))
 
 
 @_boundary
 def prepare_metadata_for_build_editable(metadata_directory: str, config_settings: ConfigSettings = None) -> str:
     _load(config_settings)
-    return str(_setuptools.prepare_metadata_for_build_editable(metadata_directory, _config.theirs(config_settings)))
+    return str(_setuptools().prepare_metadata_for_build_editable(metadata_directory, _config.theirs(config_settings)))
 
 
 @_boundary
 def build_sdist(sdist_directory: str, config_settings: ConfigSettings = None) -> str:
     config = _load(config_settings)
-    name = str(_setuptools.build_sdist(sdist_directory, _config.theirs(config_settings)))
+    name = str(_setuptools().build_sdist(sdist_directory, _config.theirs(config_settings)))
     if config.enabled:
         # the files the archive step reads travel in the sdist, so that a wheel built from it can read them
         _sdist.add_inputs(Path(sdist_directory) / name, _config.input_files(config), Path.cwd())
@@ -119,7 +124,7 @@ def build_editable(
     wheel_directory: str, config_settings: ConfigSettings = None, metadata_directory: str | None = None
 ) -> str:
     _load(config_settings)
-    return str(_setuptools.build_editable(wheel_directory, _config.theirs(config_settings), metadata_directory))
+    return str(_setuptools().build_editable(wheel_directory, _config.theirs(config_settings), metadata_directory))
 
 
 @_boundary
@@ -128,16 +133,19 @@ def build_wheel(
 ) -> str:
     config = _load(config_settings)
     if not _archive_wanted(config):
-        return str(_setuptools.build_wheel(wheel_directory, _config.theirs(config_settings), metadata_directory))
-    from ._builder import build_archive
-
+        return str(_setuptools().build_wheel(wheel_directory, _config.theirs(config_settings), metadata_directory))
     wheel_dir = Path(wheel_directory).resolve()
     outdir = wheel_dir / config.outdir if config.outdir else wheel_dir
     # The wheel is made beside its place and moved there only once the archive is built,
     # so that a failed archive step leaves the wheel directory as it was.
     wheel_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".exearchive-wheel-", dir=wheel_dir) as temp:
-        name = str(_setuptools.build_wheel(temp, _config.theirs(config_settings), metadata_directory))
+    with (
+        _warmup.compiled_in_background(),  # while setuptools is imported and builds the wheel
+        tempfile.TemporaryDirectory(prefix=".exearchive-wheel-", dir=wheel_dir) as temp,
+    ):
+        name = str(_setuptools().build_wheel(temp, _config.theirs(config_settings), metadata_directory))
+        from ._builder import build_archive
+
         build_archive(Path(temp) / name, config, outdir, Path.cwd())
         (Path(temp) / name).replace(wheel_dir / name)
     return name
