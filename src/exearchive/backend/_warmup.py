@@ -42,7 +42,7 @@ def compiled_in_background() -> Iterator[subprocess.Popen[bytes] | None]:
     Gives the compiling process, or None where none was started.
     """
     paths = _paths()
-    if sys.dont_write_bytecode or not paths:
+    if sys.dont_write_bytecode or not paths or not sys.executable:
         yield None
         return
     flags = ["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []
