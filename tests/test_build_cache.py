@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 import threading
 import zipfile
@@ -309,6 +311,12 @@ def test_a_dependency_keeps_its_wheels_compressed_bytes_with_the_cache_and_witho
     record = "site-packages/data-1.0.dist-info/RECORD"  # written anew by staging: compressed here
     assert _raw(payload, record) != _raw(wheels[-1], "data-1.0.dist-info/RECORD")
     assert any(p.source == wheels[-1] for p in plain.packed.values())
+    # each reused file carries its SHA-256 (read with its CRC), and so does each member of a cache entry
+    reused = [(path, p) for path, p in plain.packed.items() if p.source == wheels[-1]]
+    assert reused and all(p.sha256 == hashlib.sha256(path.read_bytes()).hexdigest() for path, p in reused)
+    for entry in (tmp_path / "cache" / "entries").iterdir():
+        for name, *_, digest in json.loads((entry / "index.json").read_text()):
+            assert digest == hashlib.sha256((entry / "tree" / name).read_bytes()).hexdigest(), name
 
 
 def test_another_compression_level_compresses_the_dependencies_anew(tmp_path: Path) -> None:

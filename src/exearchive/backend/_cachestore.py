@@ -132,7 +132,11 @@ class Cache:
             tree = temp / "tree"
             reused = _reuse.from_wheel(wheel, tree) if level == _deflate.LEVEL else {}
             written = _zipwrite.write(_pack.walk(tree), temp / "packed.zip", _zip.FIXED_DATE, reused, level)
-            members = [(name, p, sha256_file(tree / name)) for name, p in written.members]
+            # the SHA-256 of each file: _reuse read it already for the files it found in the wheel
+            members = [
+                (name, p, reused[tree / name].sha256 if tree / name in reused else sha256_file(tree / name))
+                for name, p in written.members
+            ]
             index = json.dumps(
                 [[n, p.offset, p.csize, p.size, p.crc, p.method, p.executable, d] for n, p, d in members]
             ).encode()

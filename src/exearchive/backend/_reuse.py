@@ -8,7 +8,9 @@ build's work on a large dependency (botocore's 13 MB of JSON, numpy's shared
 libraries), so a staged file whose size and CRC-32 are those of a deflated
 member of the wheel it came from is packed with that member's compressed
 bytes, copied as they are (``_zipwrite.Packed``, as the build cache's bytes
-are).  The payload then holds each such file exactly as its wheel did.
+are).  The payload then holds each such file exactly as its wheel did.  The
+staged file's SHA-256, which the content id needs, is computed in the same
+read as its CRC-32 (``Packed.sha256``), so the file is not read again.
 
 The files are matched by path: a member ``a/b.py`` (or
 ``NAME.data/purelib/a/b.py``, ``.../platlib/...``) is staged as
@@ -18,6 +20,7 @@ without it, so the archives are byte-identical either way.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import zipfile
 import zlib
@@ -59,7 +62,10 @@ def from_wheel(wheel: Path, root: Path) -> dict[Path, Packed]:
                 stat = path.lstat()
             except OSError:
                 continue
-            if stat.st_size != info.file_size or _crc(path) != info.CRC:
+            if stat.st_size != info.file_size:
+                continue
+            crc, digest = _digests(path)
+            if crc != info.CRC:
                 continue
             raw.seek(info.header_offset)
             signature, name_length, extra_length = _LOCAL.unpack(raw.read(_LOCAL.size))
@@ -67,7 +73,9 @@ def from_wheel(wheel: Path, root: Path) -> dict[Path, Packed]:
                 continue
             offset = info.header_offset + _LOCAL.size + name_length + extra_length
             executable = bool(stat.st_mode & 0o111)
-            found[path] = Packed(wheel, offset, info.compress_size, info.file_size, info.CRC, DEFLATED, executable)
+            found[path] = Packed(
+                wheel, offset, info.compress_size, info.file_size, info.CRC, DEFLATED, executable, digest
+            )
     return found
 
 
@@ -82,9 +90,12 @@ def _staged_name(member: str) -> str | None:
     return None
 
 
-def _crc(path: Path) -> int:
+def _digests(path: Path) -> tuple[int, str]:
+    """The file's CRC-32 and SHA-256 (hex), in one read: the SHA-256 is what the content id needs of it."""
     crc = 0
+    digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(_READ):
             crc = zlib.crc32(chunk, crc)
-    return crc
+            digest.update(chunk)
+    return crc, digest.hexdigest()
