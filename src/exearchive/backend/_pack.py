@@ -98,7 +98,7 @@ def walk(root: Path) -> Iterator[tuple[str, Path]]:
     per directory its files (sorted), then each subdirectory (sorted), as ``os.walk`` goes.
 
     A symbolic link (to a file or a directory) is an error.  ``os.scandir``: its entries say what they are
-    without another system call per file (a quarter of a second for 40,000 files).
+    without another system call per file (half the time of ``os.walk`` + ``is_symlink``).
     """
     if root.is_dir():
         yield from _walk(str(root), "")

@@ -6,10 +6,10 @@ exearchive, installer and packaging, and the archive step's first imports
 compile some fifty modules from their sources (50-60 ms on one core, in
 every build).  Importing setuptools and building the wheel, which come first,
 take longer than that on one core, so ``build_wheel`` starts ``compileall`` on
-those packages in another process before it (:func:`compiled_in_background`).  It writes the ``__pycache__`` files
-that the imports would write themselves (atomically, as py_compile does), so
-the imports find them; what it has not finished by then is compiled by the
-import as before.  Nothing is started where this process writes no bytecode
+those packages in another process before it (:func:`compiled_in_background`).
+It writes the ``__pycache__`` files that the imports would write themselves
+(atomically, as py_compile does), so the imports find them; what it has not
+finished by then is compiled by the import as before.  Nothing is started where this process writes no bytecode
 (``-B``, ``PYTHONDONTWRITEBYTECODE``) or cannot write beside the packages.
 """
 
@@ -41,8 +41,8 @@ def compiled_in_background() -> Iterator[subprocess.Popen[bytes] | None]:
 
     Gives the compiling process, or None where none was started.
     """
-    paths = _paths()
-    if sys.dont_write_bytecode or not paths or not sys.executable:
+    paths = [] if sys.dont_write_bytecode or not sys.executable else _paths()
+    if not paths:
         yield None
         return
     flags = ["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []
