@@ -20,21 +20,24 @@ def _entries(cache: Path) -> list[Path]:
 
 def test_the_local_wheel_a_line_of_pip_names(tmp_path: Path) -> None:
     wheel = make_wheel(tmp_path, "first", {"first.py": b""})
-    assert _prefill.local_wheel(f"Processing {wheel}") == wheel
-    assert _prefill.local_wheel(f"Processing {wheel} (from app==1.0->-r requirements.txt (line 1))") == wheel
+    elsewhere = tmp_path / "elsewhere"
+    assert _prefill.local_wheel(f"Processing {wheel}", elsewhere) == wheel
+    assert _prefill.local_wheel(f"Processing {wheel} (from app==1.0->-r requirements.txt (line 1))", elsewhere) == wheel
     spaced = tmp_path / "a dir"
     spaced.mkdir()
     other = make_wheel(spaced, "second", {"second.py": b""})
-    assert _prefill.local_wheel(f"Processing {other} (from first)") == other
+    assert _prefill.local_wheel(f"Processing {other} (from first)", elsewhere) == other
+    # pip shows a wheel under its working directory relative to it
+    assert _prefill.local_wheel("Processing ./a dir/second-1.0-py3-none-any.whl (from first)", tmp_path) == other
     for line in (
         f"  Processing {wheel}",  # not pip's line
         f"Saved {wheel}",
         f"Processing {tmp_path / 'missing-1.0-py3-none-any.whl'}",
         f"Processing {tmp_path / 'pkg-1.0.tar.gz'}",
-        "Processing ./first-1.0-py3-none-any.whl",  # not an absolute path
+        "Processing ./first-1.0-py3-none-any.whl",  # not in the working directory
         "Collecting click",
     ):
-        assert _prefill.local_wheel(line) is None, line
+        assert _prefill.local_wheel(line, elsewhere) is None, line
 
 
 def test_wheels_pip_names_get_their_entries_the_projects_own_does_not(
@@ -52,6 +55,32 @@ def test_wheels_pip_names_get_their_entries_the_projects_own_does_not(
     entry = _cachestore.Cache(cache).entries_for([first], _IDENTITY, _pack.compile_site)[first]
     assert entry.tree.parent == entries[0]
     assert (entry.tree / "site-packages" / "first" / "__pycache__").is_dir()  # compiled, as the build would
+
+
+def test_a_wheelhouse_under_the_working_directory_is_prefilled_from_real_pip_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pip prints "Processing ./wheels/first-1.0-py3-none-any.whl" for a wheel under its working directory
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(_buildcache.ENV, str(cache))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", "wheels")
+    monkeypatch.delenv("PIP_INDEX_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "wheels").mkdir()
+    first = make_wheel(tmp_path / "wheels", "first", {"first/__init__.py": b"A = 1\n"})
+    lines: list[str] = []
+
+    def add(line: str) -> None:
+        lines.append(line)
+        early.add(line)
+
+    with _prefill.Prefill("app", _pack.compile_site, lambda: _IDENTITY) as early:
+        _resolve.resolve_requirements(["first"], tmp_path / "out", on_line=add)
+    assert any(line.startswith("Processing ./wheels/") for line in lines), lines
+    assert len(_entries(cache)) == 1
+    entry = _cachestore.Cache(cache).entries_for([first], _IDENTITY, _pack.compile_site)[first]
+    assert entry.tree.parent == _entries(cache)[0]
 
 
 def test_a_wheel_that_cannot_be_prepared_is_left_to_the_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

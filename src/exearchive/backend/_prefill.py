@@ -34,12 +34,18 @@ _PREFIX = "Processing "
 _FROM = " (from "
 
 
-def local_wheel(line: str) -> Path | None:
-    """The local wheel file a line of pip's output says it takes (``Processing PATH [(from ...)]``), or None."""
+def local_wheel(line: str, cwd: Path) -> Path | None:
+    """The local wheel file a line of pip's output says it takes (``Processing PATH [(from ...)]``), or None.
+
+    pip shows a path under its working directory ``cwd`` relative to it (``Processing ./wheels/x.whl``).
+    """
     if not line.startswith(_PREFIX):
         return None
     path = Path(line[len(_PREFIX) :].split(_FROM)[0].strip())
-    return path if path.suffix == ".whl" and path.is_absolute() and path.is_file() else None
+    if path.suffix != ".whl":
+        return None
+    path = path if path.is_absolute() else cwd / path
+    return path if path.is_file() else None
 
 
 class Prefill:
@@ -66,6 +72,7 @@ class Prefill:
         self._stack = ExitStack()
         self._pool: ThreadPoolExecutor | None = None
         self._seen: set[str] = set()
+        self._cwd = Path.cwd()  # pip's: it runs in this process's working directory
 
     def __enter__(self) -> Prefill:
         return self
@@ -79,7 +86,7 @@ class Prefill:
 
     def add(self, line: str) -> None:
         """Take a line of pip's output: a local wheel it names is made into its entry."""
-        wheel = local_wheel(line)
+        wheel = local_wheel(line, self._cwd)
         if wheel is None or self._cache is None or wheel.name in self._seen:
             return
         try:
