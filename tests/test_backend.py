@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from pyproject_hooks import BuildBackendHookCaller
 
-from exearchive.backend import _pip
+from exearchive.backend import _pip, _piprun
 from helpers import SAMPLES, Build, build_project, check, hook_build, offline_env, run_archive
 
 
@@ -176,7 +176,9 @@ def test_get_requires_adds_no_pip_where_the_interpreter_has_one(tmp_path: Path, 
     """This interpreter has pip: the archive step uses it (test_resolutions: where none is found, pip is asked for)."""
     project = _copy("hello", tmp_path)
     hooks = BuildBackendHookCaller(str(project), "exearchive.backend", python_executable=sys.executable)
-    assert _pip.command() == [sys.executable, "-m", "pip"]
+    spec = _pip._own_spec()
+    assert spec is not None and spec.origin
+    assert _pip.command() == [sys.executable, _piprun.__file__, str(Path(spec.origin).parent)]
     assert not any(r.startswith("pip") for r in hooks.get_requires_for_build_wheel(settings))
     assert not any(r.startswith("pip") for r in hooks.get_requires_for_build_sdist(settings))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from exearchive.backend import _hooks, _pip, _resolutions, _resolve
+from exearchive.backend import _hooks, _pip, _piprun, _resolutions, _resolve
 from exearchive.backend._buildcache import ENV
 from helpers import SAMPLES
 from test_stage import make_wheel
@@ -176,7 +176,7 @@ def test_the_pip_of_the_base_interpreter_runs_for_the_build_interpreter(
     monkeypatch.setattr(_pip, "_own_spec", lambda: None)
     monkeypatch.setattr(sys, "base_prefix", str(tmp_path / "base"))
     monkeypatch.setattr(_pip.site, "getsitepackages", lambda prefixes=None: [str(tmp_path / "base-site")])
-    expected = [sys.executable, str(package / "__pip-runner__.py")] if found else None
+    expected = [sys.executable, _piprun.__file__, str(package)] if found else None
     assert _pip.command() == expected
     wanted = any(r.startswith("pip") for r in _hooks.get_requires_for_build_wheel({}))
     assert wanted is not found  # the frontend installs pip only when none is found

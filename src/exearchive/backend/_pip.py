@@ -3,20 +3,22 @@
 The archive step resolves with pip for the build interpreter (``sys.executable``).
 In order:
 
-1. pip importable by the build interpreter: ``python -m pip`` (a build without
-   isolation, or an isolated environment that lists pip in its requirements);
+1. pip importable by the build interpreter (a build without isolation, or an
+   isolated environment that lists pip in its requirements);
 2. the pip of the interpreter the build environment was made from (an
    isolated environment of ``python -m build`` or ``uv build`` is a venv of it,
-   without pip): run for the build interpreter through its
-   ``__pip-runner__.py``, exactly as ``pip --python`` runs itself, so that it
-   imports nothing else of that interpreter's site-packages and resolves for
-   the build interpreter's markers and tags;
+   without pip), run for the build interpreter as ``pip --python`` runs
+   itself (through its ``__pip-runner__.py``), so that it imports nothing else
+   of that interpreter's site-packages and resolves for the build
+   interpreter's markers and tags;
 3. none: ``get_requires_for_build_wheel`` asks the frontend for
    :data:`REQUIREMENT`, and pip is then in case 1.
 
-A pip older than :data:`REQUIREMENT` allows is not used.  Case 2 saves the
-frontend installing pip into every isolated build environment (about a
-second a build).
+Either pip runs through ``_piprun.py`` (``python _piprun.py PIP_PACKAGE_DIR
+ARGS``), which imports pip from that directory only and ends the process as
+soon as pip is done.  A pip older than :data:`REQUIREMENT` allows is not
+used.  Case 2 saves the frontend installing pip into every isolated build
+environment (about a second a build).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
 
+from . import _piprun
+
 REQUIREMENT = "pip>=23.1"
 _RUNNER = "__pip-runner__.py"
 _VERSION = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.MULTILINE)
@@ -37,19 +41,20 @@ _VERSION = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.MULTILINE)
 
 def command() -> list[str] | None:
     """The command that runs a suitable pip for the build interpreter, or None when there is none here."""
+    package = _package()
+    return None if package is None else [sys.executable, _piprun.__file__, str(package)]
+
+
+def _package() -> Path | None:
+    """The directory of the pip package to run (see the module's docstring), or None."""
     own = _own_spec()
     if own is not None and own.origin and _fits(Path(own.origin).parent):
-        return [sys.executable, "-m", "pip"]
+        return Path(own.origin).parent
     for directory in _base_site_packages():
         package = directory / "pip"
         if (package / _RUNNER).is_file() and _fits(package):
-            return [sys.executable, str(package / _RUNNER)]
+            return package
     return None
-
-
-def where(pip: list[str]) -> str:
-    """How the log names ``pip`` (a :func:`command`)."""
-    return "pip" if pip[1] == "-m" else f"pip from {Path(pip[1]).parent.parent}"
 
 
 def _own_spec() -> ModuleSpec | None:
@@ -75,10 +80,7 @@ def _base_site_packages() -> list[Path]:
 
 def version(pip: list[str]) -> str:
     """The version of the pip that ``pip`` (a :func:`command`) runs; empty when it cannot be told."""
-    if pip[1] == "-m":
-        spec = _own_spec()
-        return _version(Path(spec.origin).parent) if spec and spec.origin else ""
-    return _version(Path(pip[1]).parent)
+    return _version(Path(pip[2]))
 
 
 def _version(package: Path) -> str:

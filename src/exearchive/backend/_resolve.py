@@ -434,6 +434,7 @@ def run_pip(arguments: list[str], subject: str, on_line: Callable[[str], None] |
         "off",
         *arguments[1:],
     ]
+    logger.info("pip %s from %s", _pip.version(pip) or "(version unknown)", Path(pip[2]).parent)
     logger.debug("running %s", " ".join(command))
     env = dict(os.environ)
     env.pop("PIP_REQUIRE_VIRTUALENV", None)
