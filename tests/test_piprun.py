@@ -17,7 +17,7 @@ assert _SPEC is not None and _SPEC.origin
 _PIP = str(Path(_SPEC.origin).parent)
 _VERSION = _pip.version([sys.executable, _piprun.__file__, _PIP])
 _ENV = {"PATH": "/usr/bin:/bin", "PIP_CONFIG_FILE": "/dev/null", "PIP_NO_INDEX": "1"}
-_STDLIB = {"atexit", "os", "runpy", "sys", "importlib", "types", "typing"}
+_STDLIB = {"__future__", "atexit", "collections", "contextlib", "os", "pathlib", "runpy", "sys", "importlib", "types"}
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -22,13 +22,17 @@ of ``python -m pip ARGS``.
 Standard library only: it runs before pip is imported and imports nothing of exearchive.
 """
 
+from __future__ import annotations
+
 import atexit
+import contextlib
 import os
 import runpy
 import sys
+from collections.abc import Sequence
 from importlib.machinery import ModuleSpec, PathFinder
+from pathlib import Path
 from types import ModuleType
-from typing import Optional, Sequence
 
 
 class _PipFinder:
@@ -38,8 +42,8 @@ class _PipFinder:
         self._root = root
 
     def find_spec(
-        self, fullname: str, path: Optional[Sequence[str]] = None, target: Optional[ModuleType] = None
-    ) -> Optional[ModuleSpec]:
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
         if fullname != "pip":
             return None
         return PathFinder.find_spec(fullname, [self._root], target)
@@ -63,19 +67,17 @@ def _finish(status: int) -> None:
             if thread is not threading.main_thread() and not thread.daemon:
                 thread.join()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass
     os._exit(status)
 
 
 def main() -> None:
-    if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
         del sys.path[0]  # this script's directory (exearchive's modules) is not pip's to import from
-    package = sys.argv[1]
-    sys.argv = [os.path.join(package, "__main__.py"), *sys.argv[2:]]
-    sys.meta_path.insert(0, _PipFinder(os.path.dirname(package)))
+    package = Path(sys.argv[1])
+    sys.argv = [str(package / "__main__.py"), *sys.argv[2:]]
+    sys.meta_path.insert(0, _PipFinder(str(package.parent)))
     try:
         runpy.run_module("pip", run_name="__main__", alter_sys=True)
     except SystemExit as done:
