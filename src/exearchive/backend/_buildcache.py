@@ -46,8 +46,9 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from ..runtime import default_root, unsafe_reason
+from ..runtime import unsafe_reason
 from . import _deflate, _pack, _reuse, _stage
+from ._cachedir import ENV, location
 from ._cachestore import DEFAULT_SIZE, Cache, Compile, Entry, is_metadata
 from ._errors import ConfigError, StagingError
 from ._hashing import sha256_file
@@ -55,7 +56,6 @@ from ._zipwrite import Packed
 
 logger = logging.getLogger(__name__)
 
-ENV = "EXEARCHIVE_BUILD_CACHE"
 SIZE_ENV = "EXEARCHIVE_BUILD_CACHE_SIZE"
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 
@@ -70,18 +70,6 @@ class Staging:
     pyc_tag: str | None = None
     trees: list[Path] = field(default_factory=list)
     """The cache entries' trees that members outside ``root`` are in."""
-
-
-def location(env: Mapping[str, str] | None = None) -> Path | None:
-    """The build cache's directory, or None when ``EXEARCHIVE_BUILD_CACHE=off``."""
-    env = os.environ if env is None else env
-    value = env.get(ENV, "").strip()
-    if value.lower() == "off":
-        return None
-    if value:
-        return Path(value).expanduser().absolute()
-    base = default_root({k: v for k, v in env.items() if k != "EXEARCHIVE_ROOT"})[0]
-    return Path(base) / "build"
 
 
 def usable_location(env: Mapping[str, str] | None = None) -> Path | None:

@@ -31,6 +31,7 @@ from . import (
     _launcher,
     _multi,
     _pack,
+    _pipstart,
     _prefill,
     _resolve,
     _shebang,
@@ -46,11 +47,14 @@ from ._errors import ConfigError
 logger = logging.getLogger(__name__)
 
 
-def build_archive(wheel: Path, config: Config, outdir: Path, project_dir: Path) -> Path:
+def build_archive(
+    wheel: Path, config: Config, outdir: Path, project_dir: Path, early: _pipstart.Early | None = None
+) -> Path:
     """Build the archive for the project ``wheel`` into ``outdir``; return its path.
 
     ``project_dir`` is where relative paths of the configuration (lock,
-    constraints, requirements files) are found.
+    constraints, requirements files) are found.  ``early``: a pip started
+    while the wheel was built, for the first resolution (``_pipstart``).
     """
     _check_shebang(config)
     _check_input_files(config, project_dir)
@@ -62,8 +66,9 @@ def build_archive(wheel: Path, config: Config, outdir: Path, project_dir: Path) 
         prepared = []
         for k, target in enumerate(targets):
             wheel_dir = work / f"target-{k}" / "wheels"
-            with _prefill.Prefill(name, *_compilers(config, target), config.compression_level) as early:
-                wheels = _wheels(wheel, config, project_dir, wheel_dir, target, early.add if target.is_host else None)
+            with _prefill.Prefill(name, *_compilers(config, target), config.compression_level) as prefill:
+                on_line = prefill.add if target.is_host else None
+                wheels = _wheels(wheel, config, project_dir, wheel_dir, target, on_line, early)
             prepared.append(_prepare(wheels, name, config, work, k, target))
         return _assemble(
             prepared,
@@ -237,8 +242,10 @@ def _wheels(
     wheel_dir: Path,
     target: _targets.Target,
     on_line: Callable[[str], None] | None = None,
+    early: _pipstart.Early | None = None,
 ) -> list[Path]:
-    """The wheels of the archive for ``target``: from the lock file, uv or pip (``on_line``: pip's output lines)."""
+    """The wheels of the archive for ``target``: from the lock file, uv or pip (``on_line``: pip's output lines;
+    ``early``: a pip started early, ``_pipstart``)."""
     if config.lock:
         # imported when used: a build without a lock file never compiles _lock and packaging.pylock (an isolated
         # build environment is installed without bytecode, so every module it imports is compiled there)
@@ -271,6 +278,7 @@ def _wheels(
         requirements=requirements,
         target=target,
         on_line=on_line,
+        early=early,
     )
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from . import _deflate
 from ._errors import ConfigError
 
@@ -147,6 +149,16 @@ def input_files(config: Config) -> list[tuple[str, str]]:
     files += [(config.where("constraints"), path) for path in config.constraints]
     files += [(config.where("requirements"), path) for path in config.requirements]
     return files
+
+
+def project_name(project_dir: Path) -> str | None:
+    """The canonical ``[project] name`` of the project's pyproject.toml, or None when it has none that reads."""
+    try:
+        with (project_dir / "pyproject.toml").open("rb") as handle:
+            name = tomllib.load(handle).get("project", {}).get("name")
+    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+        return None
+    return canonicalize_name(name) if isinstance(name, str) and name else None
 
 
 def read_table(pyproject: Path) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
-from . import _config, _pip, _sdist, _warmup
+from . import _config, _pip, _pipstart, _sdist, _warmup
 from ._errors import ExearchiveError
 
 logger = logging.getLogger("exearchive")
@@ -141,11 +141,12 @@ def build_wheel(
     wheel_dir.mkdir(parents=True, exist_ok=True)
     with (
         _warmup.compiled_in_background(),  # while setuptools is imported and builds the wheel
+        _pipstart.early(config, Path.cwd()) as early,  # pip imports itself meanwhile, and waits
         tempfile.TemporaryDirectory(prefix=".exearchive-wheel-", dir=wheel_dir) as temp,
     ):
         name = str(_setuptools().build_wheel(temp, _config.theirs(config_settings), metadata_directory))
         from ._builder import build_archive
 
-        build_archive(Path(temp) / name, config, outdir, Path.cwd())
+        build_archive(Path(temp) / name, config, outdir, Path.cwd(), early)
         (Path(temp) / name).replace(wheel_dir / name)
     return name

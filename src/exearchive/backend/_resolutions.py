@@ -16,7 +16,7 @@ directory or file: then the same inputs give the same wheels.  The inputs are
   times, a file's size and modification time.
 
 The SHA-256 of all that names a *record* in the build cache
-(``<cache>/resolutions/<key>.json``) listing the dependency wheels pip chose
+(``<cache>/resolutions/<project>.<key>.json``) listing the dependency wheels pip chose
 and where in the find-links sources it found them.  A later build with the
 same key links (or copies) those files into its wheel directory instead of
 running pip.  Anything else — an index, a URL, a direct reference, an option
@@ -49,14 +49,14 @@ from packaging.tags import sys_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from . import _pip
+from ._cachedir import RESOLUTIONS, pip_sees_no_index, resolution_record
 from ._hashing import sha256_file
 
 logger = logging.getLogger(__name__)
 
 FORMAT = 1
-DIRECTORY = "resolutions"
+DIRECTORY = RESOLUTIONS
 _KEEP = 256  # records kept; the oldest beyond that are removed when one is written
-_TRUE = {"1", "y", "yes", "t", "true", "on"}  # what pip reads as true in PIP_* variables
 _OPTION_LINE = re.compile(r"^\s*-")
 
 
@@ -137,7 +137,7 @@ def record_for(
 ) -> Record | None:
     """The record of this resolution in ``cache``, or None when its result may depend on more than its inputs."""
     environ = os.environ if env is None else env
-    if environ.get("PIP_NO_INDEX", "").strip().lower() not in _TRUE:
+    if not pip_sees_no_index(environ):
         return None
     configs = _config_files(environ)
     links = environ.get("PIP_FIND_LINKS", "").split()
@@ -159,13 +159,14 @@ def record_for(
         "extras": sorted(extras),
         "files": texts,
         "interpreter": [default_environment(), str(next(iter(sys_tags()))), sys.implementation.cache_tag],
-        "pip": [pip[1:], _pip.version(pip)],
+        "pip": [pip[2:], _pip.version(pip)],  # the pip package, not the runner (in the build environment)
         "env": sorted((k, v) for k, v in environ.items() if k.startswith("PIP_")),
         "configs": [[str(path), _read(path)] for path in configs],
         "sources": [[str(source), _listing(source)] for source in sources if source is not None],
     }
     key = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:32]
-    return Record(cache / DIRECTORY / f"{key}.json", [source for source in sources if source is not None])
+    name = canonicalize_name(parse_wheel_filename(wheel.name)[0])
+    return Record(resolution_record(cache, name, key), [source for source in sources if source is not None])
 
 
 _NAMED_FILES = ("constraint", "requirement", "build_constraint")  # what pip reads from files named in its config

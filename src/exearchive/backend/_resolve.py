@@ -24,7 +24,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from . import _buildcache, _pip, _resolutions
+from . import _buildcache, _pip, _pipstart, _resolutions
 from ._errors import ResolutionError
 from ._hashing import sha256_file
 from ._targets import Target, evaluate
@@ -47,6 +47,7 @@ def resolve(
     requirements: list[Path] | None = None,
     target: Target | None = None,
     on_line: Callable[[str], None] | None = None,
+    early: _pipstart.Early | None = None,
 ) -> list[Path]:
     """Return every wheel needed to install ``wheel`` (itself included), one per project.
 
@@ -55,6 +56,7 @@ def resolve(
     pinned with ``--hash`` put pip in hash-checking mode for every dependency.
     ``target``, when not the host, is resolved with :func:`download_for`.
     ``on_line``: each line of pip's output as pip writes it, for the host (``_prefill``).
+    ``early``: a pip started before the wheel existed, which resolves it when it fits (``_pipstart``).
     """
     name = parse_wheel_filename(wheel.name)[0]
     extra = f"[{','.join(extras)}]" if extras else ""
@@ -82,7 +84,7 @@ def resolve(
         )
         return remembered
     logger.info("resolving dependencies of %s%s with pip", name, extra)
-    run_pip(["wheel", "--wheel-dir", str(wheel_dir), *options], name, on_line)
+    run_pip([_pipstart.COMMAND, "--wheel-dir", str(wheel_dir), *options], name, on_line, early)
     wheels = sorted(wheel_dir.glob("*.whl"))
     _check_one_per_project(wheels)
     logger.info("resolved %d wheel(s)", len(wheels))
@@ -414,10 +416,16 @@ def _directory_project(path: Path, wheels: list[Path]) -> str | None:
     return str(parse_wheel_filename(named[0].name)[0]) if named else None
 
 
-def run_pip(arguments: list[str], subject: str, on_line: Callable[[str], None] | None = None) -> str:
+def run_pip(
+    arguments: list[str],
+    subject: str,
+    on_line: Callable[[str], None] | None = None,
+    early: _pipstart.Early | None = None,
+) -> str:
     """Run pip (``_pip.command``) with ``ARGUMENTS`` quietly; its output, or a ResolutionError with pip's reason.
 
-    ``on_line`` is handed each line of pip's output as pip writes it (``_prefill``).
+    ``on_line`` is handed each line of pip's output as pip writes it (``_prefill``).  ``early``: a pip started
+    before the arguments were known, which runs them if it fits (``_pipstart``).
     """
     pip = _pip.command()
     if pip is None:
@@ -436,13 +444,12 @@ def run_pip(arguments: list[str], subject: str, on_line: Callable[[str], None] |
     ]
     logger.info("pip %s from %s", _pip.version(pip) or "(version unknown)", Path(pip[2]).parent)
     logger.debug("running %s", " ".join(command))
-    env = dict(os.environ)
-    env.pop("PIP_REQUIRE_VIRTUALENV", None)
+    env = _pipstart.pip_env()
     try:
-        if on_line is None:
-            result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-        else:
-            result = _streamed(command, {**env, "PYTHONUNBUFFERED": "1"}, on_line)
+        started = early.take(pip, command[len(pip) :], env) if early is not None else None
+        if started is None:
+            started = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        result = _collected(started, command, on_line)
     except OSError as error:
         raise ResolutionError(f"cannot run pip ({error}); is pip installed for {sys.executable}?") from None
     for line in result.stdout.splitlines():
@@ -456,7 +463,15 @@ def _streamed(
     command: list[str], env: dict[str, str], on_line: Callable[[str], None]
 ) -> subprocess.CompletedProcess[str]:
     """``subprocess.run`` capturing both streams, with each line of stdout handed to ``on_line`` as it comes."""
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as process:
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return _collected(process, command, on_line)
+
+
+def _collected(
+    process: subprocess.Popen[str], command: list[str], on_line: Callable[[str], None] | None
+) -> subprocess.CompletedProcess[str]:
+    """Both streams of ``process`` until it exits, each line of stdout handed to ``on_line`` as it comes."""
+    with process:
         stdout, stderr = process.stdout, process.stderr
         assert stdout is not None and stderr is not None
         errors: list[str] = []
@@ -465,7 +480,8 @@ def _streamed(
         lines = []
         for line in stdout:
             lines.append(line)
-            on_line(line.rstrip("\r\n"))
+            if on_line is not None:
+                on_line(line.rstrip("\r\n"))
         drain.join()
         returncode = process.wait()
     return subprocess.CompletedProcess(command, returncode, "".join(lines), "".join(errors))
