@@ -170,7 +170,9 @@ def test_quiet_normal_and_verbose(env: dict[str, str], apps: Path, tmp_path: Pat
     lines = verbose.stderr.splitlines()
     assert all(line.startswith("exearchive: ") for line in lines), lines
     assert any("resolving " in line and "with pip" in line for line in lines), lines
-    assert any(line.startswith("exearchive: running ") and " -m pip wheel " in line for line in lines), lines
+    assert any(
+        line.startswith("exearchive: running ") and "_piprun.py" in line and " wheel " in line for line in lines
+    ), lines
     assert any(line.startswith("exearchive: pip: ") for line in lines), lines  # pip's own output
     assert any(line.startswith("exearchive: staging hello-1.0") for line in lines), lines
     assert lines[-2].startswith("exearchive: built /") and "/v.pyz (" in lines[-2], lines

@@ -48,7 +48,8 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from ..runtime import unsafe_reason
 from . import _deflate, _pack, _reuse, _stage
-from ._cachedir import ENV, location
+from ._cachedir import ENV as ENV  # re-exported: the cache's variable and place, named here too
+from ._cachedir import location as location
 from ._cachestore import DEFAULT_SIZE, Cache, Compile, Entry, is_metadata
 from ._errors import ConfigError, StagingError
 from ._hashing import sha256_file
