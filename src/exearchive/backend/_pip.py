@@ -7,10 +7,11 @@ In order:
    isolated environment that lists pip in its requirements);
 2. the pip of the interpreter the build environment was made from (an
    isolated environment of ``python -m build`` or ``uv build`` is a venv of it,
-   without pip), run for the build interpreter as ``pip --python`` runs
-   itself (through its ``__pip-runner__.py``), so that it imports nothing else
-   of that interpreter's site-packages and resolves for the build
-   interpreter's markers and tags;
+   without pip), run for the build interpreter the way ``pip --python`` runs
+   itself, so that it imports nothing else of that interpreter's
+   site-packages and resolves for the build interpreter's markers and tags
+   (its ``__pip-runner__.py``, which does that for ``pip --python``, marks a
+   pip that can be run so);
 3. none: ``get_requires_for_build_wheel`` asks the frontend for
    :data:`REQUIREMENT`, and pip is then in case 1.
 
