@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import threading
+import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cli_support import exearchive, one_line_error, succeeded
-from exearchive.backend import _buildcache, _cachestore, _entry, _pack, _staged, _zip, _zipwrite
+from exearchive.backend import _buildcache, _cachestore, _entry, _hashmemo, _pack, _staged, _zip, _zipwrite
 from exearchive.backend._buildcache import ENV
 from exearchive.backend._errors import ConfigError, StagingError
 from helpers import SAMPLES, build_project, clean_env, expected_runs, run_archive
@@ -76,6 +78,27 @@ def test_a_damaged_entry_is_made_again_never_packed(tmp_path: Path, caplog: pyte
         record.unlink()
     again, _ = _payload(wheels, tmp_path / "again", str(cache))
     assert again == off
+
+
+def test_remembered_hashes_still_let_a_damaged_entry_be_found(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    wheels = _wheels(tmp_path / "wheels")
+    cache = tmp_path / "cache"
+    off, _ = _payload(wheels, tmp_path / "off", "off")
+    _payload(wheels, tmp_path / "cold", str(cache))
+    past = time.time_ns() - 10 * _hashmemo.SETTLED_NS
+    packed = sorted((cache / "entries").glob("*/packed.zip"))
+    for path in [*wheels, *packed]:
+        os.utime(path, ns=(past, past))
+    warm, _ = _payload(wheels, tmp_path / "warm", str(cache))
+    assert warm == off
+    remembered = {value[2] for value in json.loads((cache / _hashmemo.FILE).read_text()).values()}
+    assert {hashlib.sha256(p.read_bytes()).hexdigest() for p in [*wheels[1:], *packed]} <= remembered
+    data = bytearray(packed[0].read_bytes())
+    data[40] ^= 0xFF
+    packed[0].write_bytes(bytes(data))  # a write: its mtime is new, its remembered hash no longer applies
+    again, _ = _payload(wheels, tmp_path / "again", str(cache))
+    assert again == off
+    assert caplog.text.count("is damaged") == 1
 
 
 def test_a_damaged_metadata_file_is_detected(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -15,7 +15,7 @@ import json
 import time
 from pathlib import Path
 
-from ..backend import _buildcache, _cachestore, _resolutions
+from ..backend import _buildcache, _cachestore, _hashmemo, _resolutions
 from ..runtime._output import plural, size_text
 from ._errors import UsageError
 from ._output import Output
@@ -65,4 +65,6 @@ def prune_cache(options: argparse.Namespace, output: Output, clear: bool = False
     if clear or getattr(options, "days", None) is not None:
         forgotten = _resolutions.forget(cache.path, None if clear else options.days, getattr(options, "dry_run", False))
         output.line(f"{verb} {plural(forgotten, 'remembered resolution', 'remembered resolutions')}")
+    if clear and not getattr(options, "dry_run", False):
+        _hashmemo.forget(cache.path)
     return 0

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from installer import __version__ as installer_version
 
-from . import _deflate, _pack, _reuse, _stage, _zip, _zipwrite
+from . import _deflate, _hashmemo, _pack, _reuse, _stage, _zip, _zipwrite
 from ._hashing import sha256_file
 from ._zipwrite import Packed
 
@@ -71,6 +71,7 @@ class Cache:
         self.path = path
         self.limit = limit
         self.entries = path / _ENTRIES
+        self.hashes = _hashmemo.Hashes(path)
 
     @contextlib.contextmanager
     def shared(self) -> Iterator[None]:
@@ -93,7 +94,7 @@ class Cache:
         with ThreadPoolExecutor(1, thread_name_prefix="exearchive-cache") as packer:
             jobs = {}
             for wheel in wheels:
-                key = _key(wheel, compiler, level)
+                key = _key(self.hashes.sha256(wheel), compiler, level)
                 entry = self._lookup(wheel, self.entries / key)
                 if entry is not None:
                     found[wheel] = entry
@@ -111,13 +112,14 @@ class Cache:
                 jobs[wheel] = packer.submit(self._finish, wheel, key, compiler, temp, tag, level)
             for wheel, job in jobs.items():
                 found[wheel] = job.result()
+        self.hashes.save()
         return found
 
     def _lookup(self, wheel: Path, path: Path) -> Entry | None:
         if not path.is_dir():
             return None
         try:
-            found = _load(path)
+            found = _load(path, self.hashes)
         except Damaged as error:
             logger.warning("build cache: the entry of %s is damaged (%s); making it again", wheel.name, error)
             _set_aside(path)
@@ -145,7 +147,7 @@ class Cache:
             record = {
                 "format": FORMAT,
                 "wheel": wheel.name,
-                "wheel_sha256": _wheel_hash(wheel),
+                "wheel_sha256": self.hashes.sha256(wheel),
                 "compiler": compiler,
                 "level": level,
                 "installer": installer_version,
@@ -162,7 +164,7 @@ class Cache:
                 temp.rename(final)
             except OSError:  # another build made it first: use that one
                 shutil.rmtree(temp, ignore_errors=True)
-                return _load(final)
+                return _load(final, self.hashes)
             packed = final / "packed.zip"  # just written and hashed: not read again
             return Entry(final, [(n, dataclasses.replace(p, source=packed, sha256=d)) for n, p, d in members], tag)
         except BaseException:
@@ -236,24 +238,21 @@ class Listed:
     last_used: float
 
 
-def _key(wheel: Path, compiler: str, level: int) -> str:
-    parts = [FORMAT, _wheel_hash(wheel), compiler, level, installer_version]
+def _key(wheel_sha256: str, compiler: str, level: int) -> str:
+    parts = [FORMAT, wheel_sha256, compiler, level, installer_version]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
 
 
-def _wheel_hash(wheel: Path) -> str:
-    return sha256_file(wheel)
-
-
-def _load(path: Path) -> Entry:
-    """The entry at ``path``, checked: its records parse and the hashes of its index and packed bytes match."""
+def _load(path: Path, hashes: _hashmemo.Hashes) -> Entry:
+    """The entry at ``path``, checked: its records parse and the hashes of its index and packed bytes match
+    (the packed bytes' hash as ``hashes`` remembers it while their stat is the same)."""
     try:
         record = json.loads((path / "entry.json").read_text())
         index_bytes = (path / "index.json").read_bytes()
         if record.get("format") != FORMAT or hashlib.sha256(index_bytes).hexdigest() != record["index_sha256"]:
             raise Damaged("its index does not match its record")
         packed = path / "packed.zip"
-        if sha256_file(packed) != record["packed_sha256"]:
+        if hashes.sha256(packed) != record["packed_sha256"]:
             raise Damaged("its packed bytes do not match their hash")
         if not (path / "tree").is_dir():
             raise Damaged("its tree is missing")

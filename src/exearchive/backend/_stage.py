@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from installer.destinations import SchemeDictionaryDestination
 from installer.exceptions import InstallerError
 from installer.records import Hash, RecordEntry
 from installer.sources import WheelFile
-from installer.utils import Scheme
+from installer.utils import Scheme, copyfileobj_with_hashing, make_file_executable
 from packaging.utils import canonicalize_name
 
 from ._errors import StagingError
@@ -42,29 +43,55 @@ SCRIPTS = "bin"
 
 @dataclass
 class _Destination(SchemeDictionaryDestination):
-    """A destination that knows which wheel wrote which file."""
+    """A destination that knows which wheel wrote which file, and writes each one with fewer system calls.
+
+    installer's ``write_to_fs`` stats the target and its directory for every
+    file and builds its path with ``pathlib`` twice; on a wheel of 20,000
+    small modules that was most of staging.  Here the path is checked as
+    installer checks it (``abspath`` below the scheme's directory) with string
+    operations, a directory made once is not looked at again, and the file is
+    opened with ``O_EXCL``: an existing one (another wheel's) is a collision.
+    """
 
     owners: dict[Path, str] = field(default_factory=dict)
     current: str = ""
     # write_to_fs below checks for an existing file itself, so installer's own check is switched off
     overwrite_existing: bool = True
     _last: tuple[tuple[Scheme, str], Path] | None = None
+    _made: set[Path] = field(default_factory=set)
 
     def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
         try:
             target = self._path_with_destdir(scheme, path)
         except ValueError:
             raise StagingError(f"{self.current} tries to write {path!r} outside the staging tree") from None
-        if target.exists():
+        parent = target.parent
+        if parent not in self._made:
+            parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(parent)
+        try:
+            handle = target.open("xb")
+        except FileExistsError:
             return self._collision(target, path, stream)
-        record = super().write_to_fs(scheme, path, stream, is_executable)
+        with handle:
+            hash_, size = copyfileobj_with_hashing(stream, handle, self.hash_algorithm)
+        if is_executable:
+            make_file_executable(target)
         self.owners[target] = self.current
-        return record
+        return RecordEntry(path, Hash(self.hash_algorithm, hash_), size)
 
     def _path_with_destdir(self, scheme: Scheme, path: str) -> Path:
-        """installer's checked path, computed once per file (write_to_fs asks first, installer again)."""
+        """installer's checked path (``abspath`` of the file below that of the scheme's directory), computed
+        once per file (write_to_fs asks first, installer again)."""
         if self._last is None or self._last[0] != (scheme, path):
-            self._last = ((scheme, path), super()._path_with_destdir(scheme, path))
+            if self.destdir is not None:
+                return super()._path_with_destdir(scheme, path)
+            # strings, not pathlib (per file, that was the cost); the check is installer's
+            directory = os.path.abspath(self.scheme_dict[scheme])  # noqa: PTH100
+            file = os.path.abspath(os.path.join(directory, path))  # noqa: PTH100, PTH118
+            if not file.startswith(directory.rstrip(os.sep) + os.sep):
+                raise ValueError(f"Attempting to write {path} outside of the target directory")
+            self._last = ((scheme, path), Path(file))
         return self._last[1]
 
     def _collision(self, target: Path, path: str, stream: BinaryIO) -> RecordEntry:

@@ -11,6 +11,7 @@ Python script when its ``#!`` line names python (installer leaves
 
 from __future__ import annotations
 
+import csv
 import importlib.metadata
 import json
 import os
@@ -111,10 +112,11 @@ def _plain_scripts(
     bin_dir = Path(os.path.normpath(root / SCRIPTS))
     python: list[str] = []
     other: dict[str, str] = {}
-    for file in meta.files or []:
-        if file.parent.name != SCRIPTS:  # cheap: most of a RECORD is never in bin/
+    # RECORD read as text: a PackagePath per row (``meta.files``) costs more than the rest of reading the tree
+    for row in csv.reader((meta.read_text("RECORD") or "").splitlines()):
+        if not row or row[0].rpartition("/")[0].rpartition("/")[2] != SCRIPTS:  # most rows are never in bin/
             continue
-        path = Path(os.path.normpath(str(meta.locate_file(file))))
+        path = Path(os.path.normpath(str(meta.locate_file(row[0]))))
         if path.parent != bin_dir or path.name in entry_points or not path.is_file():
             continue
         with path.open("rb") as handle:
