@@ -22,9 +22,10 @@ archive is byte for byte the one built without the cache.
 
 Entries are made in a temporary directory beside them and renamed into place
 (a concurrent build that made the same entry keeps the first one).  Every use
-checks the SHA-256 of ``packed.zip`` and ``index.json`` and the CRC-32 of each
-metadata file it copies; an entry that fails is set aside and made again,
-never packed.  Nothing is linked: cached files are only read.  Builds hold a
+checks the SHA-256 of ``packed.zip`` (as ``_hashmemo`` remembers it while its
+stat is unchanged) and ``index.json`` and the CRC-32 of each metadata file it
+copies; an entry that fails is set aside and made again, never packed.
+Nothing is linked: cached files are only read.  Builds hold a
 shared lock on ``<cache>/lock`` while they use the cache; pruning (after a
 build, when the cache is over its size, or ``exearchive cache prune --build``)
 takes it exclusively, so it never removes an entry a build is using.
