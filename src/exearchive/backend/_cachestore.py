@@ -94,7 +94,8 @@ class Cache:
         with ThreadPoolExecutor(1, thread_name_prefix="exearchive-cache") as packer:
             jobs = {}
             for wheel in wheels:
-                key = _key(self.hashes.sha256(wheel), compiler, level)
+                digest = self.hashes.sha256(wheel)
+                key = _key(digest, compiler, level)
                 entry = self._lookup(wheel, self.entries / key)
                 if entry is not None:
                     found[wheel] = entry
@@ -109,7 +110,7 @@ class Cache:
                 except BaseException:
                     shutil.rmtree(temp, ignore_errors=True)
                     raise
-                jobs[wheel] = packer.submit(self._finish, wheel, key, compiler, temp, tag, level)
+                jobs[wheel] = packer.submit(self._finish, wheel, digest, key, compiler, temp, tag, level)
             for wheel, job in jobs.items():
                 found[wheel] = job.result()
         self.hashes.save()
@@ -128,7 +129,9 @@ class Cache:
         logger.debug("build cache: %s from %s", wheel.name, path)
         return found
 
-    def _finish(self, wheel: Path, key: str, compiler: str, temp: Path, tag: str | None, level: int) -> Entry:
+    def _finish(
+        self, wheel: Path, wheel_sha256: str, key: str, compiler: str, temp: Path, tag: str | None, level: int
+    ) -> Entry:
         """Compress the staged and compiled tree in ``temp``, write the entry's records, publish it."""
         try:
             tree = temp / "tree"
@@ -147,7 +150,7 @@ class Cache:
             record = {
                 "format": FORMAT,
                 "wheel": wheel.name,
-                "wheel_sha256": self.hashes.sha256(wheel),
+                "wheel_sha256": wheel_sha256,
                 "compiler": compiler,
                 "level": level,
                 "installer": installer_version,

@@ -84,8 +84,6 @@ class _Destination(SchemeDictionaryDestination):
         """installer's checked path (``abspath`` of the file below that of the scheme's directory), computed
         once per file (write_to_fs asks first, installer again)."""
         if self._last is None or self._last[0] != (scheme, path):
-            if self.destdir is not None:
-                return super()._path_with_destdir(scheme, path)
             # strings, not pathlib (per file, that was the cost); the check is installer's
             directory = os.path.abspath(self.scheme_dict[scheme])  # noqa: PTH100
             file = os.path.abspath(os.path.join(directory, path))  # noqa: PTH100, PTH118
