@@ -166,6 +166,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=5, help="cold starts per tool (default 5)")
     parser.add_argument("--build-runs", type=int, default=None, help="builds per tool (default: min(runs, 3))")
     parser.add_argument(
+        "--warm-build-runs",
+        type=int,
+        default=3,
+        help="per exearchive build round: builds without the archive and builds after an app-only change, "
+        "alternating (default 3 each)",
+    )
+    parser.add_argument(
         "--warm-runs", type=int, default=None, help="warm starts per tool (default: 4 x runs; they are cheap and noisy)"
     )
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent cold starts (default 32)")
@@ -204,8 +211,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.build_runs = min(args.runs, 3)
     if args.warm_runs is None:
         args.warm_runs = 4 * args.runs
-    if min(args.runs, args.build_runs, args.warm_runs, args.concurrency) < 1 or args.concurrent_runs < 0:
-        parser.error("--runs, --build-runs, --warm-runs and --concurrency must be at least 1")
+    if min(args.runs, args.build_runs, args.warm_build_runs, args.warm_runs, args.concurrency) < 1:
+        parser.error("--runs, --build-runs, --warm-build-runs, --warm-runs and --concurrency must be at least 1")
+    if args.concurrent_runs < 0:
+        parser.error("--concurrent-runs must be at least 0")
     if "exearchive" not in args.tools:
         args.tools.insert(0, "exearchive")
     args.tools = [t for t in TOOLS if t in args.tools]

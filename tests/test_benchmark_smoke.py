@@ -33,6 +33,7 @@ def test_benchmark_driver_runs_the_tiny_payload(run_python: str | None, tmp_path
             "--tools", "exearchive,venv",
             "--runs", "1",
             "--warm-runs", "2",
+            "--warm-build-runs", "1",
             "--concurrency", "4",
             "--work", tmp_path / "work",
             "--output", report,

@@ -141,3 +141,29 @@ def test_bytecode_does_not_depend_on_what_the_compiling_process_interned(tmp_pat
         assert result.returncode == 0, result.stderr
         found.append((site / "__pycache__" / f"signs.{sys.implementation.cache_tag}.pyc").read_bytes())
     assert found[0] == found[1]
+
+
+# A frozenset constant of strings (marshalled in hash order before 3.11) and names used once (flagged or not
+# by marshal as the compiling process holds the same interned string or not); enough modules for the pool.
+_SEEDED = "def pick(x):\n    return x in {{'alpha', 'beta', 'gamma', 'delta', 'epsilon'}}, 'once_{index}'\n"
+
+
+@pytest.mark.parametrize("name", ["3.8", "3.10", "build", "3.13", "pypy3"])
+def test_bytecode_is_the_same_whatever_the_hash_seed_and_the_worker(name: str, tmp_path: Path) -> None:
+    """Three processes (random hash seeds, files shared out to workers as they come) write the same bytes."""
+    python = sys.executable if name == "build" else python_or_skip(name)
+    found = []
+    for attempt in range(3):
+        site = tmp_path / str(attempt) / SITE
+        site.mkdir(parents=True)
+        for index in range(100):
+            (site / f"m{index}.py").write_text(_SEEDED.format(index=index))
+        env = {k: v for k, v in clean_env().items() if k != "PYTHONHASHSEED"}
+        result = run([python, "-I", _bytecode._compile.__file__, site, SITE, ""], env=env)
+        assert result.returncode == 0, result.stderr
+        found.append({p.name: p.read_bytes() for p in sorted(site.rglob("*.pyc"))})
+        assert len(found[-1]) == 100, sorted(found[-1])
+    assert found[0] == found[1] == found[2]
+    check = "import m7; assert m7.pick('beta') == (True, 'once_7'), m7.pick('beta'); print(m7.__cached__)"
+    result = run([python, "-I", "-c", f"import sys; sys.path.insert(0, {str(site)!r}); {check}"], env=clean_env())
+    assert result.returncode == 0 and result.stdout.strip().endswith(".pyc"), result.stderr

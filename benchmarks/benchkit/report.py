@@ -72,7 +72,9 @@ def report(ws: Workspace, results_by_payload: dict[str, dict[str, Result]], comm
         f"- Python: {machine['python']}",
         f"- Runner: {machine['runner']}",
         f"- Tools: {machine['tools']}",
-        f"- Runs: {args.build_runs} builds, {args.runs} cold and {args.warm_runs} warm starts per tool, "
+        f"- Runs: {args.build_runs} builds per tool (exearchive: each with {args.warm_build_runs} builds without "
+        f"the archive and {args.warm_build_runs} after an app-only change), {args.runs} cold and {args.warm_runs} "
+        "warm starts per tool, "
         f"alternating between the tools; {args.concurrency} concurrent cold starts x {args.concurrent_runs}. "
         "Times and RSS are medians.",
         "- Measured with: "

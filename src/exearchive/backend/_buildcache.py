@@ -138,11 +138,12 @@ def stage(
     fresh = [w for w in wheels if canonicalize_name(parse_wheel_filename(w.name)[0]) == wanted]
     cached = [w for w in wheels if w not in fresh]
     if place is None:
-        _stage.stage(wheels, root, requested=requested)
+        unchanged: dict[Path, _stage.Unchanged] = {}
+        _stage.stage(wheels, root, requested=requested, unchanged=unchanged)
         root.mkdir(parents=True, exist_ok=True)
         tag = compile_tree(root) if compile_tree else None
         # the dependencies' unchanged files keep their wheels' bytes, as their cache entries do
-        kept = _reuse.from_wheels(cached, root) if level == _deflate.LEVEL else {}
+        kept = _reuse.from_wheels(cached, root, unchanged) if level == _deflate.LEVEL else {}
         return Staging(root, list(_pack.walk(root)), kept, tag)
     identity = compiler_identity(compile_tree, compiler) if cached else ""
     cache = Cache(place, size_limit(env))

@@ -9,6 +9,7 @@ are compressed in ``CHUNK`` blocks (``compress_block``), never held whole.
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ class Compressed:
     crc: int
     method: int
     executable: bool
+    sha256: str = ""
+    """The SHA-256 (hex) of the uncompressed bytes, where it was asked for; else empty."""
 
 
 def executable(path: Path) -> bool:
@@ -39,20 +42,22 @@ def executable(path: Path) -> bool:
     return bool(path.stat().st_mode & 0o111)
 
 
-def compress_small(path: Path, level: int = LEVEL) -> Compressed:
-    """A file of at most ``WHOLE`` bytes, compressed in one call (stored when deflate makes it no smaller)."""
+def compress_small(path: Path, level: int = LEVEL, digest: bool = False) -> Compressed:
+    """A file of at most ``WHOLE`` bytes, compressed in one call (stored when deflate makes it no smaller);
+    ``digest``: with its SHA-256, from the same read."""
     data = path.read_bytes()
-    return compress_bytes(data, executable(path), level)
+    return compress_bytes(data, executable(path), level, digest)
 
 
-def compress_bytes(data: bytes, is_executable: bool, level: int = LEVEL) -> Compressed:
+def compress_bytes(data: bytes, is_executable: bool, level: int = LEVEL, digest: bool = False) -> Compressed:
     """In-memory bytes as a member's: raw deflate at ``level``, or stored when that is no smaller."""
     deflater = zlib.compressobj(level, zlib.DEFLATED, -15)
     packed = deflater.compress(data) + deflater.flush()
     crc = zlib.crc32(data)
+    sha256 = hashlib.sha256(data).hexdigest() if digest else ""
     if len(packed) >= len(data):
-        return Compressed(data, len(data), crc, STORED, is_executable)
-    return Compressed(packed, len(data), crc, DEFLATED, is_executable)
+        return Compressed(data, len(data), crc, STORED, is_executable, sha256)
+    return Compressed(packed, len(data), crc, DEFLATED, is_executable, sha256)
 
 
 def compress_block(path: Path, index: int, last: bool, level: int = LEVEL) -> tuple[bytes, bytes]:

@@ -89,7 +89,10 @@ def compile_site(root: Path, skip: str | None = None) -> str | None:
     logger.debug("compiling bytecode for %s", tag)
     site = root / SITE
     if site.is_dir():
-        _compile.compile_dir(str(site), SITE, skip or "")  # on every core, in chunks
+        try:
+            _compile.compile_dir(str(site), SITE, skip or "")  # on every core, in chunks
+        except OSError as error:
+            raise ExearchiveError(f"cannot compile the payload's bytecode: {error}") from None
     return tag
 
 

@@ -24,11 +24,11 @@ import hashlib
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ._deflate import DEFLATED
-from ._stage import SITE
+from ._stage import SITE, Unchanged
 from ._zipwrite import Packed
 
 _LOCAL = struct.Struct("<4s22xHH")  # a local header: its signature, then the lengths of name and extra field
@@ -37,18 +37,22 @@ _LIBS = ("/purelib/", "/platlib/")
 _READ = 1 << 20
 
 
-def from_wheels(wheels: Iterable[Path], root: Path) -> dict[Path, Packed]:
+def from_wheels(
+    wheels: Iterable[Path], root: Path, unchanged: Mapping[Path, Unchanged] | None = None
+) -> dict[Path, Packed]:
     """For files staged into ``root`` from ``wheels`` (the first wheel in staging order wins): their members' bytes."""
     found: dict[Path, Packed] = {}
     for wheel in sorted(wheels, key=lambda p: p.name.lower()):
-        for path, packed in from_wheel(wheel, root).items():
+        for path, packed in from_wheel(wheel, root, unchanged).items():
             found.setdefault(path, packed)
     return found
 
 
-def from_wheel(wheel: Path, root: Path) -> dict[Path, Packed]:
-    """The deflated members of ``wheel`` that ``root`` holds unchanged, each as its compressed bytes in the wheel."""
+def from_wheel(wheel: Path, root: Path, unchanged: Mapping[Path, Unchanged] | None = None) -> dict[Path, Packed]:
+    """The deflated members of ``wheel`` that ``root`` holds unchanged, each as its compressed bytes in the wheel;
+    ``unchanged``: what staging saw written unchanged (those files are not read again)."""
     found: dict[Path, Packed] = {}
+    written = unchanged or {}
     site = root / SITE
     with zipfile.ZipFile(wheel) as archive, wheel.open("rb") as raw:
         for info in archive.infolist():
@@ -58,21 +62,25 @@ def from_wheel(wheel: Path, root: Path) -> dict[Path, Packed]:
             if staged is None:
                 continue
             path = site / staged
-            try:
-                stat = path.lstat()
-            except OSError:
-                continue
-            if stat.st_size != info.file_size:
-                continue
-            crc, digest = _digests(path)
-            if crc != info.CRC:
-                continue
+            known = written.get(path)
+            if known is not None and known.wheel == wheel.name and known.member == info.filename:
+                digest, executable = known.sha256, known.executable
+            else:
+                try:
+                    stat = path.lstat()
+                except OSError:
+                    continue
+                if stat.st_size != info.file_size:
+                    continue
+                crc, digest = _digests(path)
+                if crc != info.CRC:
+                    continue
+                executable = bool(stat.st_mode & 0o111)
             raw.seek(info.header_offset)
             signature, name_length, extra_length = _LOCAL.unpack(raw.read(_LOCAL.size))
             if signature != _LOCAL_SIGNATURE:
                 continue
             offset = info.header_offset + _LOCAL.size + name_length + extra_length
-            executable = bool(stat.st_mode & 0o111)
             found[path] = Packed(
                 wheel, offset, info.compress_size, info.file_size, info.CRC, DEFLATED, executable, digest
             )

@@ -15,6 +15,7 @@ namespace packages merge because they are only directories.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import logging
@@ -41,6 +42,20 @@ SITE = "site-packages"
 SCRIPTS = "bin"
 
 
+@dataclass(frozen=True)
+class Unchanged:
+    """A staged file that is a wheel member's bytes as they are: installer copied the member's stream to it,
+    zipfile checked that stream against the member's CRC-32 and ``_CheckedWheel`` against its RECORD entry."""
+
+    wheel: str
+    """The wheel's file name."""
+    member: str
+    """The member's name in the wheel."""
+    sha256: str
+    """The SHA-256 (hex) of the bytes written, hashed as they were written."""
+    executable: bool
+
+
 @dataclass
 class _Destination(SchemeDictionaryDestination):
     """A destination that knows which wheel wrote which file, and writes each one with fewer system calls.
@@ -55,6 +70,7 @@ class _Destination(SchemeDictionaryDestination):
 
     owners: dict[Path, str] = field(default_factory=dict)
     current: str = ""
+    unchanged: dict[Path, Unchanged] | None = None
     # write_to_fs below checks for an existing file itself, so installer's own check is switched off
     overwrite_existing: bool = True
     _last: tuple[tuple[Scheme, str], Path] | None = None
@@ -78,6 +94,9 @@ class _Destination(SchemeDictionaryDestination):
         if is_executable:
             make_file_executable(target)
         self.owners[target] = self.current
+        if self.unchanged is not None and isinstance(stream, _Checked) and self.hash_algorithm == "sha256":
+            digest = base64.urlsafe_b64decode(hash_ + "=" * (-len(hash_) % 4)).hex()
+            self.unchanged[target] = Unchanged(self.current, stream.member, digest, is_executable)
         return RecordEntry(path, Hash(self.hash_algorithm, hash_), size)
 
     def _path_with_destdir(self, scheme: Scheme, path: str) -> Path:
@@ -147,6 +166,8 @@ class _Checked(io.RawIOBase):
         self._entry = entry
         self._digest = hashlib.new(entry.hash_.name)
         self._size = 0
+        self.member = entry.path
+        """The member's name in the wheel."""
 
     def readable(self) -> bool:
         return True
@@ -171,16 +192,18 @@ class _Checked(io.RawIOBase):
 
 
 def _urlsafe(digest: bytes) -> str:
-    import base64
-
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
-def stage(wheels: Iterable[Path], root: Path, requested: str | None = None) -> Path:
+def stage(
+    wheels: Iterable[Path], root: Path, requested: str | None = None, unchanged: dict[Path, Unchanged] | None = None
+) -> Path:
     """Install ``wheels`` into ``root``; return ``root``.
 
     ``requested`` names the project the user asked for; its dist-info gets a
-    ``REQUESTED`` file as pip would write.
+    ``REQUESTED`` file as pip would write.  ``unchanged``, when given, gets
+    every file written as a member's bytes unchanged (``_reuse`` packs it with
+    the member's compressed bytes without reading it again).
     """
     schemes = {
         "purelib": str(root / SITE),
@@ -189,7 +212,7 @@ def stage(wheels: Iterable[Path], root: Path, requested: str | None = None) -> P
         "data": str(root / "data"),
         "headers": str(root / "include"),
     }
-    destination = _Destination(schemes, interpreter="python", script_kind="posix")
+    destination = _Destination(schemes, interpreter="python", script_kind="posix", unchanged=unchanged)
     for wheel in sorted(wheels, key=lambda p: p.name.lower()):
         destination.current = wheel.name
         logger.debug("staging %s", wheel.name)

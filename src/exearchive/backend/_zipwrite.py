@@ -84,6 +84,7 @@ class _Entry:
     offset: int
     executable: bool
     data: int = 0
+    sha256: str = ""
 
 
 def workers() -> int:
@@ -97,10 +98,13 @@ def write(
     date: DateTime,
     packed: Mapping[Path, Packed] | None = None,
     level: int = _deflate.LEVEL,
+    digests: bool = False,
 ) -> Written:
-    """Write ``members`` (``(name, file)``, in the order given) as a zip at ``target``."""
+    """Write ``members`` (``(name, file)``, in the order given) as a zip at ``target``; ``digests``: each member's
+    ``Packed`` in the result has the SHA-256 of its content, hashed in the read that compressed it (a member of
+    ``packed`` keeps the one it has)."""
     with target.open("wb") as out:
-        return _write_zip(_Writer(out, *_dos(date)), members, target, packed, level)
+        return _write_zip(_Writer(out, *_dos(date)), members, target, packed, level, digests)
 
 
 def _dos(date: DateTime) -> tuple[int, int]:
@@ -114,8 +118,10 @@ def _write_zip(
     target: Path,
     packed: Mapping[Path, Packed] | None,
     level: int,
+    digests: bool = False,
 ) -> Written:
-    """The members, the central directory and the end records through ``writer`` (``target``: the file it writes)."""
+    """The members, the central directory and the end records through ``writer`` (``target``: the file it writes;
+    ``digests``: as :func:`write` says)."""
     known = packed or {}
     entries: list[_Entry] = []
     sources: dict[Path, BinaryIO] = {}
@@ -139,7 +145,7 @@ def _write_zip(
                         batch.append(item)
                         batched += size
                     if batch and (not small or len(batch) == _BATCH or batched >= _deflate.WHOLE):
-                        pending.append((batch, pool.submit(_compress_batch, [p for _, p in batch], level)))
+                        pending.append((batch, pool.submit(_compress_batch, [p for _, p in batch], level, digests)))
                         batch, batched = [], 0
                     if item is None:
                         done = True
@@ -157,7 +163,7 @@ def _write_zip(
                 if path in known:
                     entries.append(writer.copy(name, known[path], sources))
                 else:
-                    entries.append(writer.large(name, path, _blocks(pool, path, level, 2 * count)))
+                    entries.append(writer.large(name, path, _blocks(pool, path, level, 2 * count), digests))
                 unpacked += entries[-1].size
             writer.finish(entries)
         finally:
@@ -171,7 +177,10 @@ def _write_zip(
         len(entries),
         unpacked,
         [
-            (e.name.decode("utf-8"), Packed(target, base + e.data, e.csize, e.size, e.crc, e.method, e.executable))
+            (
+                e.name.decode("utf-8"),
+                Packed(target, base + e.data, e.csize, e.size, e.crc, e.method, e.executable, e.sha256),
+            )
             for e in entries
         ],
     )
@@ -248,8 +257,8 @@ def _digests(fd: int, offset: int, size: int) -> tuple[int, str]:
     return crc, digest.hexdigest()
 
 
-def _compress_batch(paths: list[Path], level: int) -> list[_deflate.Compressed]:
-    return [_deflate.compress_small(path, level) for path in paths]
+def _compress_batch(paths: list[Path], level: int, digests: bool) -> list[_deflate.Compressed]:
+    return [_deflate.compress_small(path, level, digests) for path in paths]
 
 
 def _blocks(pool: ThreadPoolExecutor, path: Path, level: int, ahead: int) -> Iterator[tuple[bytes, bytes]]:
@@ -315,12 +324,14 @@ class _Writer:
 
     def whole(self, name: str, member: _deflate.Compressed) -> _Entry:
         entry = self._entry(name, member.method, member.crc, len(member.data), member.size, member.executable)
+        entry.sha256 = member.sha256
         self._start(entry, False)
         self._put(member.data)
         return entry
 
     def copy(self, name: str, packed: Packed, sources: dict[Path, BinaryIO]) -> _Entry:
         entry = self._entry(name, packed.method, packed.crc, packed.csize, packed.size, packed.executable)
+        entry.sha256 = packed.sha256
         self._start(entry, max(packed.size, packed.csize) >= _LIMIT)
         source = sources.get(packed.source)
         if source is None:
@@ -335,21 +346,26 @@ class _Writer:
             left -= len(chunk)
         return entry
 
-    def large(self, name: str, path: Path, blocks: Iterator[tuple[bytes, bytes]]) -> _Entry:
-        """A large file from its deflated blocks; its header is patched with the CRC-32 and sizes at the end."""
+    def large(self, name: str, path: Path, blocks: Iterator[tuple[bytes, bytes]], digest: bool = False) -> _Entry:
+        """A large file from its deflated blocks; its header is patched with the CRC-32 and sizes at the end;
+        ``digest``: the entry gets the SHA-256 of the blocks."""
         size = path.stat().st_size
         zip64 = size * 1.05 >= _LIMIT  # deflate can grow incompressible data a little
         entry = self._entry(name, _deflate.DEFLATED, 0, 0, size, _deflate.executable(path))
         start = self.offset
         self._start(entry, zip64)
         entry.size = entry.crc = entry.csize = 0
+        hashed = hashlib.sha256() if digest else None
         for block, packed in blocks:
             entry.size += len(block)
             entry.crc = zlib.crc32(block, entry.crc)
+            if hashed is not None:
+                hashed.update(block)
             entry.csize += len(packed)
             self._put(packed)
         if entry.size != size:
             raise OSError(f"{path} changed while it was packed")
+        entry.sha256 = hashed.hexdigest() if hashed is not None else ""
         self.out.seek(self.base + start)
         self.out.write(self._header(entry, zip64))
         self.out.seek(self.base + self.offset)
