@@ -138,7 +138,7 @@ def stage(
     fresh = [w for w in wheels if canonicalize_name(parse_wheel_filename(w.name)[0]) == wanted]
     cached = [w for w in wheels if w not in fresh]
     if place is None:
-        unchanged: dict[Path, _stage.Unchanged] = {}
+        unchanged: dict[str, _stage.Unchanged] = {}
         _stage.stage(wheels, root, requested=requested, unchanged=unchanged)
         root.mkdir(parents=True, exist_ok=True)
         tag = compile_tree(root) if compile_tree else None

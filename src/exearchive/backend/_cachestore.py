@@ -103,7 +103,7 @@ class Cache:
                 temp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=self.entries))
                 try:
                     tree = temp / "tree"
-                    unchanged: dict[Path, _stage.Unchanged] = {}
+                    unchanged: dict[str, _stage.Unchanged] = {}
                     _stage.stage([wheel], tree, unchanged=unchanged)
                     tree.mkdir(exist_ok=True)
                     tag = compile_tree(tree) if compile_tree else None
@@ -138,7 +138,7 @@ class Cache:
         temp: Path,
         tag: str | None,
         level: int,
-        unchanged: dict[Path, _stage.Unchanged],
+        unchanged: dict[str, _stage.Unchanged],
     ) -> Entry:
         """Compress the staged and compiled tree in ``temp``, write the entry's records, publish it."""
         try:

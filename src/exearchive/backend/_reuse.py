@@ -38,7 +38,7 @@ _READ = 1 << 20
 
 
 def from_wheels(
-    wheels: Iterable[Path], root: Path, unchanged: Mapping[Path, Unchanged] | None = None
+    wheels: Iterable[Path], root: Path, unchanged: Mapping[str, Unchanged] | None = None
 ) -> dict[Path, Packed]:
     """For files staged into ``root`` from ``wheels`` (the first wheel in staging order wins): their members' bytes."""
     found: dict[Path, Packed] = {}
@@ -48,7 +48,7 @@ def from_wheels(
     return found
 
 
-def from_wheel(wheel: Path, root: Path, unchanged: Mapping[Path, Unchanged] | None = None) -> dict[Path, Packed]:
+def from_wheel(wheel: Path, root: Path, unchanged: Mapping[str, Unchanged] | None = None) -> dict[Path, Packed]:
     """The deflated members of ``wheel`` that ``root`` holds unchanged, each as its compressed bytes in the wheel;
     ``unchanged``: what staging saw written unchanged (those files are not read again)."""
     found: dict[Path, Packed] = {}
@@ -62,7 +62,7 @@ def from_wheel(wheel: Path, root: Path, unchanged: Mapping[Path, Unchanged] | No
             if staged is None:
                 continue
             path = site / staged
-            known = written.get(path)
+            known = written.get(str(path))
             if known is not None and known.wheel == wheel.name and known.member == info.filename:
                 digest, executable = known.sha256, known.executable
             else:

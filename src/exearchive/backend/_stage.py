@@ -68,31 +68,31 @@ class _Destination(SchemeDictionaryDestination):
     opened with ``O_EXCL``: an existing one (another wheel's) is a collision.
     """
 
-    owners: dict[Path, str] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)
     current: str = ""
-    unchanged: dict[Path, Unchanged] | None = None
+    unchanged: dict[str, Unchanged] | None = None
     # write_to_fs below checks for an existing file itself, so installer's own check is switched off
     overwrite_existing: bool = True
-    _last: tuple[tuple[Scheme, str], Path] | None = None
-    _made: set[Path] = field(default_factory=set)
+    _directories: dict[str, str] = field(default_factory=dict)
+    _made: set[str] = field(default_factory=set)
 
     def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
         try:
-            target = self._path_with_destdir(scheme, path)
+            target = self._target(scheme, path)
         except ValueError:
             raise StagingError(f"{self.current} tries to write {path!r} outside the staging tree") from None
-        parent = target.parent
+        parent = os.path.dirname(target)  # noqa: PTH120 - strings, as in _target
         if parent not in self._made:
-            parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(parent, exist_ok=True)  # noqa: PTH103
             self._made.add(parent)
         try:
-            handle = target.open("xb")
+            handle = open(target, "xb")  # noqa: SIM115 - a string path: no pathlib object per file
         except FileExistsError:
             return self._collision(target, path, stream)
         with handle:
             hash_, size = copyfileobj_with_hashing(stream, handle, self.hash_algorithm)
         if is_executable:
-            make_file_executable(target)
+            make_file_executable(Path(target))
         self.owners[target] = self.current
         if self.unchanged is not None and isinstance(stream, _Checked) and self.hash_algorithm == "sha256":
             digest = base64.urlsafe_b64decode(hash_ + "=" * (-len(hash_) % 4)).hex()
@@ -100,21 +100,25 @@ class _Destination(SchemeDictionaryDestination):
         return RecordEntry(path, Hash(self.hash_algorithm, hash_), size)
 
     def _path_with_destdir(self, scheme: Scheme, path: str) -> Path:
-        """installer's checked path (``abspath`` of the file below that of the scheme's directory), computed
-        once per file (write_to_fs asks first, installer again)."""
-        if self._last is None or self._last[0] != (scheme, path):
-            # strings, not pathlib (per file, that was the cost); the check is installer's
-            directory = os.path.abspath(self.scheme_dict[scheme])  # noqa: PTH100
-            file = os.path.abspath(os.path.join(directory, path))  # noqa: PTH100, PTH118
-            if not file.startswith(directory.rstrip(os.sep) + os.sep):
-                raise ValueError(f"Attempting to write {path} outside of the target directory")
-            self._last = ((scheme, path), Path(file))
-        return self._last[1]
+        """installer's checked path (installer's write_script asks for it)."""
+        return Path(self._target(scheme, path))
 
-    def _collision(self, target: Path, path: str, stream: BinaryIO) -> RecordEntry:
+    def _target(self, scheme: Scheme, path: str) -> str:
+        """installer's check (``abspath`` of the file below that of the scheme's directory), with strings: per
+        file, pathlib objects were the cost."""
+        given = self.scheme_dict[scheme]  # "headers" changes per wheel
+        directory = self._directories.get(given)
+        if directory is None:
+            directory = self._directories[given] = os.path.abspath(given)  # noqa: PTH100
+        file = os.path.abspath(os.path.join(directory, path))  # noqa: PTH100, PTH118
+        if not file.startswith(directory.rstrip(os.sep) + os.sep):
+            raise ValueError(f"Attempting to write {path} outside of the target directory")
+        return file
+
+    def _collision(self, target: str, path: str, stream: BinaryIO) -> RecordEntry:
         new, size = sha256_stream(stream)
         owner = self.owners.get(target, "another wheel")
-        if new.hexdigest() != sha256_file(target):
+        if new.hexdigest() != sha256_file(Path(target)):
             raise StagingError(f"{owner} and {self.current} both install {path!r} with different contents")
         logger.debug("%s and %s both install identical %s", owner, self.current, path)
         digest = Hash("sha256", _urlsafe(new.digest()))
@@ -196,14 +200,14 @@ def _urlsafe(digest: bytes) -> str:
 
 
 def stage(
-    wheels: Iterable[Path], root: Path, requested: str | None = None, unchanged: dict[Path, Unchanged] | None = None
+    wheels: Iterable[Path], root: Path, requested: str | None = None, unchanged: dict[str, Unchanged] | None = None
 ) -> Path:
     """Install ``wheels`` into ``root``; return ``root``.
 
     ``requested`` names the project the user asked for; its dist-info gets a
     ``REQUESTED`` file as pip would write.  ``unchanged``, when given, gets
-    every file written as a member's bytes unchanged (``_reuse`` packs it with
-    the member's compressed bytes without reading it again).
+    every file written as a member's bytes unchanged, by its absolute path
+    (``_reuse`` packs it with the member's compressed bytes without reading it again).
     """
     schemes = {
         "purelib": str(root / SITE),
