@@ -109,6 +109,33 @@ def test_packed_members_are_copied_as_they_are(tmp_path: Path) -> None:
     assert (tmp_path / "again.zip").read_bytes() == (tmp_path / "first.zip").read_bytes()
 
 
+@pytest.mark.parametrize("limit", [1, 4096, 1 << 30])
+def test_runs_of_packed_members_are_copied_at_once_between_fresh_files(
+    limit: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Members that follow one another in their source are copied as one block (at most ``_RUN`` bytes)."""
+    root = _sample_tree(tmp_path / "tree")
+    first = _zipwrite.write(_pack.walk(root), tmp_path / "first.zip", _zip.FIXED_DATE)
+    packed = {root / name: member for name, member in first.members if name != "pkg/mod.py"}
+    monkeypatch.setattr(_zipwrite, "_RUN", limit)
+    again = _zipwrite.write(_pack.walk(root), tmp_path / "again.zip", _zip.FIXED_DATE, packed)
+    assert (tmp_path / "again.zip").read_bytes() == (tmp_path / "first.zip").read_bytes()
+    assert [(name, m.offset, m.crc) for name, m in again.members] == [(n, m.offset, m.crc) for n, m in first.members]
+
+
+def test_packed_members_whose_headers_differ_are_copied_one_by_one(tmp_path: Path) -> None:
+    """Bytes packed with another date: their data is kept, each header is written anew."""
+    root = _sample_tree(tmp_path / "tree")
+    first = _zipwrite.write(_pack.walk(root), tmp_path / "first.zip", (2001, 2, 3, 4, 5, 6))
+    packed = {root / name: member for name, member in first.members}
+    _zipwrite.write(_pack.walk(root), tmp_path / "again.zip", _zip.FIXED_DATE, packed)
+    _zipwrite.write(_pack.walk(root), tmp_path / "plain.zip", _zip.FIXED_DATE)
+    assert (tmp_path / "again.zip").read_bytes() == (tmp_path / "plain.zip").read_bytes()
+    with zipfile.ZipFile(tmp_path / "again.zip") as archive:
+        assert archive.testzip() is None
+        assert archive.read("pkg/mod.py") == b"VALUE = 1\n" * 500
+
+
 def test_more_members_than_a_plain_zip_holds_get_zip64_end_records(tmp_path: Path) -> None:
     one = tmp_path / "one.py"
     one.write_bytes(b"x = 1\n")

@@ -46,6 +46,7 @@ _UTF8 = 0x800
 _IN_FLIGHT = 8  # tasks queued per worker
 _BATCH = 32  # small files compressed by one task (at most _deflate.WHOLE bytes of them, unless one is that big)
 _COPY = 1 << 20
+_RUN = 8 << 20  # at most this many bytes of members that follow one another in a source are copied at once
 _ZIP64_FROM = 0x7FFF0000  # a nested zip that may pass this gets Zip64 headers (zipfile's margin)
 
 
@@ -136,21 +137,27 @@ def _write_zip(
             batch: list[tuple[str, Path]] = []
             batched = 0
             done = False
+            run: _Run | None = None  # the last of pending while it is a run of known members (copy_run)
             while True:
                 while not done and len(pending) < _IN_FLIGHT * count:
                     item = next(feed, None)
-                    size = -1 if item is None or item[1] in known else item[1].stat().st_size
+                    packed_item = known.get(item[1]) if item is not None else None
+                    size = -1 if item is None or packed_item is not None else item[1].stat().st_size
                     small = 0 <= size <= _deflate.WHOLE
                     if item is not None and small:
                         batch.append(item)
                         batched += size
                     if batch and (not small or len(batch) == _BATCH or batched >= _deflate.WHOLE):
                         pending.append((batch, pool.submit(_compress_batch, [p for _, p in batch], level, digests)))
-                        batch, batched = [], 0
+                        batch, batched, run = [], 0, None
                     if item is None:
                         done = True
+                    elif packed_item is not None and run is not None and run.takes(item[0], packed_item):
+                        run.items.append(item)
+                        run.last = packed_item
                     elif not small:
                         pending.append(([item], None))
+                        run = _Run(pending[-1][0], packed_item, packed_item) if packed_item is not None else None
                 if not pending:
                     break
                 items, future = pending.popleft()
@@ -160,8 +167,12 @@ def _write_zip(
                         unpacked += member.size
                     continue
                 name, path = items[0]
+                if run is not None and items is run.items:  # written now: what follows starts a new run
+                    run = None
                 if path in known:
-                    entries.append(writer.copy(name, known[path], sources))
+                    copied = writer.copy_run([(n, known[p]) for n, p in items], sources)
+                    entries += copied
+                    unpacked += sum(e.size for e in copied[:-1])
                 else:
                     entries.append(writer.large(name, path, _blocks(pool, path, level, 2 * count), digests))
                 unpacked += entries[-1].size
@@ -257,6 +268,26 @@ def _digests(fd: int, offset: int, size: int) -> tuple[int, str]:
     return crc, digest.hexdigest()
 
 
+@dataclass
+class _Run:
+    """Known members whose headers and data follow one another in one source (``_Writer.copy_run``)."""
+
+    items: list[tuple[str, Path]]
+    first: Packed
+    last: Packed
+
+    def takes(self, name: str, packed: Packed) -> bool:
+        """Whether ``packed``'s local header (no extra field) starts right after the run's last data in the same
+        source, with the run then still at most ``_RUN`` bytes."""
+        last = self.last
+        return (
+            (packed.source is last.source or packed.source == last.source)
+            and last.offset + last.csize + _LOCAL.size + len(name.encode("utf-8")) == packed.offset
+            and packed.offset + packed.csize - self.first.offset <= _RUN
+            and max(packed.size, packed.csize, last.size, last.csize) < _LIMIT
+        )
+
+
 def _compress_batch(paths: list[Path], level: int, digests: bool) -> list[_deflate.Compressed]:
     return [_deflate.compress_small(path, level, digests) for path in paths]
 
@@ -345,6 +376,37 @@ class _Writer:
             self._put(chunk)
             left -= len(chunk)
         return entry
+
+    def copy_run(self, members: list[tuple[str, Packed]], sources: dict[Path, BinaryIO]) -> list[_Entry]:
+        """Members whose headers and data lie one after another in one source (``_Run``): read and written
+        at once where every header there is the one this writer would write (the same date, no extra field),
+        else member by member."""
+        if len(members) == 1:
+            return [self.copy(*members[0], sources)]
+        first, last = members[0][1], members[-1][1]
+        start = first.offset - _LOCAL.size - len(members[0][0].encode("utf-8"))
+        source = sources.get(first.source)
+        if source is None:
+            source = sources[first.source] = first.source.open("rb", buffering=0)
+        source.seek(start)
+        data = bytearray()
+        while len(data) < last.offset + last.csize - start:
+            chunk = source.read(last.offset + last.csize - start - len(data))
+            if not chunk:
+                raise OSError(f"{first.source} is shorter than its index says")
+            data += chunk
+        entries = []
+        at = 0
+        for name, packed in members:
+            entry = self._entry(name, packed.method, packed.crc, packed.csize, packed.size, packed.executable)
+            header = self._header(entry, False)
+            if data[at : at + len(header)] != header or packed.offset - start != at + len(header):
+                return [self.copy(name, packed, sources) for name, packed in members]
+            entry.offset, entry.data, entry.sha256 = self.offset + at, self.offset + at + len(header), packed.sha256
+            entries.append(entry)
+            at += len(header) + packed.csize
+        self._put(memoryview(data))
+        return entries
 
     def large(self, name: str, path: Path, blocks: Iterator[tuple[bytes, bytes]], digest: bool = False) -> _Entry:
         """A large file from its deflated blocks; its header is patched with the CRC-32 and sizes at the end;
