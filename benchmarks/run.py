@@ -58,7 +58,9 @@ def bench_payload(ws: Workspace, payload: Payload) -> dict[str, Result]:
     app = make_projects(ws, payload)
     results = {tool: Result() for tool in ws.tools}
     artifacts: dict[str, Path] = {}
-    builds = ws.work / "builds" / payload.name
+    # the build outputs too: a warm exearchive build replaces an archive of up to 36 MB, which on a disk
+    # mounted with online discard stalls the writes after it (it is the same file system for every tool)
+    builds = ws.caches / "builds" / payload.name
     caches = ws.caches / payload.name
     rmtree(builds)
     rmtree(caches)
