@@ -59,6 +59,9 @@ def test_benchmark_driver_runs_the_tiny_payload(run_python: str | None, tmp_path
         assert [(c["ok"], c["count"]) for c in measured["concurrent"]] == [(4, 4)], tool
     assert len(results["exearchive"]["cold"]) == 1
     assert len(results["exearchive"]["without_archive_s"]) == 1
+    # the build_wheel hook's span, inside each build
+    for hooks, builds in (("hook_s", "build_s"), ("hook_without_archive_s", "without_archive_s")):
+        assert 0 < results["exearchive"][hooks][0] < results["exearchive"][builds][0], (hooks, results["exearchive"])
 
     text = report.read_text()
     assert "## tiny" in text

@@ -54,6 +54,36 @@ def run(command: Sequence[str | Path], env: dict[str, str], cwd: Path | None = N
     return wall
 
 
+def run_marked(
+    command: Sequence[str | Path], env: dict[str, str], start: str, end: str, cwd: Path | None = None, what: str = ""
+) -> tuple[float, float | None]:
+    """Like :func:`run`, and also the time from the first output line holding ``start`` to the first holding
+    ``end`` after it (None if either is missing): e.g. one hook of ``python -m build``."""
+    argv = [str(c) for c in command]
+    marks: dict[str, float] = {}
+    kept: list[str] = []
+    begun = time.perf_counter()
+    with subprocess.Popen(
+        argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    ) as process:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            now = time.perf_counter()
+            line = raw.decode(errors="replace")
+            if start not in marks and start in line:
+                marks[start] = now
+            elif start in marks and end not in marks and end in line:
+                marks[end] = now
+            kept = [*kept[-200:], line]
+        returncode = process.wait()
+    wall = time.perf_counter() - begun
+    if returncode != 0:
+        tail = "".join(kept)[-4000:]
+        raise BenchError(f"{what or argv[0]} failed ({returncode}): {shlex.join(argv)}\n{tail}")
+    span = marks[end] - marks[start] if start in marks and end in marks else None
+    return wall, span
+
+
 def output_of(command: Sequence[str | Path], env: dict[str, str] | None = None) -> str:
     result = subprocess.run([str(c) for c in command], env=env, capture_output=True, text=True, check=False)
     return result.stdout.strip() if result.returncode == 0 else ""

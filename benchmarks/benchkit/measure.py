@@ -122,6 +122,10 @@ class Result:
     build: list[float] = field(default_factory=list)
     without_archive: list[float] = field(default_factory=list)
     warm_build: list[float] = field(default_factory=list)
+    # exearchive: the build_wheel hook alone, in each of the three kinds of build above (see tools.build)
+    hook: list[float] = field(default_factory=list)
+    hook_without_archive: list[float] = field(default_factory=list)
+    hook_warm: list[float] = field(default_factory=list)
     size: int | None = None
     files: int | None = None
     cold: list[Sample] = field(default_factory=list)
@@ -134,6 +138,9 @@ class Result:
             "build_s": self.build,
             "without_archive_s": self.without_archive,
             "warm_build_cache_build_s": self.warm_build,
+            "hook_s": self.hook,
+            "hook_without_archive_s": self.hook_without_archive,
+            "hook_warm_build_cache_s": self.hook_warm,
             "size_bytes": self.size,
             "files": self.files,
             "cold": [{"wall_s": s.wall, "rss_kb": s.rss_kb, "cpu_s": s.cpu} for s in self.cold],

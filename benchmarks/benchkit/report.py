@@ -90,8 +90,10 @@ def report(ws: Workspace, results_by_payload: dict[str, dict[str, Result]], comm
         "What the columns mean:",
         "",
         "- **build**: exearchive: `python -m build --wheel` of the app (isolated environment, setuptools' wheel "
-        "and the archive); in brackets its archive step alone (resolve, stage, compile, pack): that build's "
-        "time minus that of `python -m build --wheel -C exearchive.enabled=false`. shiv / pex: from the app's "
+        "and the archive); in brackets its archive step alone (resolve, stage, compile, pack): the time of "
+        "that build's `build_wheel` hook (from build's `Building wheel...` to its `Successfully built`) minus "
+        "that of the same build with `-C exearchive.enabled=false` (the hook's span leaves out the isolated "
+        "environment, the same for both and the noisiest part of the build). shiv / pex: from the app's "
         "wheel in the wheelhouse (pex with an empty `PEX_ROOT`). venv: "
         "`python -m venv` + `pip install`. Ratios for build are against exearchive's archive step. "
         "exearchive's builds start with an empty build cache (`EXEARCHIVE_BUILD_CACHE`, on the caches' file "
@@ -160,7 +162,7 @@ def table(args: argparse.Namespace, results: dict[str, Result]) -> list[str]:
         build = median(r.build)
         if tool == "exearchive":
             step = archive_step(r)
-            build_text = cell(build, "s", 1, 1, None, tool) + (f" ({step:.1f} s)" if step is not None else "")
+            build_text = cell(build, "s", 1, 1, None, tool) + (f" ({step:.2f} s)" if step is not None else "")
         else:
             build_text = cell(build, "s", 1, 1, ref_build, tool)
         warm = med_wall(r.warm)
@@ -194,13 +196,17 @@ def table(args: argparse.Namespace, results: dict[str, Result]) -> list[str]:
         warm_step = archive_step(r, warm=True) if tool == "exearchive" else None
         if warm_step is not None:
             share = f"; {warm_step / ref_build:.0%} of the cold step" if ref_build else ""
-            build_text = f"{median(r.warm_build):.1f} s ({warm_step:.1f} s{share})"
+            build_text = f"{median(r.warm_build):.1f} s ({warm_step:.2f} s{share})"
             rows.append([f"{tool}, app changed", build_text] + ["—"] * (len(header) - 2))
     return ["| " + " | ".join(row) + " |" for row in rows]
 
 
 def archive_step(result: Result, warm: bool = False) -> float | None:
-    """exearchive's archive step: median build time minus median build time without the archive (``warm``:
-    of the builds after a change to the app's code only, with a warm build cache)."""
-    full, without = median(result.warm_build if warm else result.build), median(result.without_archive)
+    """exearchive's archive step: the median build_wheel hook minus the median one without the archive (the
+    builds' times where the spans are missing); ``warm``: of the builds after a change to the app's code only,
+    with a warm build cache."""
+    if result.hook and result.hook_without_archive:  # the hooks' spans (see Result)
+        full, without = median(result.hook_warm if warm else result.hook), median(result.hook_without_archive)
+    else:
+        full, without = median(result.warm_build if warm else result.build), median(result.without_archive)
     return full - without if full is not None and without is not None else None

@@ -7,7 +7,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from .common import BenchError, fresh_dir, run
+from .common import BenchError, fresh_dir, run, run_marked
 from .measure import Result
 from .payloads import Payload, app_name, clean_project
 from .workspace import Workspace
@@ -30,19 +30,18 @@ def build(ws: Workspace, tool: str, payload: Payload, app: Path, out: Path, resu
     if tool == "exearchive":
         # A new, empty build cache for every round, on the caches' file system: this build is a cold one.
         cache_env = ws.offline_env({"EXEARCHIVE_BUILD_CACHE": str(fresh_dir(ws.caches / "build-cache" / out.name))})
-        result.build.append(_python_build(ws, app, out, "dist", cache_env))
+        _python_build(ws, app, out, "dist", cache_env, (result.build, result.hook))
         # Alternately: the same build without the archive step (the difference is what the archive costs),
         # and the build after a change to the app's code only, the dependencies from the warm build cache.
         # Each is a few seconds that vary by tenths (the isolated environment), so a round makes several.
         code = app / "benchapp" / "__init__.py"
         original = code.read_text()
         for again in range(ws.args.warm_build_runs):
-            result.without_archive.append(
-                _python_build(ws, app, out, "wheel-only", ws.offline_env(), "-C", "exearchive.enabled=false")
-            )
+            without = (result.without_archive, result.hook_without_archive)
+            _python_build(ws, app, out, "wheel-only", ws.offline_env(), without, "-C", "exearchive.enabled=false")
             code.write_text(original + f"# changed for build round {out.name}, {again}\n")
             try:
-                result.warm_build.append(_python_build(ws, app, out, "dist-warm", cache_env))
+                _python_build(ws, app, out, "dist-warm", cache_env, (result.warm_build, result.hook_warm))
             finally:
                 code.write_text(original)
         clean_project(app)
@@ -99,11 +98,29 @@ def build(ws: Workspace, tool: str, payload: Payload, app: Path, out: Path, resu
     raise BenchError(f"unknown tool {tool}")
 
 
-def _python_build(ws: Workspace, app: Path, out: Path, outdir: str, env: dict[str, str], *options: str) -> float:
-    """``python -m build --wheel`` of a clean ``app`` into ``out/outdir``; its time."""
+def _python_build(
+    ws: Workspace,
+    app: Path,
+    out: Path,
+    outdir: str,
+    env: dict[str, str],
+    into: tuple[list[float], list[float]],
+    *options: str,
+) -> None:
+    """``python -m build --wheel`` of a clean ``app`` into ``out/outdir``; its time and that of its build_wheel
+    hook (from build's ``Building wheel...`` to its ``Successfully built``) appended to the lists ``into``."""
     clean_project(app)
     command = [ws.tpy, "-m", "build", "--wheel", "--outdir", out / outdir, *options, app]
-    return run(command, env, cwd=out, what=" ".join(["python -m build", *options]))
+    what = " ".join(["python -m build", *options])
+    wall, hook = run_marked(command, {**env, "PYTHONUNBUFFERED": "1"}, _HOOK_START, _HOOK_END, cwd=out, what=what)
+    if hook is None:
+        raise BenchError(f"{what}: no {_HOOK_START!r} ... {_HOOK_END!r} in its output")
+    into[0].append(wall)
+    into[1].append(hook)
+
+
+_HOOK_START = "Building wheel..."
+_HOOK_END = "Successfully built"
 
 
 def start_command(ws: Workspace, tool: str, artifact: Path, cache: Path | None = None) -> list[str]:
