@@ -198,11 +198,11 @@ def _merge(root: Path, fresh: list[Path], entries: dict[Path, Entry], tag: str |
     owners: dict[str, tuple[str, Path, Packed | None]] = {}
     for wheel in sorted([*fresh, *entries], key=lambda p: p.name.lower()):
         entry = entries.get(wheel)
-        items = (
-            [(name, entry.tree / name, packed) for name, packed in entry.index]
-            if entry
-            else [(name, path, None) for name, path in fresh_members]
-        )
+        if entry:
+            tree = entry.tree  # once: a Path per member is most of this loop
+            items: list[tuple[str, Path, Packed | None]] = [(name, tree / name, packed) for name, packed in entry.index]
+        else:
+            items = [(name, path, None) for name, path in fresh_members]
         for name, path, packed in items:
             seen = owners.get(name)
             if seen is None:

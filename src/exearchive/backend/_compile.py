@@ -38,6 +38,10 @@ Before 3.11, marshal writes a frozenset constant (``x in {"a", "b"}``) in
 its iteration order, which follows the strings' hashes: random per process.
 There ``compile_dir`` runs this file again in an interpreter with
 ``PYTHONHASHSEED=0`` (and no other ``PYTHON*`` variable), which compiles.
+
+Not solved: PyPy marshals a name as interned or not as the process holds it
+at that moment, which varies from run to run (even in one process), so a few
+of its pycs can differ between two compiles of the same tree.
 """
 
 from __future__ import annotations
@@ -93,17 +97,23 @@ def _compile_with_fixed_seed(directory: str, ddir: str, skip: str) -> None:
     """``compile_dir`` in this interpreter started again with ``PYTHONHASHSEED=0`` (see the module's docstring)."""
     import subprocess
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env["PYTHONHASHSEED"] = "0"
-    # -c and sys.path[0] dropped: no module beside this file or in the working directory shadows the stdlib
-    command = [sys.executable, "-S", "-s", "-c", _RUN, os.path.abspath(__file__), directory, ddir, skip]
+    command, env = seeded(_RUN, os.path.abspath(__file__), directory, ddir, skip)
     result = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
     if result.returncode != 0:
         reason = result.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no reason given"]
         raise OSError(f"{sys.executable} could not compile {directory}: {reason[0]}")
 
 
-_RUN = "import runpy, sys; del sys.path[0]; runpy.run_path(sys.argv.pop(1), run_name='__main__')"
+def seeded(code: str, *args: str) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that run ``code`` (``args`` in ``sys.argv[1:]``) in this interpreter with
+    ``PYTHONHASHSEED=0``: no other ``PYTHON*`` variable, no site, and ``sys.path[0]`` dropped, so that no module
+    in the working directory shadows the standard library (``-I`` would ignore the seed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PYTHONHASHSEED"] = "0"
+    return [sys.executable, "-S", "-s", "-c", "import sys; del sys.path[0]\n" + code, *args], env
+
+
+_RUN = "import runpy; runpy.run_path(sys.argv.pop(1), run_name='__main__')"
 
 
 def _sources(directory: str, ddir: str, skip: re.Pattern[str] | None) -> list[tuple[str, str]]:

@@ -11,7 +11,8 @@ compiled inside a build, whose state varies, would differ from build to
 build.  Hence:
 
 - the runtime package's modules are compiled in a fresh interpreter
-  (``-I -S``), started when the build starts (:class:`Launcher`) so that it
+  (``-I -S``; before 3.11, with ``PYTHONHASHSEED=0`` instead of ``-I``, as
+  ``_compile`` explains), started when the build starts (:class:`Launcher`) so that it
   runs while the build resolves and stages, not after;
 - ``__main__.py`` holds the manifest, so it is known only at the end.  It is
   compiled here and marshalled in format 2, which writes no back-references:
@@ -32,6 +33,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ..runtime import ID_LENGTH, RUNTIME
+from . import _compile
 
 # The launcher modules that ship bytecode: what a start imports (the warm path, and in interpreter mode
 # ``_interpreter``) and what a cold start on the build interpreter does.  The rest is imported only when
@@ -101,8 +103,15 @@ class Launcher:
             path.write_bytes(source)
             self._outputs[name] = path.with_suffix(".pyc")
             args += [str(path), str(path.with_suffix(".pyc")), name]
+        # before 3.11 marshal writes a frozenset constant in hash order: there the seed is fixed (_compile)
+        command, env = (
+            _compile.seeded(_COMPILE, *args)
+            if sys.version_info < (3, 11)
+            else ([sys.executable, "-I", "-S", "-c", _COMPILE, *args], None)
+        )
         self._process = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _COMPILE, *args],
+            command,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
