@@ -134,3 +134,29 @@ def test_only_the_newest_hashes_are_kept(tmp_path: Path, monkeypatch: pytest.Mon
     assert sorted(value[2] for value in kept.values()) == sorted(
         hashlib.sha256(b"%d" % index).hexdigest() for index in (1, 2)
     )
+
+
+def test_a_file_hashed_again_counts_as_the_newest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file rewritten (same inode, new stat) is remembered as new, not dropped where its old hash stood."""
+    monkeypatch.setattr(_hashmemo, "KEEP", 2)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    first = _old_file(tmp_path / "first.whl", b"one")
+    for path in (first, _old_file(tmp_path / "second.whl", b"two")):
+        hashes = _hashmemo.Hashes(cache)
+        hashes.sha256(path)
+        hashes.save()
+    with first.open("r+b") as handle:  # the same inode, other bytes and size
+        handle.write(b"one, again")
+    past = time.time_ns() - 10 * _hashmemo.SETTLED_NS
+    os.utime(first, ns=(past, past))
+    hashes = _hashmemo.Hashes(cache)
+    assert hashes.sha256(first) == hashlib.sha256(b"one, again").hexdigest()
+    hashes.save()
+    hashes = _hashmemo.Hashes(cache)
+    hashes.sha256(_old_file(tmp_path / "third.whl", b"three"))
+    hashes.save()
+    kept = json.loads((cache / _hashmemo.FILE).read_text())
+    assert sorted(value[2] for value in kept.values()) == sorted(
+        hashlib.sha256(data).hexdigest() for data in (b"one, again", b"three")
+    )

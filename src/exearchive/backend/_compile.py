@@ -133,11 +133,12 @@ def _sources(directory: str, ddir: str, skip: re.Pattern[str] | None) -> list[tu
 
 def _compile_all(sources: list[tuple[str, str]]) -> None:
     """Compile ``sources`` (``(source, its directory's name in the payload)``), each into its ``__pycache__``."""
+    if _code_to_hash_pyc is None:
+        for path, inside in sources:
+            _compile_file(path, inside)
+        return
     made = set()
     for path, inside in sources:
-        if _code_to_hash_pyc is None:
-            _compile_file(path, inside)
-            continue
         try:
             with open(path, "rb") as handle:
                 data = handle.read()

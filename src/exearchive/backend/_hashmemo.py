@@ -65,7 +65,10 @@ class Hashes:
         """Write what was hashed anew, merged with what the file holds now (another build may have added to it)."""
         if not self._new or self._path is None:
             return
-        merged = {**_read(self._path), **self._new}
+        merged = _read(self._path)
+        for key in self._new:  # hashed anew: moved to the end, the newest, whatever position it had
+            merged.pop(key, None)
+        merged.update(self._new)
         kept = dict(list(merged.items())[-KEEP:])
         try:
             handle, temp = tempfile.mkstemp(dir=self._path.parent, prefix=".hashes-")

@@ -288,6 +288,14 @@ class _Run:
         )
 
 
+def _opened(sources: dict[Path, BinaryIO], path: Path) -> BinaryIO:
+    """``path`` open for reading, once per write (``sources`` keeps it; the writer closes them at the end)."""
+    source = sources.get(path)
+    if source is None:
+        source = sources[path] = path.open("rb", buffering=0)
+    return source
+
+
 def _compress_batch(paths: list[Path], level: int, digests: bool) -> list[_deflate.Compressed]:
     return [_deflate.compress_small(path, level, digests) for path in paths]
 
@@ -364,9 +372,7 @@ class _Writer:
         entry = self._entry(name, packed.method, packed.crc, packed.csize, packed.size, packed.executable)
         entry.sha256 = packed.sha256
         self._start(entry, max(packed.size, packed.csize) >= _LIMIT)
-        source = sources.get(packed.source)
-        if source is None:
-            source = sources[packed.source] = packed.source.open("rb", buffering=0)
+        source = _opened(sources, packed.source)
         source.seek(packed.offset)
         left = packed.csize
         while left:
@@ -385,9 +391,7 @@ class _Writer:
             return [self.copy(*members[0], sources)]
         first, last = members[0][1], members[-1][1]
         start = first.offset - _LOCAL.size - len(members[0][0].encode("utf-8"))
-        source = sources.get(first.source)
-        if source is None:
-            source = sources[first.source] = first.source.open("rb", buffering=0)
+        source = _opened(sources, first.source)
         source.seek(start)
         data = bytearray()
         while len(data) < last.offset + last.csize - start:
