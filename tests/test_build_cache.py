@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cli_support import exearchive, one_line_error, succeeded
-from exearchive.backend import _buildcache, _cachestore, _entry, _hashmemo, _pack, _staged, _zip, _zipwrite
+from exearchive.backend import _buildcache, _bytecache, _cachestore, _entry, _hashmemo, _pack, _staged, _zip, _zipwrite
 from exearchive.backend._buildcache import ENV
 from exearchive.backend._errors import ConfigError, StagingError
 from helpers import SAMPLES, build_project, clean_env, expected_runs, run_archive
@@ -216,6 +216,7 @@ def test_the_command_lists_prunes_and_clears_the_build_cache(tmp_path: Path) -> 
     env = clean_env({ENV: str(place)})
     (place / "resolutions").mkdir()
     (place / "resolutions" / "0123.json").write_text('{"format": 1, "wheels": []}')
+    _bytecache.keep(_bytecache.folder(place), "0123", b"bytecode")
     listed = succeeded(exearchive("cache", "list", "--build", env=env)).stdout.splitlines()
     assert listed[0] == f"build cache: {place}"
     assert sorted(line.split()[1] for line in listed[1:3]) == [
@@ -224,13 +225,18 @@ def test_the_command_lists_prunes_and_clears_the_build_cache(tmp_path: Path) -> 
     ]
     assert listed[3].startswith("2 entries, ")
     assert listed[4] == "1 remembered resolution"
+    assert listed[5] == "1 compiled module of the build side, 40 bytes"
     dry = succeeded(exearchive("cache", "prune", "--build", "--max-size", "0", "--dry-run", env=env)).stdout
     assert dry.splitlines()[-1].startswith("would remove 2 entries")
     assert len(_cachestore.Cache(place).listing()) == 2
     cleared = succeeded(exearchive("cache", "clear", "--build", "--root", place, env=clean_env())).stdout
-    assert cleared.splitlines()[-2:][0].startswith("removed 2 entries")
-    assert cleared.splitlines()[-1] == "removed 1 remembered resolution"
+    assert cleared.splitlines()[-3].startswith("removed 2 entries")
+    assert cleared.splitlines()[-2:] == [
+        "removed 1 remembered resolution",
+        "removed 1 compiled module of the build side",
+    ]
     assert _cachestore.Cache(place).listing() == [] and not list((place / "resolutions").iterdir())
+    assert _bytecache.stored(place) == (0, 0)
     off = exearchive("cache", "list", "--build", env=clean_env({ENV: "off"}))
     assert (
         one_line_error(off, status=2) == "the build cache is off (EXEARCHIVE_BUILD_CACHE=off); name one with --root DIR"

@@ -60,7 +60,9 @@ def test_nothing_is_started_without_bytecode(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_a_failed_build_stops_the_compiler(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
-    monkeypatch.setattr(_warmup, "_COMPILE", "import time; time.sleep(60)")
+    script = tmp_path / "sleep.py"
+    script.write_text("import time; time.sleep(60)\n")
+    monkeypatch.setattr(_warmup, "_COMPILE", str(script))
     with pytest.raises(RuntimeError), _warmup.compiled_in_background() as process:
         assert process is not None
         raise RuntimeError("setuptools failed")

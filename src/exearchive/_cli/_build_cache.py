@@ -1,7 +1,8 @@
 """``exearchive cache list|prune|clear --build``: the build cache (:mod:`exearchive.backend._buildcache`).
 
 The cache that builds keep each dependency wheel's staged, compiled and
-compressed files in (and the resolutions they remember, ``_resolutions``),
+compressed files in (and the resolutions they remember, ``_resolutions``, and
+the bytecode of the build side's own modules, ``_bytecache``),
 under ``--root``, else ``$EXEARCHIVE_BUILD_CACHE``, else the platform's
 cache directory + ``/exearchive/build``.  Pruning takes the cache's lock
 exclusively, so it waits for running builds (up to a few seconds) and never
@@ -15,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from ..backend import _buildcache, _cachestore, _hashmemo, _resolutions
+from ..backend import _buildcache, _bytecache, _cachestore, _hashmemo, _resolutions
 from ..runtime._output import plural, size_text
 from ._errors import UsageError
 from ._output import Output
@@ -46,6 +47,8 @@ def list_cache(options: argparse.Namespace, output: Output) -> int:
     total = sum(e.bytes for e in entries)
     output.line(f"{plural(len(entries), 'entry', 'entries')}, {size_text(total)} of at most {size_text(cache.limit)}")
     output.line(f"{plural(_resolutions.remembered(cache.path), 'remembered resolution', 'remembered resolutions')}")
+    count, size = _bytecache.stored(cache.path)
+    output.line(f"{plural(count, 'compiled module', 'compiled modules')} of the build side, {size_text(size)}")
     return 0
 
 
@@ -65,6 +68,8 @@ def prune_cache(options: argparse.Namespace, output: Output, clear: bool = False
     if clear or getattr(options, "days", None) is not None:
         forgotten = _resolutions.forget(cache.path, None if clear else options.days, getattr(options, "dry_run", False))
         output.line(f"{verb} {plural(forgotten, 'remembered resolution', 'remembered resolutions')}")
+        compiled = _bytecache.forget(cache.path, None if clear else options.days, getattr(options, "dry_run", False))
+        output.line(f"{verb} {plural(compiled, 'compiled module', 'compiled modules')} of the build side")
     if clear and not getattr(options, "dry_run", False):
         _hashmemo.forget(cache.path)
     return 0

@@ -37,7 +37,6 @@ directory + ``exearchive/build``) or, set to ``off``, disables it;
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import zlib
@@ -47,10 +46,11 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from ..runtime import unsafe_reason
 from . import _deflate, _pack, _reuse, _stage
 from ._cachedir import ENV as ENV  # re-exported: the cache's variable and place, named here too
 from ._cachedir import location as location
+from ._cachedir import make_private
+from ._cachedir import usable_location as usable_location
 from ._cachestore import DEFAULT_SIZE, Cache, Compile, Entry, is_metadata
 from ._errors import ConfigError, StagingError
 from ._hashing import sha256_file
@@ -74,19 +74,6 @@ class Staging:
     """The cache entries' trees that members outside ``root`` are in."""
 
 
-def usable_location(env: Mapping[str, str] | None = None) -> Path | None:
-    """The build cache's directory, made private if need be; None when it is off or cannot be used safely."""
-    place = location(env)
-    if place is None:
-        return None
-    try:
-        _make_private(place)
-    except OSError as error:
-        logger.debug("not using the build cache %s: %s", place, error.strerror)
-        return None
-    return place
-
-
 def usable_cache(env: Mapping[str, str] | None = None) -> Cache | None:
     """The build cache, its directories made private if need be; None when it is off or cannot be used safely."""
     place = usable_location(env)
@@ -94,7 +81,7 @@ def usable_cache(env: Mapping[str, str] | None = None) -> Cache | None:
         return None
     cache = Cache(place, size_limit(env))
     try:
-        _make_private(cache.entries)
+        make_private(cache.entries)
     except OSError as error:
         logger.debug("not using the build cache %s: %s", place, error.strerror)
         return None
@@ -148,8 +135,8 @@ def stage(
     identity = compiler_identity(compile_tree, compiler) if cached else ""
     cache = Cache(place, size_limit(env))
     try:
-        _make_private(place)
-        _make_private(cache.entries)
+        make_private(place)
+        make_private(cache.entries)
     except OSError as error:
         if (env if env is not None else os.environ).get(ENV):
             raise ConfigError(
@@ -170,25 +157,6 @@ def stage(
 def compiler_identity(compile_tree: Compile | None, compiler: Callable[[], str]) -> str:
     """Who compiles the dependencies' bytecode, as the entries' keys name it (``compiler()``; no bytecode)."""
     return compiler() if compile_tree else "no bytecode"
-
-
-def _make_private(path: Path) -> None:
-    """Make ``path`` (0700) if need be and make sure no one else can write it.
-
-    What the cache holds goes into archives as it is: a directory another
-    user could write (a shared ``/tmp/cache``, a symlink planted there) would
-    let them put code into every archive built from it.  The same rule as the
-    runtime's cache root: a real directory, owned by this user or root, not
-    writable by group or others; an ``OSError`` (``strerror`` says why) otherwise.
-    """
-    missing = [path, *(parent for parent in path.parents if not parent.exists())]
-    for directory in reversed(missing):  # the directories made here are private too (the runtime's root above)
-        directory.mkdir(mode=0o700, exist_ok=True)
-    if not hasattr(os, "geteuid"):
-        return
-    reason = unsafe_reason(path.lstat())
-    if reason is not None:
-        raise OSError(errno.EPERM, reason)
 
 
 def _merge(root: Path, fresh: list[Path], entries: dict[Path, Entry], tag: str | None) -> Staging:

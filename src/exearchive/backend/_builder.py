@@ -26,6 +26,7 @@ from ..runtime import FORMAT, ID_LENGTH, PAYLOAD, SINGLE_FORMAT, TARGET_LISTS
 from . import (
     _buildcache,
     _bytecode,
+    _cachedir,
     _entry,
     _extras,
     _launcher,
@@ -61,7 +62,10 @@ def build_archive(
     name = parse_wheel_filename(wheel.name)[0]
     targets = _targets_of(config, project_dir)
     _extras.check(config.extras, _extras.declared_in_wheel(wheel), name, config.where("extras"))
-    with tempfile.TemporaryDirectory(prefix="exearchive-") as temp, _launcher.Launcher() as launcher:
+    with (
+        tempfile.TemporaryDirectory(prefix="exearchive-") as temp,
+        _launcher.Launcher(_cachedir.bytecode_folder()) as launcher,
+    ):
         work = Path(temp)
         prepared = []
         for k, target in enumerate(targets):
@@ -98,7 +102,10 @@ def pack_requirements(
             f"with {config.where('lock')}, the lock file says what goes into the archive: "
             "name only the app (a distribution in the lock), not paths or requirements files"
         )
-    with tempfile.TemporaryDirectory(prefix="exearchive-") as temp, _launcher.Launcher() as launcher:
+    with (
+        tempfile.TemporaryDirectory(prefix="exearchive-") as temp,
+        _launcher.Launcher(_cachedir.bytecode_folder()) as launcher,
+    ):
         work = Path(temp)
         prepared = []
         for k, target in enumerate(targets):

@@ -33,7 +33,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ..runtime import ID_LENGTH, RUNTIME
-from . import _compile
+from . import _bytecache, _compile
 
 # The launcher modules that ship bytecode: what a start imports (the warm path, and in interpreter mode
 # ``_interpreter``) and what a cold start on the build interpreter does.  The rest is imported only when
@@ -76,11 +76,15 @@ _MAIN_MARSHAL = 2  # the newest marshal format without back-references
 class Launcher:
     """The runtime package's files, its modules compiled in the background from the moment this is made.
 
+    ``cache``: the build cache's folder of this interpreter's bytecode
+    (``_cachedir.bytecode_folder``): the modules compiled once are taken from
+    there, the same bytes, and no compiler is started when it has them all.
+
     Use it as a context manager around the build: leaving it ends the
     compiler if the build failed before :meth:`members` was asked.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cache: str | None = None) -> None:
         package = importlib.resources.files("exearchive.runtime")
         self.runtime = [
             (f"{RUNTIME}/{item.name}", item.read_bytes())
@@ -91,14 +95,26 @@ class Launcher:
         self._process: subprocess.Popen[bytes] | None = None
         self._temp: tempfile.TemporaryDirectory[str] | None = None
         self._outputs: dict[str, Path] = {}
+        self._cache = cache
+        self._kept: dict[str, bytes] = {}
         if sys.implementation.cache_tag is None:
             self._compiled = {}
             return
-        self._temp = tempfile.TemporaryDirectory(prefix="exearchive-pyc-")
-        args = []
+        missing = []
         for index, (name, source) in enumerate(self.runtime):
             if name not in BYTECODE:
                 continue
+            kept = _bytecache.load(cache, _key(name, source)) if cache else None
+            if kept is not None:
+                self._kept[name] = kept
+            else:
+                missing.append((index, name, source))
+        if not missing:  # all from the build cache: no compiler to start
+            self._compiled = self._kept
+            return
+        self._temp = tempfile.TemporaryDirectory(prefix="exearchive-pyc-")
+        args = []
+        for index, name, source in missing:
             path = Path(self._temp.name) / f"m{index}.py"
             path.write_bytes(source)
             self._outputs[name] = path.with_suffix(".pyc")
@@ -165,9 +181,19 @@ class Launcher:
         if self._compiled is None:
             assert self._process is not None
             self._process.wait()
-            self._compiled = {name: path.read_bytes() for name, path in self._outputs.items() if path.is_file()}
+            compiled = {name: path.read_bytes() for name, path in self._outputs.items() if path.is_file()}
             self.close()
+            if self._cache:
+                sources = dict(self.runtime)
+                for name, data in compiled.items():
+                    _bytecache.keep(self._cache, _key(name, sources[name]), data)
+            self._compiled = {**self._kept, **compiled}
         return self._compiled
+
+
+def _key(name: str, source: bytes) -> str:
+    """The build cache's name for the bytecode of the launcher's module ``name`` (``_bytecache``)."""
+    return _bytecache.key(f"launcher {_COMPILE}", name.encode() + b"\0" + source)
 
 
 def main_bytecode(source: bytes) -> bytes | None:

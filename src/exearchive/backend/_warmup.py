@@ -7,10 +7,14 @@ compile some fifty modules from their sources (50-60 ms on one core, in
 every build).  Importing setuptools and building the wheel, which come first,
 take longer than that on one core, so ``build_wheel`` starts ``compileall`` on
 those packages in another process before it (:func:`compiled_in_background`).
-It writes the ``__pycache__`` files that the imports would write themselves
+It writes the ``__pycache__`` files that the imports would look for
 (atomically, as py_compile does), so the imports find them; what it has not
-finished by then is compiled by the import as before.  Nothing is started where this process writes no bytecode
-(``-B``, ``PYTHONDONTWRITEBYTECODE``) or cannot write beside the packages.
+finished by then is compiled by the import as before.  That process is
+``_bytecache`` run as a script: it takes the bytecode from the build cache
+where an earlier build kept it (with the cache off, it compiles as
+``compileall`` would), so a warm build compiles nothing.  Nothing is started
+where this process writes no bytecode (``-B``, ``PYTHONDONTWRITEBYTECODE``) or
+cannot write beside the packages.
 """
 
 from __future__ import annotations
@@ -23,16 +27,15 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from . import _bytecache, _cachedir
+
 # the packages the archive step imports, besides the build side itself
 _PACKAGES = ("installer", "packaging")
 # and what it imports of the rest of exearchive (the runtime is mostly the launcher's, which it does not import)
 _FILES = ("__init__.py", "runtime/__init__.py", "runtime/_markers.py", "runtime/_versions.py")
-# compiles the directories (recursively) and the files it is given, quietly; -I -S: nothing else is imported
-_COMPILE = """\
-import compileall, os, sys
-for path in sys.argv[1:]:
-    (compileall.compile_dir if os.path.isdir(path) else compileall.compile_file)(path, quiet=2)
-"""
+# compiles the directories (recursively) and the files it is given, from the build cache's bytecode; -I -S:
+# nothing else is imported (the script is stdlib only)
+_COMPILE = _bytecache.__file__
 
 
 @contextlib.contextmanager
@@ -50,7 +53,7 @@ def compiled_in_background() -> Iterator[subprocess.Popen[bytes] | None]:
         flags += ["-X", f"pycache_prefix={sys.pycache_prefix}"]
     try:
         process = subprocess.Popen(
-            [sys.executable, "-I", "-S", *flags, "-c", _COMPILE, *paths],
+            [sys.executable, "-I", "-S", *flags, _COMPILE, _cachedir.bytecode_folder() or "", *paths],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
