@@ -11,6 +11,9 @@ format; so it is done once per such key and kept in an *entry*::
     <cache>/entries/<key>/entry.json    the key's parts, the cache tag of the bytecode, SHA-256 of the two above, size
     <cache>/entries/<key>/used          touched at every use (least recently used entries are pruned first)
 
+(Beside the entries: ``resolutions/``, the remembered resolutions (``_resolutions``), ``hashes.json``
+(``_hashmemo``) and ``bytecode/``, the build side's own compiled modules (``_bytecache``).)
+
 A later build stages only the project's own wheel (it changes every commit)
 into its staging tree, copies there the cached wheels' metadata (their
 ``.dist-info``, scripts and ``.pth`` files: what reading the staging tree
