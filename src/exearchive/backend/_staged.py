@@ -135,7 +135,8 @@ def read(root: Path, wheels: Iterable[Path], more_roots: Iterable[Path] = ()) ->
     distributions = []
     for info in sorted(site.glob("*.dist-info")):
         meta = importlib.metadata.PathDistribution(info)
-        name = meta.metadata["Name"]
+        metadata = meta.metadata  # parsed once: each of meta's properties parses METADATA again
+        name = metadata["Name"]
         wheel = by_project.get(canonicalize_name(name))
         tags = sorted(str(t) for t in parse_wheel_filename(wheel.name)[3]) if wheel else []
         scripts = {ep.name: ep.value for ep in meta.entry_points if ep.group in ("console_scripts", "gui_scripts")}
@@ -143,14 +144,15 @@ def read(root: Path, wheels: Iterable[Path], more_roots: Iterable[Path] = ()) ->
         distributions.append(
             Distribution(
                 name=name,
-                version=meta.version,
-                requires_python=(meta.metadata.get_all("Requires-Python") or [None])[0],
-                requires=list(meta.requires or []),
+                version=metadata["Version"],
+                requires_python=(metadata.get_all("Requires-Python") or [None])[0],
+                # as meta.requires reads them (a .dist-info has no requires.txt to fall back on)
+                requires=list(metadata.get_all("Requires-Dist") or []),
                 console_scripts=scripts,
                 tags=tags,
                 pure=all(t.endswith("-none-any") for t in tags),
                 wheel=wheel.name if wheel else "",
-                extras=list(meta.metadata.get_all("Provides-Extra") or []),
+                extras=list(metadata.get_all("Provides-Extra") or []),
                 python_scripts=python_scripts,
                 other_scripts=other_scripts,
             )
