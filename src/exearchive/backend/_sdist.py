@@ -105,14 +105,13 @@ def _compress(plain: Path, sdist: Path, mtime: int) -> None:
     handle, temp_name = tempfile.mkstemp(prefix=f".{sdist.name}.", suffix=".tmp", dir=sdist.parent)
     temp = Path(temp_name)
     try:
-        with os.fdopen(handle, "wb") as out:
-            with (
-                plain.open("rb") as source,
-                gzip.GzipFile(filename=sdist.name, mode="wb", fileobj=out, compresslevel=9, mtime=mtime) as packed,
-            ):
-                shutil.copyfileobj(source, packed)
-            out.flush()
-            os.fsync(out.fileno())
+        with (
+            os.fdopen(handle, "wb") as out,
+            plain.open("rb") as source,
+            gzip.GzipFile(filename=sdist.name, mode="wb", fileobj=out, compresslevel=9, mtime=mtime) as packed,
+        ):
+            shutil.copyfileobj(source, packed)
+        # not synced to disk, as the archive and the wheel are not (_pack): the rename makes it whole or absent
         temp.chmod(sdist.stat().st_mode & 0o777)
         temp.replace(sdist)
     except BaseException:
