@@ -29,7 +29,16 @@ def _wheels(directory: Path) -> list[Path]:
     return [
         make_wheel(directory, "app", {"app/__init__.py": b"def main(): pass\n", "app/data.txt": b"x" * 5000}),
         make_wheel(directory, "first", {"nspkg/__init__.py": _INIT, "nspkg/a.py": b"A = 1\n" * 300}),
-        make_wheel(directory, "second", {"nspkg/__init__.py": _INIT, "nspkg/b.py": b"B = 2\n", "second.pth": b"\n"}),
+        make_wheel(
+            directory,
+            "second",
+            {
+                "nspkg/__init__.py": _INIT,
+                "nspkg/b.py": b"B = 2\n",
+                "second.pth": b"\n",
+                "second-1.0.data/scripts/second-tool": b"#!python\nprint(2)\n",
+            },
+        ),
     ]
 
 
@@ -59,7 +68,13 @@ def test_payload_is_the_same_with_a_cold_cache_a_warm_one_and_none(tmp_path: Pat
     names = zipfile.ZipFile(tmp_path / "warm" / "payload.zip").namelist()
     assert f"site-packages/nspkg/__pycache__/a.{sys.implementation.cache_tag}.pyc" in names
     assert names.count("site-packages/nspkg/__init__.py") == 1
-    assert (tmp_path / "warm" / "stage" / "site-packages" / "second.pth").is_file()  # metadata is in the tree
+    # the cached wheels' metadata is read in their entries' trees: what the build learns is the same
+    assert not (tmp_path / "warm" / "stage" / "site-packages" / "second.pth").exists()
+    read_off, read_warm = (_staged.read(s.root, wheels, s.trees) for s in (plain, staging))
+    assert read_warm.distributions == read_off.distributions
+    assert [d.name for d in read_warm.distributions] == ["app", "first", "second"]
+    assert read_warm.distributions[2].python_scripts == ["second-tool"]  # its bin/ is the entry's
+    assert read_warm.pth_files == read_off.pth_files == ["second.pth"]
 
 
 def test_a_damaged_entry_is_made_again_never_packed(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -15,10 +15,10 @@ format; so it is done once per such key and kept in an *entry*::
 (``_hashmemo``) and ``bytecode/``, the build side's own compiled modules (``_bytecache``).)
 
 A later build stages only the project's own wheel (it changes every commit)
-into its staging tree, copies there the cached wheels' metadata (their
-``.dist-info``, scripts and ``.pth`` files: what reading the staging tree
-needs) and packs every other member from ``packed.zip`` as it is, without
-compressing it again.  The members are merged in the order in which
+into its staging tree, reads the cached wheels' metadata (their
+``.dist-info``, scripts and ``.pth`` files) in their entries' trees, and packs
+every member of theirs from ``packed.zip`` as it is, without compressing it
+again.  The members are merged in the order in which
 ``_pack.walk`` lists one tree staged from every wheel, and a file written by two
 wheels is refused unless both wrote the same bytes, as in ``_stage``: the
 archive is byte for byte the one built without the cache.
@@ -27,7 +27,7 @@ Entries are made in a temporary directory beside them and renamed into place
 (a concurrent build that made the same entry keeps the first one).  Every use
 checks the SHA-256 of ``packed.zip`` (as ``_hashmemo`` remembers it while its
 stat is unchanged) and ``index.json`` and the CRC-32 of each metadata file it
-copies; an entry that fails is set aside and made again, never packed.
+reads; an entry that fails is set aside and made again, never packed.
 Nothing is linked: cached files are only read.  Builds hold a
 shared lock on ``<cache>/lock`` while they use the cache; pruning (after a
 build, when the cache is over its size, or ``exearchive cache prune --build``)
@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import logging
 import os
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +53,7 @@ from ._cachedir import ENV as ENV  # re-exported: the cache's variable and place
 from ._cachedir import location as location
 from ._cachedir import make_private
 from ._cachedir import usable_location as usable_location
-from ._cachestore import DEFAULT_SIZE, Cache, Compile, Entry, is_metadata
+from ._cachestore import DEFAULT_SIZE, Cache, Compile, Entry
 from ._errors import ConfigError, StagingError
 from ._hashing import sha256_file
 from ._zipwrite import Packed
@@ -164,7 +163,8 @@ def compiler_identity(compile_tree: Compile | None, compiler: Callable[[], str])
 
 def _merge(root: Path, fresh: list[Path], entries: dict[Path, Entry], tag: str | None) -> Staging:
     """The members of one tree staged from every wheel, as ``_stage`` would make it (first writer wins, identical
-    collisions allowed); the cached wheels' metadata copied into ``root``."""
+    collisions allowed); a cached wheel's members stay in its entry's tree, metadata too (``_staged.read`` reads
+    it there)."""
     fresh_members = list(_pack.walk(root))
     owners: dict[str, tuple[str, Path, Packed | None]] = {}
     for wheel in sorted([*fresh, *entries], key=lambda p: p.name.lower()):
@@ -190,10 +190,6 @@ def _merge(root: Path, fresh: list[Path], entries: dict[Path, Entry], tag: str |
     for name in sorted(owners, key=_walk_key):
         _, path, packed = owners[name]
         if packed is not None:
-            if is_metadata(name):
-                target = root / name
-                _copy_checked(path, target, packed)
-                path = target
             packed_by_path[path] = packed
         members.append((name, path))
     pyc_tag = tag if fresh else next((e.tag for e in entries.values()), None)
@@ -222,17 +218,13 @@ def _same(first: Path, first_packed: Packed | None, second: Path, second_packed:
     return sha256_file(first) == sha256_file(second)
 
 
-def _walk_key(name: str) -> list[tuple[int, str]]:
-    """Sort key giving ``_pack.walk``'s order: per directory its files (sorted), then its subdirectories (sorted)."""
-    parts = name.split("/")
-    return [(1, part) for part in parts[:-1]] + [(0, parts[-1])]
+def _walk_key(name: str) -> str:
+    """Sort key giving ``_pack.walk``'s order: per directory its files (sorted), then its subdirectories (sorted).
 
-
-def _copy_checked(source: Path, target: Path, packed: Packed) -> None:
-    data = source.read_bytes()
-    if len(data) != packed.size or zlib.crc32(data) != packed.crc:  # changed since it was checked
-        raise StagingError(f"the build cache's {source} changed during the build; build again")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
-    if packed.executable:
-        target.chmod(0o755)
+    Each directory part becomes ``\x02 part \x00`` and the file name ``\x01 name``: at the first part where two
+    names differ, a file (``\x01``) sorts before a directory (``\x02``), and two parts of the same kind compare
+    as the parts do (``\x00``, which no name holds, ends a part before any character)."""
+    cut = name.rfind("/")
+    if cut < 0:
+        return "\x01" + name
+    return "\x02" + name[:cut].replace("/", "\x00\x02") + "\x00\x01" + name[cut + 1 :]

@@ -274,7 +274,7 @@ def _load(path: Path, hashes: _hashmemo.Hashes) -> Entry:
             for name, offset, csize, size, crc, method, executable, digest in json.loads(index_bytes)
         ]
         for name, member in index:
-            if is_metadata(name):  # read by the build: checked here, copied later
+            if is_metadata(name):  # read by the build in the entry's tree: checked here
                 data = (path / "tree" / name).read_bytes()
                 if len(data) != member.size or zlib.crc32(data) != member.crc:
                     raise Damaged(f"{name} does not match its index")

@@ -129,18 +129,23 @@ def _plain_scripts(
 
 
 def read(root: Path, wheels: Iterable[Path], more_roots: Iterable[Path] = ()) -> Staged:
-    """Describe the staging tree at ``root``, staged from ``wheels`` (``more_roots``: see ``Staged``)."""
+    """Describe the staging tree at ``root``, staged from ``wheels`` (``more_roots``: see ``Staged``).
+
+    Each distribution is read where it was staged: in ``root`` or in one of
+    ``more_roots`` (a build cache entry's tree, read in place), in the order
+    of their ``.dist-info`` names, as one tree holding them all lists them."""
     by_project = {canonicalize_name(parse_wheel_filename(w.name)[0]): w for w in wheels}
-    site = root / SITE
+    trees = [root, *more_roots]
+    infos = sorted((info.name, tree, info) for tree in trees for info in (tree / SITE).glob("*.dist-info"))
     distributions = []
-    for info in sorted(site.glob("*.dist-info")):
+    for _, tree, info in infos:
         meta = importlib.metadata.PathDistribution(info)
         metadata = meta.metadata  # parsed once: each of meta's properties parses METADATA again
         name = metadata["Name"]
         wheel = by_project.get(canonicalize_name(name))
         tags = sorted(str(t) for t in parse_wheel_filename(wheel.name)[3]) if wheel else []
         scripts = {ep.name: ep.value for ep in meta.entry_points if ep.group in ("console_scripts", "gui_scripts")}
-        python_scripts, other_scripts = _plain_scripts(root, meta, scripts)
+        python_scripts, other_scripts = _plain_scripts(tree, meta, scripts)
         distributions.append(
             Distribution(
                 name=name,
@@ -157,7 +162,7 @@ def read(root: Path, wheels: Iterable[Path], more_roots: Iterable[Path] = ()) ->
                 other_scripts=other_scripts,
             )
         )
-    pth = sorted(p.name for p in site.glob("*.pth") if not p.name.startswith("."))
+    pth = sorted({p.name for tree in trees for p in (tree / SITE).glob("*.pth") if not p.name.startswith(".")})
     return Staged(root, distributions, pth, list(more_roots))
 
 
