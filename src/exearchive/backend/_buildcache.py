@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,7 +181,7 @@ def _merge(root: Path, fresh: list[Path], entries: dict[Path, Entry], tag: str |
             elif not _same(seen[1], seen[2], path, packed):
                 shown = name.removeprefix(f"{_stage.SITE}/")  # as _stage names it: the path in the wheel
                 raise StagingError(f"{seen[0]} and {wheel.name} both install {shown!r} with different contents")
-    directories = {parent for name in owners for parent in _parents(name)}
+    directories = _directories(owners)
     clash = next((name for name in owners if name in directories), None)
     if clash is not None:
         raise StagingError(f"{owners[clash][0]} installs {clash!r}, a file where another wheel has a directory")
@@ -196,12 +196,19 @@ def _merge(root: Path, fresh: list[Path], entries: dict[Path, Entry], tag: str |
     return Staging(root, members, packed_by_path, pyc_tag, [e.tree for e in entries.values()])
 
 
-def _parents(name: str) -> Iterator[str]:
-    """``a/b/c``: ``a/b``, ``a``."""
-    end = name.rfind("/")
-    while end > 0:
-        yield name[:end]
-        end = name.rfind("/", 0, end)
+def _directories(names: Iterable[str]) -> set[str]:
+    """Every directory above ``names`` (``a/b/c``: ``a/b``, ``a``): a name's parents are walked up only until one
+    is known, as the rest above it then is."""
+    found: set[str] = set()
+    for name in names:
+        end = name.rfind("/")
+        while end > 0:
+            parent = name[:end]
+            if parent in found:
+                break
+            found.add(parent)
+            end = name.rfind("/", 0, end)
+    return found
 
 
 def _same(first: Path, first_packed: Packed | None, second: Path, second_packed: Packed | None) -> bool:
