@@ -240,7 +240,7 @@ def test_the_command_lists_prunes_and_clears_the_build_cache(tmp_path: Path) -> 
     ]
     assert listed[3].startswith("2 entries, ")
     assert listed[4] == "1 remembered resolution"
-    assert listed[5] == "1 compiled module of the build side, 40 bytes"
+    assert listed[5] == "1 file of the build side's own bytecode and launcher, 40 bytes"
     dry = succeeded(exearchive("cache", "prune", "--build", "--max-size", "0", "--dry-run", env=env)).stdout
     assert dry.splitlines()[-1].startswith("would remove 2 entries")
     assert len(_cachestore.Cache(place).listing()) == 2
@@ -248,7 +248,7 @@ def test_the_command_lists_prunes_and_clears_the_build_cache(tmp_path: Path) -> 
     assert cleared.splitlines()[-3].startswith("removed 2 entries")
     assert cleared.splitlines()[-2:] == [
         "removed 1 remembered resolution",
-        "removed 1 compiled module of the build side",
+        "removed 1 file of the build side's own bytecode and launcher",
     ]
     assert _cachestore.Cache(place).listing() == [] and not list((place / "resolutions").iterdir())
     assert _bytecache.stored(place) == (0, 0)

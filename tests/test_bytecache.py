@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
 
-from exearchive.backend import _bytecache, _cachedir, _launcher
+from exearchive.backend import _bytecache, _cachedir, _deflate, _launcher
 from helpers import check, clean_env, run
 
 _MODULES = {
@@ -145,3 +146,39 @@ def test_the_launcher_bytecode_is_compiled_once(tmp_path: Path) -> None:
         assert third._process is not None
         assert third.members(b"MANIFEST = {}\n") == compiled
     assert _bytecache.load(folder, damaged.name) is not None
+
+
+def test_the_launcher_files_are_deflated_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _bytecache.folder(tmp_path / "cache")
+    os.makedirs(folder)
+    with _launcher.Launcher() as uncached:
+        name, data = uncached.runtime[1]
+        stored_name, tiny = "tiny.py", b"x"
+        expected = _deflate.compress_bytes(data, False, 6)
+        assert uncached.deflated(name, data, 6) == expected
+        assert _deflate.compress_bytes(tiny, False, 6).method == _deflate.STORED  # deflate makes it no smaller
+    with _launcher.Launcher(folder) as first:
+        assert first.deflated(name, data, 6) == expected
+        assert first.deflated(stored_name, tiny, 6).method == _deflate.STORED
+        assert first.deflated(name, data, 9) == _deflate.compress_bytes(data, False, 9)  # each level its own
+    kept = len(os.listdir(folder))
+    with monkeypatch.context() as patch:
+        patch.setattr(_deflate, "compress_bytes", _fails)
+        with _launcher.Launcher(folder) as second:
+            assert second.deflated(name, data, 6) == expected  # from the cache, not deflated again
+            assert second.deflated(stored_name, tiny, 6) == _stored(tiny)
+    assert len(os.listdir(folder)) == kept
+    # a damaged file is deflated again and replaced
+    for item in Path(folder).iterdir():
+        item.write_bytes(item.read_bytes()[:-1])
+    with _launcher.Launcher(folder) as third:
+        assert third.deflated(name, data, 6) == expected
+        assert third.deflated(stored_name, tiny, 6).data == tiny
+
+
+def _stored(data: bytes) -> _deflate.Compressed:
+    return _deflate.Compressed(data, len(data), zlib.crc32(data), _deflate.STORED, False)
+
+
+def _fails(*args: object, **kwargs: object) -> _deflate.Compressed:
+    raise AssertionError("deflated again")

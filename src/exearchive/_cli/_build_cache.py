@@ -48,7 +48,7 @@ def list_cache(options: argparse.Namespace, output: Output) -> int:
     output.line(f"{plural(len(entries), 'entry', 'entries')}, {size_text(total)} of at most {size_text(cache.limit)}")
     output.line(f"{plural(_resolutions.remembered(cache.path), 'remembered resolution', 'remembered resolutions')}")
     count, size = _bytecache.stored(cache.path)
-    output.line(f"{plural(count, 'compiled module', 'compiled modules')} of the build side, {size_text(size)}")
+    output.line(f"{plural(count, 'file', 'files')} of the build side's own bytecode and launcher, {size_text(size)}")
     return 0
 
 
@@ -69,7 +69,7 @@ def prune_cache(options: argparse.Namespace, output: Output, clear: bool = False
         forgotten = _resolutions.forget(cache.path, None if clear else options.days, getattr(options, "dry_run", False))
         output.line(f"{verb} {plural(forgotten, 'remembered resolution', 'remembered resolutions')}")
         compiled = _bytecache.forget(cache.path, None if clear else options.days, getattr(options, "dry_run", False))
-        output.line(f"{verb} {plural(compiled, 'compiled module', 'compiled modules')} of the build side")
+        output.line(f"{verb} {plural(compiled, 'file', 'files')} of the build side's own bytecode and launcher")
     if clear and not getattr(options, "dry_run", False):
         _hashmemo.forget(cache.path)
     return 0

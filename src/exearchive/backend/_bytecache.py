@@ -5,7 +5,8 @@ installs the backend there without bytecode, so every build compiled the
 archive step's own modules again (exearchive, installer, packaging: 0.27 s
 of CPU on this project's 2-core reference machine), and the launcher's
 modules once more for the archive (0.1 s).  This module keeps the results
-in the build cache::
+in the build cache (and the launcher's files as deflated for an archive,
+``_launcher.Launcher.deflated``, the same in every build)::
 
     <cache>/bytecode/<tag>/<key>   SHA-256 of the rest of the file, then the bytecode
 

@@ -171,7 +171,12 @@ def write_archive(
             for name, data in files:
                 warm = _WARM_PATH if name.endswith(".pyc") else _WARM_SOURCES
                 # stored: a warm start then never loads zlib (0.7 ms); deflated at level 9, the smallest archive
-                archive.add(name, data, level == _SMALLEST or name.removesuffix("c") not in warm, level)
+                if level != _SMALLEST and name.removesuffix("c") in warm:
+                    archive.add(name, data, False)
+                elif name.removesuffix("c") == "__main__.py":  # it holds the manifest: new in every build
+                    archive.add(name, data, True, level)
+                else:
+                    archive.add_compressed(name, launcher.deflated(name, data, level))
             # the launcher's hashes only here: a warm start never needs them, the literal stays small
             text = json.dumps({**manifest, LAUNCHER_FILES: _launcher.hashes(runtime)}, indent=2, sort_keys=True)
             archive.add(MANIFEST_JSON, (text + "\n").encode(), True, level)

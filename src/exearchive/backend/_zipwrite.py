@@ -246,6 +246,10 @@ class Archive:
             if compress
             else _deflate.Compressed(data, len(data), zlib.crc32(data), _deflate.STORED, False)
         )
+        self.add_compressed(name, member)
+
+    def add_compressed(self, name: str, member: _deflate.Compressed) -> None:
+        """A small member already compressed (``_deflate.compress_bytes``)."""
         self._entries.append(self._writer.whole(name, member))
 
     def finish(self) -> None:
