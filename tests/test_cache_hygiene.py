@@ -10,6 +10,7 @@ directories) go anyway.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -304,3 +305,72 @@ def test_leftovers_that_are_files_or_unreadable_trees_are_removed(hello: Path, t
         if locked_up.exists():
             for path in (locked_up / "site-packages", locked_up / "site-packages" / "pkg" / "sub"):
                 path.chmod(0o700)
+
+
+# --------------------------------------------------------------------------
+# a temp dir that is not yet locked
+
+
+@pytest.mark.parametrize("made", ["nothing", "state directory", "empty lock file"])
+def test_a_temp_dir_made_but_not_yet_locked_is_removed_by_the_next_start(
+    hello: Path, tmp_path: Path, made: str
+) -> None:
+    """A start killed before it locked its temp dir leaves a tree that the next one can judge at once."""
+    root = tmp_path / "cache"
+    root.mkdir(mode=0o700)
+    tmp = root / f".tmp-{'2' * ID_LENGTH}-{FOREIGN_PID}-0000f00d"
+    tmp.mkdir()
+    if made != "nothing":
+        (tmp / ".exearchive").mkdir()
+    if made == "empty lock file":
+        (tmp / ".exearchive" / "extracting").write_text("")
+    listed = json.loads(succeeded(_cli("cache", "list", "--root", root, "--json")).stdout)
+    assert [(x["name"], x["state"]) for x in listed["leftovers"]] == [(tmp.name, "dead")]
+    result = run_archive(hello, root=root, env={"EXEARCHIVE_VERBOSE": "1"})
+    assert result.returncode == 0, result.stderr
+    assert not tmp.exists()
+    assert f"removed leftover {tmp.name}" in result.stderr
+
+
+@pytest.mark.parametrize("when", ["state", "opened"])
+def test_a_start_whose_new_temp_dir_a_sweeper_claims_makes_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """A sweeper that runs while a start makes its temp dir (no root lock) removes it; the start goes on elsewhere."""
+    from exearchive.runtime import _cache, _extract
+
+    root = tmp_path / "cache"
+    root.mkdir(mode=0o700)
+    swept: list[str] = []
+
+    def sweep_once(point: str) -> None:
+        if point == when and not swept:
+            [name] = os.listdir(root)
+            swept.append(name)
+            _cache.remove_leftovers(str(root), lambda message: None)
+
+    monkeypatch.setattr(_extract, "_checkpoint", sweep_once)
+    tmp = _extract.Tmp(str(root), "3" * ID_LENGTH)
+    try:
+        assert swept and os.path.basename(tmp.path) != swept[0]
+        assert os.listdir(root) == [os.path.basename(tmp.path)]  # the first was removed, the second stands
+        assert _cache.leftover_state(tmp.path, time.time()) == "live"
+        _cache.remove_leftovers(str(root), lambda message: None)
+        assert os.path.isdir(tmp.path)
+    finally:
+        tmp.remove()
+    assert os.listdir(root) == []
+
+
+def test_a_published_entry_loses_its_temp_dirs_lock_file(tmp_path: Path) -> None:
+    from exearchive.runtime import _extract
+
+    root = tmp_path / "cache"
+    root.mkdir(mode=0o700)
+    tmp = _extract.Tmp(str(root), "4" * ID_LENGTH)
+    entry = root / ("4" * ID_LENGTH)
+    os.rename(tmp.path, entry)
+    assert (entry / ".exearchive" / "extracting").is_file()
+    tmp.published(str(entry))
+    assert not (entry / ".exearchive" / "extracting").exists()
+    assert tmp.fd == -1

@@ -161,11 +161,15 @@ def _check_nothing_untrusted(root: Path, reference: dict[str, int]) -> None:
 # interpreter whose bytecode is compiled at first start (the payload ships pycs for the build one only).
 KILL_POINTS = [
     ("locked", "build"),
+    ("made", "build"),
+    ("state", "build"),
+    ("opened", "build"),
     ("tmp", "build"),
     ("file:1", "build"),
     ("file:10", "build"),
     ("extracted", "build"),
     ("recorded", "build"),
+    ("renamed", "build"),
     ("published", "build"),
     ("compiled", "other"),
     ("compiling:2", "other"),
@@ -187,7 +191,7 @@ def test_start_killed_at_any_point_leaves_nothing_trusted(
     killed = run_python(python, archive, "World", env=launcher_env(root, {"EXEARCHIVE_TEST_KILL_AT": point}))
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     _check_nothing_untrusted(root, reference)
-    if point in ("published", "compiling:2"):
+    if point in ("renamed", "published", "compiling:2"):
         assert len(entries(root)) == 1
     else:
         assert entries(root) == []

@@ -321,9 +321,16 @@ def remove_leftovers(root, trace):
     except OSError:
         return
     for name in names:
-        if leftover_name(name) and leftover_state(os.path.join(root, name), now) == "dead":
-            remove_tree(os.path.join(root, name))
-            trace("removed leftover %s" % name)
+        if leftover_name(name):
+            path = os.path.join(root, name)
+            state, fd = claim_leftover(path, now)
+            if state == "dead":
+                try:
+                    remove_tree(path)
+                finally:
+                    if fd >= 0:
+                        os.close(fd)
+                trace("removed leftover %s" % name)
 
 
 def is_entry_name(name):
@@ -345,31 +352,104 @@ def leftover_name(name):
 
 
 def leftover_state(path, now):
-    """``"live"``, ``"dead"`` or ``"young"`` (kept for now) for a temp or trash directory.
+    """``"live"``, ``"dead"`` or ``"young"`` (kept for now) for a temp or trash directory; see ``claim_leftover``."""
+    return _judge(path, now, False)[0]
 
-    Live: a process holds its lock (``_extract.Tmp``), in whatever PID namespace or on
-    whatever host.  Dead: its lock file exists and is written, and the lock
-    can be taken (its holder is gone).  Anything else (no lock file, as in a
-    trash directory; a lock file still empty; no ``flock`` here) is dead only
-    once it is older than ``GRACE`` seconds.
+
+def claim_leftover(path, now):
+    """``(state, fd)``: ``leftover_state``; when dead, the temp dir's lock held (``fd``, else -1) for its removal.
+
+    Live: a process holds its lock (``_extract.Tmp``), in whatever PID
+    namespace or on whatever host.  Dead: its lock file is written and the
+    lock can be taken (its holder is gone); or the tree holds nothing but its
+    state directory and no lock is held, or there is none (a start killed
+    before it locked its temp dir: the sweeper makes the lock file and takes
+    it, and a live start that finds its lock file so taken tries another
+    name).  Anything else (a trash directory, which has no lock; a filled
+    tree whose lock file is missing or empty, as an older launcher left them;
+    no ``flock`` here) is dead only once it is older than ``GRACE`` seconds.
     """
-    holder = _lock_holder(path)
-    if holder is not None:
-        return "live" if holder else "dead"
+    return _judge(path, now, True)
+
+
+def _judge(path, now, claim):
+    lock = os.path.join(path, STATE_DIR, TMP_LOCK)
+    fd = _open_tmp_lock(path, lock, claim)
+    if fd >= 0:
+        state = _lock_state(fd, path)
+        if state == "dead" and claim:
+            return state, fd
+        os.close(fd)
+        if state is not None:
+            return state, -1
+    elif fd == _UNFILLED:
+        return "dead", -1  # only said, not claimed
     try:
         age = now - os.lstat(path).st_mtime
     except OSError:
-        return "young"  # gone already
-    return "dead" if age > GRACE else "young"
+        return "young", -1  # gone already
+    return ("dead" if age > GRACE else "young"), -1
 
 
-def _lock_holder(path):
-    """True if a process holds the temp dir's lock, False if none does, None if that cannot be told."""
-    probe = probe_lock(os.path.join(path, STATE_DIR, TMP_LOCK))
-    if probe is None or probe[0] is None:
+_NO_LOCK, _UNFILLED = -1, -2
+
+
+def _open_tmp_lock(path, lock, claim):
+    """A descriptor of the temp dir's lock file; for a tree that has none and holds nothing, one made to claim it.
+
+    ``_NO_LOCK`` when there is none to open (or it cannot be made);
+    ``_UNFILLED`` when there is none, the tree holds nothing, and ``claim`` is
+    false.
+    """
+    flags = os.O_RDONLY | _CLOEXEC | _NOFOLLOW
+    try:
+        return os.open(lock, flags)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return _NO_LOCK
+    if not (os.path.basename(path).startswith(".tmp-") and _unfilled(path)):
+        return _NO_LOCK
+    if not claim:
+        return _UNFILLED
+    try:
+        os.mkdir(os.path.dirname(lock), 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return _NO_LOCK
+    try:
+        return os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC | _NOFOLLOW, 0o600)
+    except OSError:
+        return _NO_LOCK  # its start made it just now (FileExistsError): the next sweep tells
+
+
+def _lock_state(fd, path):
+    """``"live"`` or ``"dead"`` from a lock file's ``flock`` (then held by this process), or None: the age tells."""
+    try:
+        import fcntl
+    except ImportError:
         return None
-    held, size = probe
-    return True if held else (False if size else None)  # empty: made, perhaps not yet locked
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return "live"
+    except OSError:
+        return None
+    if os.fstat(fd).st_size or _unfilled(path):
+        return "dead"  # written: its holder is gone; empty in an empty tree: its start, if alive, tries another name
+    return None
+
+
+def _unfilled(path):
+    """Whether a temp dir holds nothing but its state directory, and that nothing but the lock file."""
+    try:
+        names = os.listdir(path)
+        return set(names) <= {STATE_DIR} and set(os.listdir(os.path.join(path, STATE_DIR)) if names else ()) <= {
+            TMP_LOCK
+        }
+    except OSError:
+        return False
 
 
 def probe_lock(path):

@@ -26,15 +26,19 @@ incomplete, or not yet ready for the running interpreter.  Steps:
 4. for an entry published by another interpreter: compile bytecode for this
    one in place (each ``.pyc`` is written atomically) and write its ready marker.
 
-A start killed at any moment leaves at most a ``.tmp-*`` or ``.trash-*``
-directory, which no start trusts and the next extraction removes once it can
-tell that no process fills it any more (``Tmp``, ``_cache.leftover_state``).
+A start killed at any moment leaves at most a ``.tmp-*`` directory, which no
+start trusts and the next extraction removes (no state of a live start's temp
+directory is one a sweeper cannot judge: ``Tmp``, ``_cache.claim_leftover``),
+or a ``.trash-*`` directory, removed once older than ``_cache.GRACE``; or, killed
+just after publishing, the lock file of its temp directory in the entry's
+state directory, which nothing reads.
 
 Test hook: ``EXEARCHIVE_TEST_KILL_AT=POINT`` (or ``POINT:N``) makes the
 process kill itself with SIGKILL when it reaches ``POINT`` (the N-th time);
 see ``_checkpoint``.  It is read only here, on the cold path.
 """
 
+import errno
 import os
 import sys
 
@@ -67,9 +71,12 @@ _reached = {}  # type: dict[str, int]
 def _checkpoint(point):
     """Test hook: die here with SIGKILL if ``EXEARCHIVE_TEST_KILL_AT`` names this point.
 
-    Points, in order: ``locked``, ``tmp``, ``file`` (after each extracted
-    file), ``extracted``, ``compiled``, ``recorded`` (completion record and
-    ready marker written, not yet published), ``published``, and for an entry
+    Points, in order: ``locked``, ``made`` (a temp dir made, nothing in it),
+    ``state`` (its state directory made), ``opened`` (its lock file made, not
+    yet locked), ``tmp``, ``file`` (after each extracted file), ``extracted``,
+    ``compiled``, ``recorded`` (completion record and ready marker written,
+    not yet published), ``renamed`` (published, the temp dir's lock file still
+    in it), ``published``, and for an entry
     made ready for another interpreter: ``compiling`` (after each ``.pyc``)
     and ``ready``.
     """
@@ -220,7 +227,8 @@ def _extract(manifest, archive, root, entry, trace):
         _publish(tmp.path, entry, root, tmp.token, trace, lambda: entry_problem(entry, manifest, files=count) is None)
         if sync:
             _fsync_dir(root)
-        tmp.close()
+        _checkpoint("renamed")
+        tmp.published(entry)
         _checkpoint("published")
     except OSError as error:
         tmp.remove()
@@ -240,8 +248,8 @@ def fill(tmp, manifest, archive, env, trace, verified=True, runnable=True, recor
     archive (``runnable``); the completion record written by
     ``record(path, manifest, count)`` (``write_complete``; a repair carries the
     old one over), whose result is returned; synced to disk
-    (``sync_wanted(env)``); the temp directory's lock file removed
-    (``Tmp.finish``).  Used by the cold path and by ``verify --repair``.
+    (``sync_wanted(env)``).  The caller publishes it and calls
+    ``Tmp.published``.  Used by the cold path and by ``verify --repair``.
     """
     _checkpoint("tmp")
     count = unpack(archive, tmp.path, manifest=manifest if verified else None, target=target_of(manifest))
@@ -259,7 +267,6 @@ def fill(tmp, manifest, archive, env, trace, verified=True, runnable=True, recor
     _checkpoint("recorded")
     if sync_wanted(env):
         sync_tree(tmp.path, trace)
-    tmp.finish()
     return count, written
 
 
@@ -270,36 +277,50 @@ class Tmp:
     directory, taken before anything else is written) says "a live process
     fills this", whatever PID namespace or host that process runs in: a start
     that sweeps leftovers removes a temp directory only when it can take that
-    lock itself (see ``leftover_state``).  The lock file says who made it, for
-    ``cache list``.  ``finish`` removes the lock file just before the tree is
-    published; the lock is released when the tree is published or removed.
+    lock itself, and holds it while it removes the tree (``_cache.claim_leftover``).
+    The lock file says who made it, for ``cache list``.
+
+    No moment of a start leaves a tree that a sweeper cannot judge.  Before
+    the lock is held the tree holds nothing but its state directory: a
+    sweeper claims such a tree by making (or locking) the lock file itself,
+    and the start that made it, finding its lock file taken or gone, tries
+    again under a new name (``_ATTEMPTS``).  Once filled, the tree is
+    published with its lock file in it, and ``published`` removes that file
+    from the entry before it releases the lock (a start killed in between
+    leaves a lock file in the entry's state directory, which nothing reads).
     """
 
     def __init__(self, root, entry_id):
-        self.token = os.urandom(4).hex()
-        self.path = os.path.join(root, _cache.tmp_name(entry_id, self.token))
-        self.fd = -1
-        os.mkdir(self.path, 0o700)
-        try:
-            state = os.path.join(self.path, STATE_DIR)
-            os.mkdir(state, 0o700)
-            self.fd = _hold_tmp_lock(os.path.join(state, TMP_LOCK))
-        except BaseException:
-            self.remove()
-            raise
+        _lock_modules()
+        for _attempt in range(_ATTEMPTS):
+            self.token = os.urandom(4).hex()
+            self.path = os.path.join(root, _cache.tmp_name(entry_id, self.token))
+            self.fd = -1
+            os.mkdir(self.path, 0o700)
+            try:
+                _checkpoint("made")
+                state = os.path.join(self.path, STATE_DIR)
+                os.mkdir(state, 0o700)
+                _checkpoint("state")
+                self.fd = _hold_tmp_lock(os.path.join(state, TMP_LOCK))
+                return
+            except (FileExistsError, FileNotFoundError, _Claimed):
+                continue  # a sweeper took the tree for a leftover (it removes it): another name
+            except BaseException:
+                self.remove()
+                raise
+        raise OSError(errno.EAGAIN, "other starts removed %d temp directories as they were made" % _ATTEMPTS)
 
-    def finish(self):
-        """Remove the lock file (the tree is about to be published); the lock is held until ``close``.
-
-        The directory's time is refreshed first: until the rename, sweepers
-        see a directory without a lock file, which they keep while it is
-        younger than ``GRACE``, however long the extraction took.
-        """
-        os.utime(self.path)
+    def published(self, entry):
+        """The tree is now ``entry``: remove its lock file from there (if it is this one's), then release the lock."""
+        path = os.path.join(entry, STATE_DIR, TMP_LOCK)
         try:
-            os.unlink(os.path.join(self.path, STATE_DIR, TMP_LOCK))
-        except FileNotFoundError:
+            held, there = os.fstat(self.fd), os.lstat(path)
+            if (held.st_dev, held.st_ino) == (there.st_dev, there.st_ino):
+                os.unlink(path)
+        except OSError:
             pass
+        self.close()
 
     def close(self):
         if self.fd >= 0:
@@ -312,18 +333,47 @@ class Tmp:
         self.close()
 
 
+_ATTEMPTS = 8
+
+
+class _Claimed(Exception):
+    """A sweeper holds the lock of the temp dir being made: it is removing it."""
+
+
+def _lock_modules():
+    """Import what ``_hold_tmp_lock`` needs before a temp dir exists: its window stays a few system calls."""
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:
+        pass
+    import time  # noqa: F401
+
+
 def _hold_tmp_lock(path):
-    """Create the lock file of a new temp dir, lock it, then write who holds it; return its descriptor."""
+    """Create the lock file of a new temp dir, lock it, then write who holds it; return its descriptor.
+
+    Raises ``FileExistsError``, ``FileNotFoundError`` or ``_Claimed`` when a
+    sweeper claimed the tree first (see ``_cache.claim_leftover``).
+    """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(path, flags, 0o600)
+    _checkpoint("opened")
     try:
         import fcntl
     except ImportError:  # Windows: a directory in use cannot be removed anyway
         return fd
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return fd  # flock unsupported here: sweepers fall back to the grace age
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _Claimed() from None
+        except OSError:
+            return fd  # flock unsupported here: sweepers fall back to the grace age
+        if os.fstat(fd).st_nlink == 0:
+            raise _Claimed()  # a sweeper locked it, removed it and let go before this lock was taken
+    except BaseException:
+        os.close(fd)
+        raise
     import time
 
     host = os.uname().nodename if hasattr(os, "uname") else "?"

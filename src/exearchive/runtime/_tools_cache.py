@@ -125,12 +125,17 @@ def prune_root(root, days, dry_run=False, action="prune"):
     removed = freed = kept_in_use = kept_recent = failures = 0
     for name, _pid in leftovers:
         path = os.path.join(root, name)
-        state = _cache.leftover_state(path, now)
+        state, fd = (_cache.leftover_state(path, now), -1) if dry else _cache.claim_leftover(path, now)
         if state != "dead":
             out("kept     %s: %s" % (name, _LEFTOVER_STATES[state]))
             continue
         size = _cache.disk_usage(path)
-        if not dry and not remove_tree_or_say(path):
+        try:
+            gone = dry or remove_tree_or_say(path)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+        if not gone:
             failures += 1
             continue
         out("%-8s %s: %s, %s" % (verb, name, _LEFTOVER_STATES[state], size_text(size)))

@@ -211,7 +211,7 @@ def _repair(context):
                 tmp, manifest, context.archive, context.env, context.trace, False, runnable, carry
             )
             _swap(tmp.path, entry, root, tmp.token, context.trace)
-            tmp.close()
+            tmp.published(entry)
         except BaseException:
             tmp.remove()
             raise
