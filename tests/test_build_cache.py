@@ -224,6 +224,36 @@ def test_pruning_waits_for_running_builds(tmp_path: Path) -> None:
     assert cache.listing() == []
 
 
+def test_a_build_over_the_bound_packs_its_entries_before_they_are_pruned(tmp_path: Path) -> None:
+    """Entries are read until the archive is written: pruning (by this build or another) waits until then."""
+    wheels = _wheels(tmp_path / "wheels")
+    env = {"EXEARCHIVE_BUILD_CACHE": str(tmp_path / "cache"), "EXEARCHIVE_BUILD_CACHE_SIZE": "1"}
+    off, _ = _payload(wheels, tmp_path / "off", "off")
+    cache = _cachestore.Cache(tmp_path / "cache")
+    for run in ("cold", "warm"):
+        work = tmp_path / run
+        work.mkdir()
+        with _buildcache.in_use(env):
+            staging = _buildcache.stage(
+                wheels, work / "stage", "app", _pack.compile_site, lambda: "this interpreter", env
+            )
+            assert len(cache.listing()) == 2
+            assert cache.prune(limit=0, wait=0.0) is None  # another build's pruning
+            _zipwrite.write(staging.members, work / "payload.zip", _zip.FIXED_DATE, staging.packed)
+        assert (work / "payload.zip").read_bytes() == off
+        assert cache.listing() == []  # over the bound: pruned once the build was done
+
+
+def test_an_isolated_build_with_a_bound_below_its_dependencies_succeeds(wheelhouse: Path, tmp_path: Path) -> None:
+    env = {ENV: str(tmp_path / "cache"), "EXEARCHIVE_BUILD_CACHE_SIZE": "1"}
+    build = build_project(SAMPLES / "nsapp", tmp_path / "dist", wheelhouse, env=env)
+    assert build.returncode == 0, build.output
+    assert list((tmp_path / "cache" / "entries").iterdir()) == []
+    for case in expected_runs("nsapp"):
+        result = run_archive(build.archive(), *case["args"], root=tmp_path / "root", env=case.get("env"))
+        assert (result.stdout, result.returncode) == (case["stdout"], case["returncode"]), result.stderr
+
+
 def test_the_command_lists_prunes_and_clears_the_build_cache(tmp_path: Path) -> None:
     wheels = _wheels(tmp_path / "wheels")
     place = tmp_path / "cache"

@@ -28,10 +28,12 @@ Entries are made in a temporary directory beside them and renamed into place
 checks the SHA-256 of ``packed.zip`` (as ``_hashmemo`` remembers it while its
 stat is unchanged) and ``index.json`` and the CRC-32 of each metadata file it
 reads; an entry that fails is set aside and made again, never packed.
-Nothing is linked: cached files are only read.  Builds hold a
-shared lock on ``<cache>/lock`` while they use the cache; pruning (after a
-build, when the cache is over its size, or ``exearchive cache prune --build``)
-takes it exclusively, so it never removes an entry a build is using.
+Nothing is linked: cached files are only read.  A build holds a
+shared lock on ``<cache>/lock`` from its first use of the cache until its
+archive is written (``in_use``: the members it packs are read from the
+entries then); pruning (after a build, when the cache is over its size, or
+``exearchive cache prune --build``) takes it exclusively, so it never removes
+an entry a build is using.
 
 ``EXEARCHIVE_BUILD_CACHE`` moves the cache (default: the platform's cache
 directory + ``exearchive/build``) or, set to ``off``, disables it;
@@ -40,9 +42,10 @@ directory + ``exearchive/build``) or, set to ``off``, disables it;
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +93,19 @@ def usable_cache(env: Mapping[str, str] | None = None) -> Cache | None:
     return cache
 
 
+@contextlib.contextmanager
+def in_use(env: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Hold the cache's lock shared for a whole build (its entries are read until the archive is written),
+    then prune the cache to its bound if it is over it (``Cache.prune_if_over``)."""
+    cache = usable_cache(env)
+    if cache is None:
+        yield
+        return
+    with cache.shared():
+        yield
+    cache.prune_if_over()
+
+
 def size_limit(env: Mapping[str, str] | None = None) -> int:
     """The cache's size bound in bytes: ``EXEARCHIVE_BUILD_CACHE_SIZE`` (``500M``, ``2G``, bytes) or 2 GB."""
     env = os.environ if env is None else env
@@ -121,7 +137,8 @@ def stage(
 ) -> Staging:
     """Stage ``wheels`` into ``root`` and compile them (``compile_tree``, None: no bytecode), from the cache
     where it has them; ``requested`` names the project (staged afresh); ``compiler()`` says who compiles;
-    ``level``: the deflate level (at another than ``_deflate.LEVEL``, no wheel's bytes are kept: ``_reuse``)."""
+    ``level``: the deflate level (at another than ``_deflate.LEVEL``, no wheel's bytes are kept: ``_reuse``).
+    The staging's members are read from the cache's entries: hold ``in_use`` until they are packed."""
     place = location(env)
     wanted = canonicalize_name(requested)
     fresh = [w for w in wheels if canonicalize_name(parse_wheel_filename(w.name)[0]) == wanted]
@@ -151,9 +168,7 @@ def stage(
         root.mkdir(parents=True, exist_ok=True)
         tag = compile_tree(root) if compile_tree else None
         entries = cache.entries_for(cached, identity, compile_tree, level)
-        staging = _merge(root, fresh, entries, tag)
-    cache.prune_if_over()
-    return staging
+        return _merge(root, fresh, entries, tag)
 
 
 def compiler_identity(compile_tree: Compile | None, compiler: Callable[[], str]) -> str:

@@ -64,6 +64,7 @@ def build_archive(
     targets = _targets_of(config, project_dir)
     _extras.check(config.extras, _extras.declared_in_wheel(wheel), name, config.where("extras"))
     with (
+        _buildcache.in_use(),
         _collector.older_objects_frozen(),
         tempfile.TemporaryDirectory(prefix="exearchive-") as temp,
         _launcher.Launcher(_cachedir.bytecode_folder()) as launcher,
@@ -105,6 +106,7 @@ def pack_requirements(
             "name only the app (a distribution in the lock), not paths or requirements files"
         )
     with (
+        _buildcache.in_use(),
         _collector.older_objects_frozen(),
         tempfile.TemporaryDirectory(prefix="exearchive-") as temp,
         _launcher.Launcher(_cachedir.bytecode_folder()) as launcher,
