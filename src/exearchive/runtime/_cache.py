@@ -374,16 +374,28 @@ def claim_leftover(path, now):
 
 def _judge(path, now, claim):
     lock = os.path.join(path, STATE_DIR, TMP_LOCK)
-    fd = _open_tmp_lock(path, lock, claim)
+    try:
+        fd = os.open(lock, os.O_RDONLY | _CLOEXEC | _NOFOLLOW)
+    except FileNotFoundError:
+        fd = -1
+        if os.path.basename(path).startswith(".tmp-") and _unfilled(path):
+            if not claim:
+                return "dead", -1  # what claiming it would find
+            fd = _make_lock(lock)
+    except OSError:
+        fd = -1
     if fd >= 0:
-        state = _lock_state(fd, path)
-        if state == "dead" and claim:
-            return state, fd
+        taken = _try_lock(fd)
+        if taken is False:
+            os.close(fd)
+            return "live", -1
+        if taken and (os.fstat(fd).st_size or _unfilled(path)):
+            # written: its holder is gone; empty in an empty tree: its start, if alive, tries another name
+            if claim:
+                return "dead", fd
+            os.close(fd)
+            return "dead", -1
         os.close(fd)
-        if state is not None:
-            return state, -1
-    elif fd == _UNFILLED:
-        return "dead", -1  # only said, not claimed
     try:
         age = now - os.lstat(path).st_mtime
     except OSError:
@@ -391,41 +403,33 @@ def _judge(path, now, claim):
     return ("dead" if age > GRACE else "young"), -1
 
 
-_NO_LOCK, _UNFILLED = -1, -2
-
-
-def _open_tmp_lock(path, lock, claim):
-    """A descriptor of the temp dir's lock file; for a tree that has none and holds nothing, one made to claim it.
-
-    ``_NO_LOCK`` when there is none to open (or it cannot be made);
-    ``_UNFILLED`` when there is none, the tree holds nothing, and ``claim`` is
-    false.
-    """
-    flags = os.O_RDONLY | _CLOEXEC | _NOFOLLOW
-    try:
-        return os.open(lock, flags)
-    except FileNotFoundError:
-        pass
-    except OSError:
-        return _NO_LOCK
-    if not (os.path.basename(path).startswith(".tmp-") and _unfilled(path)):
-        return _NO_LOCK
-    if not claim:
-        return _UNFILLED
+def _make_lock(lock):
+    """Make the lock file of a temp dir that has none (to claim it); -1 if its start made it first or it cannot be."""
     try:
         os.mkdir(os.path.dirname(lock), 0o700)
     except FileExistsError:
         pass
     except OSError:
-        return _NO_LOCK
+        return -1
     try:
         return os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC | _NOFOLLOW, 0o600)
     except OSError:
-        return _NO_LOCK  # its start made it just now (FileExistsError): the next sweep tells
+        return -1  # its start made it just now (FileExistsError): the next sweep tells
 
 
-def _lock_state(fd, path):
-    """``"live"`` or ``"dead"`` from a lock file's ``flock`` (then held by this process), or None: the age tells."""
+def _unfilled(path):
+    """Whether a temp dir holds nothing but its state directory, and that nothing but the lock file."""
+    try:
+        names = os.listdir(path)
+        if not names:
+            return True
+        return names == [STATE_DIR] and set(os.listdir(os.path.join(path, STATE_DIR))) <= {TMP_LOCK}
+    except OSError:
+        return False
+
+
+def _try_lock(fd):
+    """Take ``fd``'s ``flock`` exclusively, without waiting: True (taken), False (another holds it), None (no flock)."""
     try:
         import fcntl
     except ImportError:
@@ -433,23 +437,10 @@ def _lock_state(fd, path):
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        return "live"
+        return False
     except OSError:
         return None
-    if os.fstat(fd).st_size or _unfilled(path):
-        return "dead"  # written: its holder is gone; empty in an empty tree: its start, if alive, tries another name
-    return None
-
-
-def _unfilled(path):
-    """Whether a temp dir holds nothing but its state directory, and that nothing but the lock file."""
-    try:
-        names = os.listdir(path)
-        return set(names) <= {STATE_DIR} and set(os.listdir(os.path.join(path, STATE_DIR)) if names else ()) <= {
-            TMP_LOCK
-        }
-    except OSError:
-        return False
+    return True
 
 
 def probe_lock(path):
@@ -459,24 +450,12 @@ def probe_lock(path):
     without waiting, and released at once.
     """
     try:
-        import fcntl
-    except ImportError:
-        fcntl = None  # type: ignore[assignment]
-    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags)
+        fd = os.open(path, os.O_RDONLY | _CLOEXEC | _NOFOLLOW)
     except OSError:
         return None
     try:
-        if fcntl is None:
-            return None, os.fstat(fd).st_size
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True, os.fstat(fd).st_size
-        except OSError:
-            return None, os.fstat(fd).st_size
-        return False, os.fstat(fd).st_size
+        taken = _try_lock(fd)
+        return (None if taken is None else not taken), os.fstat(fd).st_size
     finally:
         os.close(fd)  # releases the lock if it was taken
 

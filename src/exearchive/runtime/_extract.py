@@ -291,7 +291,6 @@ class Tmp:
     """
 
     def __init__(self, root, entry_id):
-        _lock_modules()
         for _attempt in range(_ATTEMPTS):
             self.token = os.urandom(4).hex()
             self.path = os.path.join(root, _cache.tmp_name(entry_id, self.token))
@@ -338,15 +337,6 @@ _ATTEMPTS = 8
 
 class _Claimed(Exception):
     """A sweeper holds the lock of the temp dir being made: it is removing it."""
-
-
-def _lock_modules():
-    """Import what ``_hold_tmp_lock`` needs before a temp dir exists: its window stays a few system calls."""
-    try:
-        import fcntl  # noqa: F401
-    except ImportError:
-        pass
-    import time  # noqa: F401
 
 
 def _hold_tmp_lock(path):
