@@ -193,3 +193,31 @@ def test_a_nested_zip_that_may_pass_2_gib_gets_zip64_headers(tmp_path: Path, mon
     data = target.read_bytes()
     header = data.index(b"PK\x03\x04")
     assert data[header + 4] == 45 and data[header + 18 : header + 26] == b"\xff" * 8  # version 4.5, sizes in the extra
+
+
+_PEAK = """
+import resource, sys
+from pathlib import Path
+from exearchive.backend import _zip, _zipwrite
+big = Path(sys.argv[1])
+_zipwrite.write([("big.bin", big)], big.with_suffix(".zip"), _zip.FIXED_DATE, {})
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def test_peak_memory_does_not_grow_with_the_largest_file(tmp_path: Path) -> None:
+    """Writing a 100 MB member (incompressible) costs about what a 1 MB one does: it goes through in blocks."""
+    import subprocess
+    import sys
+
+    peaks = {}
+    for size in (1, 100):
+        big = tmp_path / f"{size}.bin"
+        with big.open("wb") as handle:
+            for _ in range(size):
+                handle.write(os.urandom(1 << 20))
+        run = subprocess.run([sys.executable, "-c", _PEAK, str(big)], capture_output=True, text=True, check=True)
+        peaks[size] = int(run.stdout) / 1024  # ru_maxrss: KiB on Linux
+        with zipfile.ZipFile(big.with_suffix(".zip")) as written:
+            assert written.getinfo("big.bin").file_size == size << 20
+    assert peaks[100] - peaks[1] < 40, peaks  # MiB: reading the file whole would add 100
